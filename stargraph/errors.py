@@ -1,0 +1,131 @@
+"""Every error Stargraph raises, rooted at :class:`StargraphError`.
+
+::
+
+    StargraphError
+    ├── StargraphRuntimeError        misuse at run time (missing deps, not started, ...)
+    │   ├── SchedulerBusy            the intake stream is full; retry later (HTTP 503)
+    │   ├── SchedulerClosed          enqueue after the scheduler stopped
+    │   └── RunNotFinished           a result was asked of a run that has not ended
+    ├── ConfigError (ValueError)     an invalid configuration value (file, key, reason)
+    ├── PluginLoadError              an entry point could not be loaded or registered
+    ├── UnknownGraph (LookupError)   a graph id that is not registered
+    ├── RunNotFound (LookupError)    a run id the store does not hold
+    ├── TriggerNotFound (LookupError) a trigger id no hosted trigger owns
+    ├── InvalidParams (ValueError)   run params that are not a JSON object
+    ├── InvalidTriggerEvent (ValueError)
+    ├── StoreError                   the store failed or holds an unexpected schema
+    └── WebhookRejected              a webhook delivery failed verification (has ``.code``)
+
+Messages name the offending value and, where one exists, the fix.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "InvalidParams",
+    "InvalidTriggerEvent",
+    "PluginLoadError",
+    "RunNotFinished",
+    "RunNotFound",
+    "SchedulerBusy",
+    "SchedulerClosed",
+    "StargraphError",
+    "StargraphRuntimeError",
+    "StoreError",
+    "TriggerNotFound",
+    "UnknownGraph",
+    "WebhookRejected",
+]
+
+
+class StargraphError(Exception):
+    """Root of every error Stargraph raises."""
+
+
+class StargraphRuntimeError(StargraphError):
+    """Stargraph was used in a way that cannot work (missing deps, not started, ...)."""
+
+
+class SchedulerBusy(StargraphRuntimeError):
+    """The scheduler's bounded intake is full; the caller should retry later."""
+
+    def __init__(self, capacity: int, retry_after: float = 1.0) -> None:
+        self.capacity = capacity
+        self.retry_after = retry_after
+        super().__init__(
+            f"Scheduler intake is full ({capacity} requests waiting); retry in about "
+            f"{retry_after:g} s or raise [scheduler] intake_capacity"
+        )
+
+
+class SchedulerClosed(StargraphRuntimeError):
+    """The scheduler is not running (not started yet, or already stopped)."""
+
+
+class RunNotFinished(StargraphRuntimeError):
+    """A finished run was expected, but the run is still pending or running."""
+
+
+class ConfigError(StargraphError, ValueError):
+    """An invalid configuration value; the message names the source, key and reason."""
+
+
+class PluginLoadError(StargraphError):
+    """A plugin entry point could not be loaded, instantiated or registered."""
+
+
+class UnknownGraph(StargraphError, LookupError):
+    """A graph id that no registered graph has."""
+
+    def __init__(self, graph_id: str, known: list[str] | None = None) -> None:
+        self.graph_id = graph_id
+        hint = f"; registered graphs: {', '.join(sorted(known))}" if known else ""
+        super().__init__(f"Unknown graph {graph_id!r}{hint}")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class RunNotFound(StargraphError, LookupError):
+    """A run id the store does not hold."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"No run with id {run_id!r}")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class TriggerNotFound(StargraphError, LookupError):
+    """A trigger id that no hosted trigger owns."""
+
+    def __init__(self, trigger_id: str) -> None:
+        self.trigger_id = trigger_id
+        super().__init__(f"No trigger with id {trigger_id!r}")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class InvalidParams(StargraphError, ValueError):
+    """Run params that are not a JSON-serialisable object."""
+
+
+class InvalidTriggerEvent(StargraphError, ValueError):
+    """A :class:`~stargraph.triggers.TriggerEvent` field holds an invalid value."""
+
+
+class StoreError(StargraphError):
+    """The store failed, or its schema is newer than this Stargraph understands."""
+
+
+class WebhookRejected(StargraphError):
+    """A webhook delivery was refused; ``code`` is the API error code, ``status`` the HTTP one."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        self.code = code
+        self.status = status
+        super().__init__(message)

@@ -1,0 +1,300 @@
+"""The :class:`RunStore` contract and the value types that cross it.
+
+A store holds runs, trigger state (cursor, pause) and webhook nonces. Every method is async;
+implementations do their blocking I/O in worker threads. All datetimes crossing this interface
+are timezone-aware UTC. The caller passes ``now`` so tests can drive the clock.
+
+Run life cycle (``attempt`` counts from 1)::
+
+    pending ──claim──► running ──complete──► succeeded | failed | cancelled
+       ▲                  │
+       └──retry/release───┘   (retry: attempt + 1 and a not_before; release: attempt unchanged)
+
+An expired lease (its node died) is rescued by :meth:`RunStore.requeue_expired`: the run goes back
+to ``pending`` with ``attempt + 1``, or ends ``failed`` (error type ``LeaseExpired``) when its
+attempts are used up.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+from stargraph._json import JSONObject, JSONValue
+
+__all__ = [
+    "TERMINAL_STATUSES",
+    "CursorAdvance",
+    "EnqueueOutcome",
+    "EnqueueRequest",
+    "NewRun",
+    "Run",
+    "RunError",
+    "RunFilter",
+    "RunPage",
+    "RunStatus",
+    "RunStore",
+    "TriggerState",
+]
+
+
+class RunStatus(enum.StrEnum):
+    """Where a run is in its life cycle."""
+
+    pending = "pending"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+TERMINAL_STATUSES = frozenset({RunStatus.succeeded, RunStatus.failed, RunStatus.cancelled})
+
+
+@attrs.frozen(kw_only=True)
+class RunError:
+    """Why a run (or its last attempt) failed: the exception type name and its message."""
+
+    type: str
+    message: str
+
+
+@attrs.frozen(kw_only=True)
+class NewRun:
+    """A run to insert. ``run_id`` is minted by the scheduler before the insert."""
+
+    run_id: str
+    graph_id: str
+    idempotency_key: str
+    params: JSONObject = attrs.field(factory=dict, repr=False)
+    trigger_id: str | None = None
+    trigger_source: str = "manual"
+    scheduled_fire: datetime | None = None
+    enqueued_at: datetime
+    not_before: datetime
+    max_attempts: int = 1
+
+
+@attrs.frozen(kw_only=True)
+class CursorAdvance:
+    """Move a time-based trigger's cursor (its last planned fire) forward, never back."""
+
+    trigger_id: str
+    cursor: datetime
+
+
+@attrs.frozen(kw_only=True)
+class EnqueueRequest:
+    """One insert for :meth:`RunStore.enqueue_batch`, with an optional cursor advance.
+
+    The cursor advance commits in the same transaction as the insert, whether the insert was
+    new or deduplicated.
+    """
+
+    run: NewRun
+    cursor: CursorAdvance | None = None
+
+
+@attrs.frozen(kw_only=True)
+class EnqueueOutcome:
+    """The result of one insert: the id of the run that holds the key, and whether it existed."""
+
+    run_id: str
+    deduplicated: bool
+
+
+@attrs.frozen(kw_only=True)
+class Run:
+    """A run as the store holds it."""
+
+    run_id: str
+    graph_id: str
+    status: RunStatus
+    idempotency_key: str
+    params: JSONObject = attrs.field(repr=False)
+    trigger_id: str | None
+    trigger_source: str
+    scheduled_fire: datetime | None
+    enqueued_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    attempt: int
+    max_attempts: int
+    not_before: datetime
+    result: JSONValue = attrs.field(default=None, repr=False)
+    error: RunError | None = None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    cancel_requested: bool = False
+
+    @property
+    def finished(self) -> bool:
+        """True once the run reached a terminal status."""
+        return self.status in TERMINAL_STATUSES
+
+
+@attrs.frozen(kw_only=True)
+class RunFilter:
+    """Filters for :meth:`RunStore.list_runs`; ``None`` means "any"."""
+
+    graph_id: str | None = None
+    status: RunStatus | None = None
+    trigger_id: str | None = None
+    enqueued_after: datetime | None = None
+    enqueued_before: datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RunPage:
+    """One page of runs, newest first, and the opaque cursor of the next page (or ``None``)."""
+
+    items: list[Run]
+    next_cursor: str | None
+
+
+@attrs.frozen(kw_only=True)
+class TriggerState:
+    """Persisted state of one trigger: its cursor (last planned fire) and pause flag."""
+
+    trigger_id: str
+    cursor: datetime | None = None
+    paused: bool = False
+    note: str | None = None
+    updated_at: datetime | None = None
+
+
+@runtime_checkable
+class RunStore(Protocol):
+    """Durable storage for runs, trigger state and webhook nonces (SQLite or PostgreSQL)."""
+
+    url: str
+
+    async def open(self) -> None:
+        """Connect and apply schema migrations (safe when several processes start at once)."""
+
+    async def close(self) -> None:
+        """Release connections. Idempotent."""
+
+    async def ping(self) -> None:
+        """Raise :class:`~stargraph.errors.StoreError` if the store cannot be reached."""
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    async def enqueue_batch(self, requests: Sequence[EnqueueRequest]) -> list[EnqueueOutcome]:
+        """Insert runs in **one transaction**, one outcome per request, in order.
+
+        A request whose ``(graph_id, idempotency_key)`` already exists (pending, running, or
+        finished and not yet pruned) inserts nothing and reports the existing run id with
+        ``deduplicated=True``; so does a later request in the same batch with the same key.
+        Cursor advances commit in the same transaction (``max(old, new)``).
+        """
+
+    async def claim(
+        self,
+        *,
+        owner: str,
+        limit: int,
+        now: datetime,
+        lease_seconds: float,
+        graph_limits: Mapping[str, int],
+        graph_ids: Sequence[str] | None = None,
+    ) -> list[Run]:
+        """Lease up to *limit* due pending runs (``not_before <= now``), oldest first.
+
+        ``graph_limits`` maps a graph id to its deployment-wide concurrency: a run is claimed
+        only while fewer than that many runs of its graph are ``running`` in the store.
+        ``graph_ids``, when given, restricts claims to graphs this node can execute. Claimed
+        runs become ``running`` with ``started_at=now``, ``lease_owner=owner`` and
+        ``lease_expires_at=now+lease_seconds``. No run is ever leased to two owners.
+        """
+
+    async def heartbeat(
+        self, *, owner: str, run_ids: Sequence[str], now: datetime, lease_seconds: float
+    ) -> tuple[set[str], set[str]]:
+        """Extend the leases *owner* still holds; return ``(still_held, cancel_requested)``."""
+
+    async def complete(
+        self,
+        *,
+        run_id: str,
+        owner: str,
+        status: RunStatus,
+        now: datetime,
+        result: JSONValue = None,
+        error: RunError | None = None,
+    ) -> bool:
+        """Record a terminal status if *owner* still holds the lease; return whether it did."""
+
+    async def retry(
+        self, *, run_id: str, owner: str, not_before: datetime, error: RunError, now: datetime
+    ) -> bool:
+        """Send a failed attempt back to ``pending`` with ``attempt + 1`` and *not_before*."""
+
+    async def release(self, *, owner: str, run_ids: Sequence[str], now: datetime) -> int:
+        """Return leased runs to ``pending`` without counting an attempt (shutdown)."""
+
+    async def requeue_expired(self, *, now: datetime) -> int:
+        """Rescue runs whose lease expired; return how many were rescued or failed."""
+
+    async def request_cancel(self, run_id: str, *, now: datetime) -> Run | None:
+        """Cancel a run: pending ends ``cancelled`` at once; running gets ``cancel_requested``.
+
+        A finished run is returned unchanged; an unknown id returns ``None``.
+        """
+
+    async def get_run(self, run_id: str) -> Run | None:
+        """Return the run, or ``None``."""
+
+    async def list_runs(self, flt: RunFilter, *, limit: int, cursor: str | None) -> RunPage:
+        """Return runs matching *flt*, newest ``enqueued_at`` first, paginated by *cursor*."""
+
+    async def next_due(self) -> datetime | None:
+        """Return the earliest ``not_before`` of any pending run, or ``None``."""
+
+    async def count_by_status(self) -> dict[RunStatus, int]:
+        """Return how many runs are in each status."""
+
+    async def prune(self, *, finished_before: datetime) -> int:
+        """Delete finished runs whose ``finished_at`` is older than *finished_before*."""
+
+    # -- triggers -------------------------------------------------------------------------------
+
+    async def get_trigger_state(self, trigger_id: str) -> TriggerState | None:
+        """Return the trigger's persisted state, or ``None`` if it has none yet."""
+
+    async def list_trigger_states(self) -> list[TriggerState]:
+        """Return every trigger's persisted state."""
+
+    async def set_trigger_cursor(self, trigger_id: str, cursor: datetime, *, now: datetime) -> None:
+        """Move the cursor to *cursor* (forward only), creating the row if needed."""
+
+    async def set_trigger_paused(
+        self,
+        trigger_id: str,
+        *,
+        paused: bool,
+        now: datetime,
+        note: str | None = None,
+        cursor: datetime | None = None,
+    ) -> TriggerState:
+        """Set the pause flag (and note); a given *cursor* is stored as is ("resume from now")."""
+
+    # -- webhooks -------------------------------------------------------------------------------
+
+    async def add_nonce(self, scope: str, nonce: str, *, expires_at: datetime, now: datetime) -> bool:
+        """Record *nonce* in *scope*; return ``False`` if an unexpired copy exists (a replay).
+
+        Expired nonces are deleted opportunistically.
+        """
+
+    # -- wake-ups -------------------------------------------------------------------------------
+
+    async def wait_for_work(self, timeout: float) -> None:
+        """Return when another process may have enqueued work, or after *timeout* seconds.
+
+        SQLite simply sleeps; PostgreSQL listens for notifications.
+        """

@@ -1,0 +1,67 @@
+"""Shared fixtures: the backend matrix, fresh SQLite files, and the local PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+BACKENDS = [b for b in os.environ.get("STARGRAPH_TEST_BACKENDS", "asyncio,trio").split(",") if b]
+PG_ADMIN_URL = os.environ.get("STARGRAPH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Every async test runs once per backend (asyncio and trio unless narrowed by env)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A store URL for a fresh SQLite file in the test's own folder."""
+    return f"sqlite:///{tmp_path / 'stargraph.db'}"
+
+
+def _pg_reachable() -> str | None:
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed: pip install -e '.[postgres]'"
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3, autocommit=True):
+            return None
+    except psycopg.Error as exc:
+        return (
+            f"PostgreSQL at {PG_ADMIN_URL} is unreachable ({exc.__class__.__name__}); start it "
+            "(.ci/run shows how) or point STARGRAPH_TEST_PG at a server"
+        )
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> str:
+    """The admin URL of the local PostgreSQL server; skips the test when it is unreachable."""
+    reason = _pg_reachable()
+    if reason:
+        pytest.skip(reason)
+    return PG_ADMIN_URL
+
+
+@pytest.fixture
+def postgres_url(pg_admin_url: str) -> Iterator[str]:
+    """A store URL for a fresh, empty PostgreSQL database, dropped after the test."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    name = f"sgtest_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    params = conninfo_to_dict(pg_admin_url)
+    params["dbname"] = name
+    url = make_conninfo("", **params)
+    host, port, user = params.get("host"), params.get("port", 5432), params.get("user")
+    yield f"postgresql://{user}@{host}:{port}/{name}" if "://" in pg_admin_url else url
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
