@@ -1,0 +1,55 @@
+"""The control surface a hosted trigger may offer: describe, pause, resume, fire now.
+
+The API and CLI find these methods structurally on trigger plugin objects; a trigger that does
+not implement :class:`ControllableTrigger` is listed by plugin name and state only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import attrs
+
+if TYPE_CHECKING:
+    from stargraph.scheduler import Enqueued
+
+__all__ = ["ControllableTrigger", "TriggerInfo"]
+
+
+@attrs.frozen(kw_only=True)
+class TriggerInfo:
+    """What the API shows of one trigger id (``kind`` is ``cron``, ``webhook``, ``plugin``...)."""
+
+    trigger_id: str
+    kind: str
+    graph_id: str | None = None
+    paused: bool = False
+    note: str | None = None
+    last_fire: datetime | None = None
+    next_fire: datetime | None = None
+
+
+@runtime_checkable
+class ControllableTrigger(Protocol):
+    """A trigger plugin that owns trigger ids and lets operators control them."""
+
+    def trigger_ids(self) -> list[str]:
+        """Return the trigger ids this plugin owns."""
+        ...
+
+    async def describe(self) -> list[TriggerInfo]:
+        """Return the current state of every trigger id this plugin owns."""
+        ...
+
+    async def pause(self, trigger_id: str, note: str | None = None) -> TriggerInfo:
+        """Pause *trigger_id* (persisted in the store) and return its new state."""
+        ...
+
+    async def resume(self, trigger_id: str) -> TriggerInfo:
+        """Resume *trigger_id* from now (no catch-up burst) and return its new state."""
+        ...
+
+    async def fire(self, trigger_id: str) -> Enqueued:
+        """Enqueue one run of *trigger_id* now, durably; return the receipt's result."""
+        ...
