@@ -28,6 +28,7 @@ from stargraph._json import JSONObject, JSONValue
 
 __all__ = [
     "TERMINAL_STATUSES",
+    "Completion",
     "CursorAdvance",
     "EnqueueOutcome",
     "EnqueueRequest",
@@ -105,6 +106,16 @@ class EnqueueOutcome:
 
     run_id: str
     deduplicated: bool
+
+
+@attrs.frozen(kw_only=True)
+class Completion:
+    """A terminal outcome to record with :meth:`RunStore.complete_many`."""
+
+    run_id: str
+    status: RunStatus
+    result: JSONValue = attrs.field(default=None, repr=False)
+    error: RunError | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -217,17 +228,14 @@ class RunStore(Protocol):
     ) -> tuple[set[str], set[str]]:
         """Extend the leases *owner* still holds; return ``(still_held, cancel_requested)``."""
 
-    async def complete(
-        self,
-        *,
-        run_id: str,
-        owner: str,
-        status: RunStatus,
-        now: datetime,
-        result: JSONValue = None,
-        error: RunError | None = None,
-    ) -> bool:
-        """Record a terminal status if *owner* still holds the lease; return whether it did."""
+    async def complete_many(
+        self, *, owner: str, completions: Sequence[Completion], now: datetime
+    ) -> set[str]:
+        """Record terminal outcomes in one transaction, for runs *owner* still leases.
+
+        Sets ``finished_at=now`` and clears the lease. Returns the run ids actually recorded
+        (a run whose lease was lost, e.g. rescued by another node, is left alone).
+        """
 
     async def retry(
         self, *, run_id: str, owner: str, not_before: datetime, error: RunError, now: datetime
