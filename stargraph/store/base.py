@@ -293,7 +293,9 @@ class RunStore(Protocol):
 
     # -- webhooks -------------------------------------------------------------------------------
 
-    async def add_nonce(self, scope: str, nonce: str, *, expires_at: datetime, now: datetime) -> bool:
+    async def add_nonce(
+        self, scope: str, nonce: str, *, expires_at: datetime, now: datetime
+    ) -> bool:
         """Record *nonce* in *scope*; return ``False`` if an unexpired copy exists (a replay).
 
         Expired nonces are deleted opportunistically.

@@ -43,12 +43,14 @@ class Trigger(Protocol):
     def routes(self) -> Any: ...
 
 
-def _check_trigger_id(_inst: object, _attr: object, value: object) -> None:
+def _check_trigger_id(_inst: object, _attr: object, value: Any) -> None:
     if not isinstance(value, str) or not value.strip():
-        raise InvalidTriggerEvent(f"TriggerEvent.trigger_id must be a non-empty string, got {value!r}")
+        raise InvalidTriggerEvent(
+            f"TriggerEvent.trigger_id must be a non-empty string, got {value!r}"
+        )
 
 
-def _check_key(_inst: object, _attr: object, value: object) -> None:
+def _check_key(_inst: object, _attr: object, value: Any) -> None:
     if not isinstance(value, str) or not value.strip():
         raise InvalidTriggerEvent(
             f"TriggerEvent.idempotency_key must be a non-empty string, got {value!r}; derive it "
@@ -56,7 +58,7 @@ def _check_key(_inst: object, _attr: object, value: object) -> None:
         )
 
 
-def _check_fire(_inst: object, _attr: object, value: object) -> None:
+def _check_fire(_inst: object, _attr: object, value: Any) -> None:
     if not isinstance(value, datetime):
         raise InvalidTriggerEvent(
             f"TriggerEvent.scheduled_fire must be a datetime, got {type(value).__name__}"
