@@ -14,6 +14,7 @@
     ├── TriggerNotFound (LookupError) a trigger id no hosted trigger owns
     ├── InvalidParams (ValueError)   run params that are not a JSON object
     ├── InvalidTriggerEvent (ValueError)
+    ├── InvalidCursor (ValueError)   a list_runs page cursor that was not issued by a store
     ├── StoreError                   the store failed or holds an unexpected schema
     └── WebhookRejected              a webhook delivery failed verification (has ``.code``)
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "InvalidCursor",
     "InvalidParams",
     "InvalidTriggerEvent",
     "PluginLoadError",
@@ -116,6 +118,10 @@ class InvalidParams(StargraphError, ValueError):
 
 class InvalidTriggerEvent(StargraphError, ValueError):
     """A :class:`~stargraph.triggers.TriggerEvent` field holds an invalid value."""
+
+
+class InvalidCursor(StargraphError, ValueError):
+    """A pagination cursor that no store issued (corrupt, truncated or hand-made)."""
 
 
 class StoreError(StargraphError):

@@ -1,0 +1,105 @@
+"""The SQLite schema, as numbered migrations applied in one ``BEGIN IMMEDIATE`` transaction.
+
+Times are INTEGER microseconds since the Unix epoch (UTC); params and results are JSON TEXT.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from stargraph.errors import StoreError
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+
+_V1 = """
+CREATE TABLE runs (
+    run_id            TEXT PRIMARY KEY,
+    graph_id          TEXT NOT NULL,
+    idempotency_key   TEXT NOT NULL,
+    status            TEXT NOT NULL,
+    params            TEXT NOT NULL,
+    trigger_id        TEXT,
+    trigger_source    TEXT NOT NULL,
+    scheduled_fire    INTEGER,
+    enqueued_at       INTEGER NOT NULL,
+    not_before        INTEGER NOT NULL,
+    started_at        INTEGER,
+    finished_at       INTEGER,
+    attempt           INTEGER NOT NULL DEFAULT 1,
+    max_attempts      INTEGER NOT NULL DEFAULT 1,
+    result            TEXT,
+    error_type        TEXT,
+    error_message     TEXT,
+    lease_owner       TEXT,
+    lease_expires_at  INTEGER,
+    cancel_requested  INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (graph_id, idempotency_key)
+);
+CREATE INDEX runs_due ON runs (not_before, enqueued_at, run_id) WHERE status = 'pending';
+CREATE INDEX runs_running_graph ON runs (graph_id) WHERE status = 'running';
+CREATE INDEX runs_lease ON runs (lease_expires_at) WHERE status = 'running';
+CREATE INDEX runs_listing ON runs (enqueued_at DESC, run_id DESC);
+CREATE INDEX runs_finished ON runs (finished_at) WHERE finished_at IS NOT NULL;
+CREATE TABLE trigger_state (
+    trigger_id  TEXT PRIMARY KEY,
+    cursor      INTEGER,
+    paused      INTEGER NOT NULL DEFAULT 0,
+    note        TEXT,
+    updated_at  INTEGER
+);
+CREATE TABLE webhook_nonces (
+    scope       TEXT NOT NULL,
+    nonce       TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    PRIMARY KEY (scope, nonce)
+) WITHOUT ROWID;
+CREATE INDEX webhook_nonces_expiry ON webhook_nonces (expires_at);
+"""
+
+#: ``MIGRATIONS[n - 1]`` brings the schema from version ``n - 1`` to ``n``.
+MIGRATIONS: tuple[str, ...] = (_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _current_version(conn: sqlite3.Connection) -> int:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version "
+        "(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)"
+    )
+    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    return int(row[0] or 0)
+
+
+def _apply(conn: sqlite3.Connection, version: int) -> None:
+    for statement in MIGRATIONS[version - 1].split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute(
+        "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+        (version, time.time_ns() // 1000),
+    )
+
+
+def migrate(conn: sqlite3.Connection, path: str) -> tuple[int, int]:
+    """Bring the schema to :data:`SCHEMA_VERSION`; return ``(version_before, version_after)``.
+
+    Runs in one ``BEGIN IMMEDIATE`` transaction, so processes opening the same file at once
+    serialise here and each sees either no schema or the complete one.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        before = _current_version(conn)
+        if before > SCHEMA_VERSION:
+            raise StoreError(
+                f"SQLite database {path} has schema version {before}, newer than this "
+                f"Stargraph understands ({SCHEMA_VERSION}); upgrade Stargraph or point the "
+                "store URL at another file"
+            )
+        for version in range(before + 1, SCHEMA_VERSION + 1):
+            _apply(conn, version)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return before, SCHEMA_VERSION
