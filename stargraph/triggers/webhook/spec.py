@@ -1,0 +1,94 @@
+"""``WebhookSpec``: one signed webhook endpoint, validated when it is built."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import attrs
+
+from stargraph.errors import ConfigError
+
+__all__ = ["PARAMS_MODES", "SCHEMES", "WebhookSpec"]
+
+SCHEMES = ("stargraph", "standard-webhooks", "github", "stripe", "slack")
+PARAMS_MODES = ("json", "form", "raw")
+_TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
+
+
+def _to_secrets(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+@attrs.frozen(kw_only=True)
+class WebhookSpec:
+    """One webhook endpoint: where it listens, how deliveries are verified, what runs.
+
+    ``secrets`` lists the current secret first, then previous ones still accepted during a
+    rotation; it never appears in ``repr``, logs or responses.
+    """
+
+    trigger_id: str
+    path: str
+    graph_id: str
+    scheme: str = "stargraph"
+    secrets: tuple[str, ...] = attrs.field(converter=_to_secrets, repr=False)
+    tolerance_seconds: int = 300
+    max_body_bytes: int = 1024 * 1024
+    params: str = "json"
+
+    def __attrs_post_init__(self) -> None:
+        _validate(self)
+
+
+def _fail(spec: WebhookSpec, key: str, reason: str) -> ConfigError:
+    return ConfigError(f"webhook {spec.trigger_id!r}: {key} {reason}")
+
+
+def _validate(spec: WebhookSpec) -> None:
+    if not isinstance(spec.trigger_id, str) or not spec.trigger_id.strip():
+        raise ConfigError(f"webhook trigger_id must be a non-empty string, got {spec.trigger_id!r}")
+    if not isinstance(spec.path, str) or not _PATH.match(spec.path):
+        raise _fail(spec, "path", f"must start with '/' and hold only URL path characters "
+                    f"(no '<', '>', '?', '#' or spaces), got {spec.path!r}")
+    if not isinstance(spec.graph_id, str) or not spec.graph_id.strip():
+        raise _fail(spec, "graph_id", f"must be a non-empty string, got {spec.graph_id!r}")
+    if spec.scheme not in SCHEMES:
+        raise _fail(spec, "scheme", f"must be one of {', '.join(SCHEMES)}, got {spec.scheme!r}")
+    _validate_numbers(spec)
+    _validate_params(spec)
+    _validate_secrets(spec)
+
+
+def _validate_numbers(spec: WebhookSpec) -> None:
+    tol = spec.tolerance_seconds
+    if isinstance(tol, bool) or not isinstance(tol, int) or not 1 <= tol <= 86_400:
+        raise _fail(spec, "tolerance_seconds", f"must be an integer from 1 to 86400, got {tol!r}")
+    size = spec.max_body_bytes
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 1 << 30:
+        raise _fail(spec, "max_body_bytes", f"must be an integer from 1 to 2**30, got {size!r}")
+
+
+def _validate_params(spec: WebhookSpec) -> None:
+    mode = spec.params
+    if not isinstance(mode, str) or (mode not in PARAMS_MODES and not _TARGET.match(mode)):
+        raise _fail(spec, "params", f"must be 'json', 'form', 'raw' or 'module:callable', "
+                    f"got {mode!r}")
+
+
+def _validate_secrets(spec: WebhookSpec) -> None:
+    from stargraph.triggers.webhook.schemes import secret_key  # avoid an import cycle
+
+    if not spec.secrets:
+        raise _fail(spec, "secrets", "is empty; set secret_env to a variable holding the secret")
+    for index, secret in enumerate(spec.secrets):
+        if not isinstance(secret, str) or not secret:
+            raise _fail(spec, "secrets", f"entry {index} is empty or not a string; every "
+                        "configured secret variable must hold a value")
+        try:
+            secret_key(spec.scheme, secret)
+        except ValueError as exc:
+            raise _fail(spec, "secrets", f"entry {index}: {exc}") from None
