@@ -1,0 +1,56 @@
+"""Small wake-up primitives whose anyio Events are created lazily, inside the running loop."""
+
+from __future__ import annotations
+
+import anyio
+
+__all__ = ["Notifier", "Waker"]
+
+
+class Waker:
+    """A sticky wake-up flag: :meth:`wake` (sync) makes the next or current :meth:`wait` return."""
+
+    __slots__ = ("_event", "_flag")
+
+    def __init__(self) -> None:
+        self._flag = False
+        self._event: anyio.Event | None = None
+
+    def wake(self) -> None:
+        """Set the flag and wake a waiter, if any. Safe from any task of the loop."""
+        self._flag = True
+        if self._event is not None:
+            self._event.set()
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        """Wait until woken or *timeout* seconds passed; return whether it was woken."""
+        if not self._flag:
+            self._event = event = anyio.Event()
+            with anyio.move_on_after(timeout):
+                await event.wait()
+            self._event = None
+        woken, self._flag = self._flag, False
+        return woken
+
+
+class Notifier:
+    """Broadcast: every task waiting in :meth:`wait` returns at the next :meth:`notify`."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event: anyio.Event | None = None
+
+    def notify(self) -> None:
+        """Wake every current waiter."""
+        event, self._event = self._event, None
+        if event is not None:
+            event.set()
+
+    async def wait(self, timeout: float | None = None) -> None:
+        """Return at the next :meth:`notify`, or after *timeout* seconds."""
+        if self._event is None:
+            self._event = anyio.Event()
+        event = self._event
+        with anyio.move_on_after(timeout):
+            await event.wait()

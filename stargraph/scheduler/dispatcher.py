@@ -1,0 +1,87 @@
+"""The dispatcher: claims due runs up to the free capacity and hands them to the executor.
+
+It wakes when a local enqueue commits, when a run finishes (a slot or a graph limit freed up),
+when the store reports outside work (``store.wait_for_work``: PostgreSQL notifications, or a
+plain poll on SQLite), and at the earliest ``not_before`` of a pending run (retry backoff).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from stargraph._log import log_event
+from stargraph.clock import Clock
+from stargraph.scheduler._signals import Waker
+from stargraph.scheduler.executor import Executor
+from stargraph.scheduler.graphs import GraphRegistry
+from stargraph.scheduler.settings import SchedulerSettings
+from stargraph.store.base import RunStore
+
+__all__ = ["Dispatcher"]
+
+logger = logging.getLogger("stargraph.scheduler")
+
+CLAIM_BATCH = 256
+
+
+class Dispatcher:
+    """Claims runs for one node; call :meth:`wake` to make it look at the store now."""
+
+    def __init__(
+        self,
+        *,
+        store: RunStore,
+        graphs: GraphRegistry,
+        executor: Executor,
+        clock: Clock,
+        owner: str,
+        settings: SchedulerSettings,
+    ) -> None:
+        self._store = store
+        self._graphs = graphs
+        self._executor = executor
+        self._clock = clock
+        self._owner = owner
+        self._settings = settings
+        self._waker = Waker()
+
+    def wake(self) -> None:
+        """Make the dispatcher claim again as soon as it can (sync, any task of the loop)."""
+        self._waker.wake()
+
+    async def run(self) -> None:
+        """Claim and dispatch until cancelled."""
+        while True:
+            try:
+                timeout = await self._cycle()
+            except Exception as exc:
+                log_event(logger, "dispatcher.error", logging.ERROR,
+                          error=f"{type(exc).__name__}: {exc}")
+                timeout = self._settings.poll_interval
+            await self._waker.wait(timeout)
+
+    async def _cycle(self) -> float:
+        """Claim until nothing more is due or no slot is free; return how long to sleep."""
+        poll = self._settings.poll_interval
+        while True:
+            free = self._executor.free
+            if free <= 0 or not len(self._graphs):
+                return poll
+            want = min(free, CLAIM_BATCH)
+            runs = await self._store.claim(
+                owner=self._owner, limit=want, now=self._clock.now(),
+                lease_seconds=self._settings.lease_seconds,
+                graph_limits=self._graphs.graph_limits(), graph_ids=self._graphs.ids(),
+            )
+            for run in runs:
+                self._executor.start(run)
+            if len(runs) < want:
+                break
+        if runs:  # the completions of these runs wake us again
+            return poll
+        due = await self._store.next_due()
+        if due is None:
+            return poll
+        delay = (due - self._clock.now()).total_seconds()
+        # A due run we could not claim waits on a graph limit or another node: poll for it.
+        return delay if 0 < delay < poll else poll

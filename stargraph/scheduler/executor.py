@@ -1,0 +1,314 @@
+"""The executor: runs claimed runs, each in its own cancel scope, and records their outcomes.
+
+A run's attempt ends in one of four ways:
+
+- it returned (``succeeded``) or raised / timed out with no retry left (``failed``), or was
+  cancelled on request (``cancelled``): a :class:`Completion` is queued and the completer task
+  records queued completions in batches with ``store.complete_many``;
+- it raised a retryable error with attempts left: ``store.retry`` puts it back to ``pending``
+  with a backoff delay;
+- it was cancelled by shutdown: its lease is released (``store.release``) at the end;
+- its lease was lost (another node rescued it): nothing is recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from functools import partial
+from typing import Any, Literal
+
+import anyio
+import attrs
+from anyio.abc import TaskGroup
+
+from stargraph import _json
+from stargraph._log import log_event
+from stargraph.clock import Clock
+from stargraph.metrics import Metrics
+from stargraph.scheduler._signals import Notifier, Waker
+from stargraph.scheduler.graphs import Graph, GraphRegistry, RunContext
+from stargraph.scheduler.settings import SchedulerSettings
+from stargraph.store.base import Completion, Run, RunError, RunStatus, RunStore
+
+__all__ = ["Executor"]
+
+logger = logging.getLogger("stargraph.scheduler")
+
+StopReason = Literal["cancel", "shutdown", "lost"]
+_EVENTS = {
+    RunStatus.succeeded: "run.succeeded",
+    RunStatus.failed: "run.failed",
+    RunStatus.cancelled: "run.cancelled",
+}
+
+
+@attrs.define(eq=False)
+class _Active:
+    run: Run
+    scope: anyio.CancelScope
+    reason: StopReason | None = None
+
+
+@attrs.frozen(kw_only=True)
+class _Done:
+    run: Run
+    completion: Completion
+    duration: float
+
+
+class Executor:
+    """Runs claimed runs inside one task group and records their outcomes."""
+
+    def __init__(
+        self,
+        *,
+        store: RunStore,
+        graphs: GraphRegistry,
+        clock: Clock,
+        metrics: Metrics,
+        owner: str,
+        settings: SchedulerSettings,
+        on_change: Callable[[], None],
+    ) -> None:
+        self._store = store
+        self._graphs = graphs
+        self._clock = clock
+        self._metrics = metrics
+        self._owner = owner
+        self._settings = settings
+        self._on_change = on_change  # a slot or a graph limit may have freed up
+        self._active: dict[str, _Active] = {}
+        self._done: list[_Done] = []
+        self._released: list[str] = []
+        self._completer = Waker()
+        self._idle = Notifier()
+        self.finished = Notifier()  # notified after each batch of completions is recorded
+        self._tg: TaskGroup | None = None
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._closing = False
+        self._completer_exited = False
+
+    # -- capacity and bookkeeping -----------------------------------------------------------
+
+    @property
+    def free(self) -> int:
+        """Slots free for new runs on this node."""
+        return self._settings.max_concurrent_runs - len(self._active)
+
+    def is_local(self, run_id: str) -> bool:
+        """True if *run_id* is executing here."""
+        return run_id in self._active
+
+    def leased_ids(self) -> list[str]:
+        """Runs whose lease this node must keep renewing (executing or awaiting record)."""
+        return [*self._active, *(d.run.run_id for d in self._done)]
+
+    def cancel(self, run_id: str, reason: StopReason) -> bool:
+        """Cancel a local run's scope; return False if it is not executing here."""
+        act = self._active.get(run_id)
+        if act is None:
+            return False
+        if act.reason is None:
+            act.reason = reason
+        act.scope.cancel()
+        return True
+
+    def cancel_all(self, reason: StopReason) -> int:
+        """Cancel every local run (shutdown); return how many."""
+        for run_id in list(self._active):
+            self.cancel(run_id, reason)
+        return len(self._active)
+
+    async def wait_idle(self) -> None:
+        """Return once no run executes here."""
+        while self._active:
+            await self._idle.wait()
+
+    # -- task group ---------------------------------------------------------------------------
+
+    async def serve(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Host run tasks and the completer until cancelled."""
+        self._limiter = anyio.CapacityLimiter(self._settings.max_concurrent_runs)
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            tg.start_soon(self._run_completer)
+            task_status.started()
+            await anyio.sleep_forever()
+
+    def start(self, run: Run) -> None:
+        """Start executing a claimed run in its own cancel scope."""
+        assert self._tg is not None, "Executor.serve() is not running"
+        act = _Active(run=run, scope=anyio.CancelScope())
+        self._active[run.run_id] = act
+        if run.cancel_requested:
+            self.cancel(run.run_id, "cancel")
+        self._tg.start_soon(self._execute, act, name=f"stargraph run {run.run_id}")
+
+    async def _execute(self, act: _Active) -> None:
+        run = act.run
+        try:
+            await self._attempt(act)
+        except Exception as exc:  # a store failure while settling; the lease will expire
+            log_event(
+                logger, "run.settle_failed", logging.ERROR, run_id=run.run_id,
+                graph_id=run.graph_id, attempt=run.attempt, error=f"{type(exc).__name__}: {exc}",
+            )
+        finally:
+            del self._active[run.run_id]
+            if not self._active:
+                self._idle.notify()
+            self._on_change()
+
+    # -- one attempt --------------------------------------------------------------------------
+
+    def _context(self, run: Run) -> RunContext:
+        return RunContext(
+            run_id=run.run_id, graph_id=run.graph_id, attempt=run.attempt,
+            trigger_id=run.trigger_id, trigger_source=run.trigger_source,
+            scheduled_fire=run.scheduled_fire, idempotency_key=run.idempotency_key,
+        )
+
+    async def _call(self, graph: Graph, run: Run) -> Any:
+        ctx = self._context(run)
+        params = dict(run.params)
+        if graph.is_async:
+            return await graph.fn(params, ctx)
+        return await anyio.to_thread.run_sync(
+            partial(graph.fn, params, ctx), abandon_on_cancel=True, limiter=self._limiter
+        )
+
+    async def _invoke(self, graph: Graph, run: Run) -> tuple[bool, Any]:
+        """Return ``(True, result)``, or ``(False, None)`` when the timeout expired."""
+        timeout = graph.policy.timeout
+        if timeout is None:
+            return True, await self._call(graph, run)
+        with anyio.move_on_after(timeout):
+            return True, await self._call(graph, run)
+        return False, None
+
+    async def _attempt(self, act: _Active) -> None:
+        run = act.run
+        graph = self._graphs.get(run.graph_id)
+        log_event(logger, "run.started", run_id=run.run_id, graph_id=run.graph_id,
+                  attempt=run.attempt)
+        started = time.perf_counter()
+        ok, result, exc = False, None, None
+        with act.scope:
+            try:
+                ok, result = await self._invoke(graph, run)
+            except Exception as err:
+                exc = err
+        duration = time.perf_counter() - started
+        if act.reason is not None:
+            await self._stopped(act, duration)
+        elif exc is None and ok:
+            self._succeeded(run, result, duration)
+        else:
+            if exc is None:
+                exc = TimeoutError(f"run exceeded its timeout of {graph.policy.timeout:g} s")
+            await self._failed(graph, run, exc, duration)
+
+    async def _stopped(self, act: _Active, duration: float) -> None:
+        run = act.run
+        if act.reason == "cancel":
+            self._queue(run, Completion(run_id=run.run_id, status=RunStatus.cancelled), duration)
+        elif act.reason == "shutdown":
+            self._released.append(run.run_id)
+            log_event(logger, "run.interrupted", run_id=run.run_id, graph_id=run.graph_id,
+                      attempt=run.attempt, reason="shutdown")
+        else:
+            log_event(logger, "run.lease_lost", logging.WARNING, run_id=run.run_id,
+                      graph_id=run.graph_id, attempt=run.attempt)
+
+    def _succeeded(self, run: Run, result: Any, duration: float) -> None:
+        try:
+            _json.dumps(result)
+        except (TypeError, ValueError) as err:
+            error = RunError(
+                type="InvalidResult",
+                message=f"graph {run.graph_id!r} returned a value that is not JSON-serialisable "
+                f"({type(result).__name__}): {err}",
+            )
+            completion = Completion(run_id=run.run_id, status=RunStatus.failed, error=error)
+        else:
+            completion = Completion(run_id=run.run_id, status=RunStatus.succeeded, result=result)
+        self._queue(run, completion, duration)
+
+    async def _failed(self, graph: Graph, run: Run, exc: Exception, duration: float) -> None:
+        error = RunError(type=type(exc).__name__, message=str(exc)[:4000])
+        if graph.policy.retryable(exc) and run.attempt < run.max_attempts:
+            delay = graph.policy.backoff(run.attempt, random.random())
+            now = self._clock.now()
+            await self._store.retry(
+                run_id=run.run_id, owner=self._owner, not_before=now + timedelta(seconds=delay),
+                error=error, now=now,
+            )
+            log_event(logger, "run.retrying", logging.WARNING, run_id=run.run_id,
+                      graph_id=run.graph_id, attempt=run.attempt, delay=round(delay, 3),
+                      error_type=error.type)
+            return
+        self._queue(run, Completion(run_id=run.run_id, status=RunStatus.failed, error=error),
+                    duration)
+
+    def _queue(self, run: Run, completion: Completion, duration: float) -> None:
+        self._done.append(_Done(run=run, completion=completion, duration=duration))
+        self._completer.wake()
+
+    # -- recording ----------------------------------------------------------------------------
+
+    async def _run_completer(self) -> None:
+        while True:
+            await self._completer.wait()
+            while self._done:
+                batch, self._done = self._done, []
+                try:
+                    await self._record(batch)
+                except Exception as exc:
+                    self._done[:0] = batch
+                    log_event(logger, "run.record_failed", logging.ERROR, count=len(batch),
+                              error=f"{type(exc).__name__}: {exc}")
+                    await anyio.sleep(0.5)
+            if self._closing:
+                self._completer_exited = True
+                self._idle.notify()
+                return
+
+    async def _record(self, batch: list[_Done]) -> None:
+        recorded = await self._store.complete_many(
+            owner=self._owner, completions=[d.completion for d in batch], now=self._clock.now()
+        )
+        for done in batch:
+            run, completion = done.run, done.completion
+            fields: dict[str, Any] = {"run_id": run.run_id, "graph_id": run.graph_id,
+                                      "attempt": run.attempt}
+            if run.run_id not in recorded:
+                log_event(logger, "run.lease_lost", logging.WARNING, **fields)
+                continue
+            self._metrics.runs_finished.labels(
+                run.graph_id, run.trigger_source, completion.status.value
+            ).inc()
+            self._metrics.run_duration.labels(run.graph_id).observe(done.duration)
+            if completion.error is not None:
+                fields["error_type"] = completion.error.type
+            level = logging.WARNING if completion.status is RunStatus.failed else logging.INFO
+            log_event(logger, _EVENTS[completion.status], level,
+                      duration=round(done.duration, 6), **fields)
+        self.finished.notify()
+        self._on_change()
+
+    async def flush(self) -> None:
+        """Record every queued completion and release shutdown-interrupted leases."""
+        self._closing = True
+        self._completer.wake()
+        while not self._completer_exited:
+            await self._idle.wait()
+        if self._released:
+            released, self._released = self._released, []
+            await self._store.release(owner=self._owner, run_ids=released, now=self._clock.now())
+            log_event(logger, "run.released", count=len(released))

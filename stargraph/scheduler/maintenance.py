@@ -1,0 +1,116 @@
+"""Background loops: lease heartbeat, expired-lease rescue, retention pruning, store watch.
+
+Every loop survives store errors: it logs ``scheduler.loop_failed`` and tries again on its
+next tick, so a locked or briefly unreachable database never takes the scheduler down.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import anyio
+
+from stargraph._log import log_event
+from stargraph.clock import Clock
+from stargraph.metrics import Metrics
+from stargraph.scheduler.executor import Executor
+from stargraph.scheduler.settings import SchedulerSettings
+from stargraph.store.base import RunStatus, RunStore
+
+__all__ = ["Maintenance"]
+
+logger = logging.getLogger("stargraph.scheduler")
+
+
+class Maintenance:
+    """The periodic work one scheduler does besides claiming and running."""
+
+    def __init__(
+        self,
+        *,
+        store: RunStore,
+        executor: Executor,
+        clock: Clock,
+        metrics: Metrics,
+        owner: str,
+        settings: SchedulerSettings,
+        wake: Callable[[], None],
+    ) -> None:
+        self._store = store
+        self._executor = executor
+        self._clock = clock
+        self._metrics = metrics
+        self._owner = owner
+        self._settings = settings
+        self._wake = wake
+
+    async def _every(
+        self, name: str, interval: float, step: Callable[[], Awaitable[object]]
+    ) -> None:
+        while True:
+            try:
+                await step()
+            except Exception as exc:
+                log_event(logger, "scheduler.loop_failed", logging.ERROR, loop=name,
+                          error=f"{type(exc).__name__}: {exc}")
+            await anyio.sleep(interval)
+
+    async def heartbeat_loop(self) -> None:
+        """Renew the leases of local runs; apply lost leases and remote cancel requests."""
+        await anyio.sleep(self._settings.heartbeat_every)
+        await self._every("heartbeat", self._settings.heartbeat_every, self.heartbeat)
+
+    async def heartbeat(self) -> None:
+        """One lease renewal pass."""
+        run_ids = self._executor.leased_ids()
+        if not run_ids:
+            return
+        held, cancel_requested = await self._store.heartbeat(
+            owner=self._owner, run_ids=run_ids, now=self._clock.now(),
+            lease_seconds=self._settings.lease_seconds,
+        )
+        for run_id in run_ids:
+            if run_id not in held:
+                self._executor.cancel(run_id, "lost")
+        for run_id in cancel_requested:
+            self._executor.cancel(run_id, "cancel")
+
+    async def rescue_loop(self) -> None:
+        """Requeue runs whose lease expired (their node died) and refresh the depth gauge."""
+        await self._every("rescue", self._settings.rescue_every, self.rescue)
+
+    async def rescue(self) -> int:
+        """One rescue pass; return how many runs were requeued or failed."""
+        rescued = await self._store.requeue_expired(now=self._clock.now())
+        if rescued:
+            log_event(logger, "run.rescued", count=rescued)
+            self._wake()
+        counts = await self._store.count_by_status()
+        for status in RunStatus:
+            self._metrics.queue_depth.labels(status.value).set(counts.get(status, 0))
+        return rescued
+
+    async def prune_loop(self) -> None:
+        """Delete finished runs older than the retention window, now and periodically."""
+        await self._every("prune", self._settings.prune_every, self.prune)
+
+    async def prune(self) -> int:
+        """One retention pass; return how many runs were deleted."""
+        cutoff = self._clock.now() - timedelta(days=self._settings.retention_days)
+        deleted = await self._store.prune(finished_before=cutoff)
+        if deleted:
+            log_event(logger, "run.pruned", count=deleted, finished_before=cutoff.isoformat())
+        return deleted
+
+    async def watch_store(self) -> None:
+        """Wake the dispatcher whenever the store says outside work may exist."""
+        while True:
+            try:
+                await self._store.wait_for_work(self._settings.poll_interval)
+            except Exception as exc:
+                log_event(logger, "scheduler.loop_failed", logging.ERROR, loop="watch",
+                          error=f"{type(exc).__name__}: {exc}")
+                await anyio.sleep(self._settings.poll_interval)
+            self._wake()

@@ -1,0 +1,316 @@
+"""The :class:`Scheduler` facade: enqueue, cancel, inspect; owns the writer, dispatcher and loops.
+
+Start it with ``async with scheduler:`` (or ``await task_group.start(scheduler.run)``) inside a
+running event loop, after ``await store.open()``. Leaving the block shuts down gracefully:
+enqueue is refused, claiming stops, running runs get ``shutdown_grace`` seconds to finish, the
+rest are cancelled and their leases released, and queued enqueues are committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+
+from stargraph._json import ensure_json_object
+from stargraph._log import log_event
+from stargraph.clock import Clock, SystemClock
+from stargraph.errors import (
+    InvalidParams,
+    RunNotFound,
+    SchedulerClosed,
+    StargraphRuntimeError,
+)
+from stargraph.metrics import Metrics
+from stargraph.scheduler.dispatcher import Dispatcher
+from stargraph.scheduler.executor import Executor
+from stargraph.scheduler.graphs import Graph, GraphRegistry
+from stargraph.scheduler.intake import Intake, IntakeItem
+from stargraph.scheduler.maintenance import Maintenance
+from stargraph.scheduler.receipt import Enqueued, EnqueueReceipt
+from stargraph.scheduler.settings import SchedulerSettings
+from stargraph.store.base import (
+    CursorAdvance,
+    EnqueueRequest,
+    NewRun,
+    Run,
+    RunFilter,
+    RunPage,
+    RunStatus,
+    RunStore,
+)
+
+__all__ = ["Scheduler"]
+
+logger = logging.getLogger("stargraph.scheduler")
+
+_CLEANUP_BOUND = 10.0  # seconds each shutdown cleanup step may take after the grace period
+MAX_KEY_LENGTH = 512
+
+
+def _node_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def _check_key(key: object) -> str:
+    if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
+        raise InvalidParams(
+            f"idempotency_key must be a non-empty string of at most {MAX_KEY_LENGTH} characters, "
+            f"got {key!r:.80}; derive it from the signal or omit it for a random one"
+        )
+    return key
+
+
+def _check_fire(fire: object) -> datetime | None:
+    if fire is None:
+        return None
+    if not isinstance(fire, datetime) or fire.utcoffset() is None:
+        raise InvalidParams(f"scheduled_fire must be a timezone-aware datetime, got {fire!r}")
+    return fire
+
+
+class Scheduler:
+    """Durable, deduplicated enqueue plus the claim/execute loop of one node."""
+
+    def __init__(
+        self,
+        store: RunStore,
+        graphs: GraphRegistry | Iterable[Graph] = (),
+        *,
+        settings: SchedulerSettings | None = None,
+        clock: Clock | None = None,
+        metrics: Metrics | None = None,
+        node_id: str | None = None,
+    ) -> None:
+        self.store = store
+        self.graphs = graphs if isinstance(graphs, GraphRegistry) else GraphRegistry(graphs)
+        self.settings = settings or SchedulerSettings()
+        self.clock: Clock = clock or SystemClock()
+        self.metrics = metrics or Metrics()
+        self.node_id = node_id or _node_id()
+        common: dict[str, Any] = {"store": store, "clock": self.clock, "owner": self.node_id,
+                                  "settings": self.settings}
+        self._executor = Executor(graphs=self.graphs, metrics=self.metrics,
+                                  on_change=self.wake, **common)
+        self._dispatcher = Dispatcher(graphs=self.graphs, executor=self._executor, **common)
+        self._maintenance = Maintenance(executor=self._executor, metrics=self.metrics,
+                                        wake=self.wake, **common)
+        self._intake = Intake(store, self.metrics, capacity=self.settings.intake_capacity,
+                              batch_size=self.settings.batch_size, on_commit=self.wake)
+        self._state = "new"
+        self._tg: TaskGroup | None = None
+        self._dispatch_scope: anyio.CancelScope | None = None
+        self._writer_done: anyio.Event | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """True between start and the beginning of shutdown."""
+        return self._state == "running"
+
+    async def __aenter__(self) -> Scheduler:
+        if self._state != "new":
+            raise StargraphRuntimeError("A Scheduler starts only once; create a new one")
+        self._state = "starting"
+        self._intake.open()
+        self._writer_done = anyio.Event()
+        self._dispatch_scope = anyio.CancelScope()
+        tg = anyio.create_task_group()
+        await tg.__aenter__()
+        self._tg = tg
+        try:
+            await tg.start(self._executor.serve)
+            for loop in (self._write, self._dispatch, self._maintenance.heartbeat_loop,
+                         self._maintenance.rescue_loop, self._maintenance.prune_loop,
+                         self._maintenance.watch_store):
+                tg.start_soon(loop)
+        except BaseException as exc:
+            tg.cancel_scope.cancel()
+            await tg.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        self._state = "running"
+        log_event(logger, "scheduler.started", node_id=self.node_id,
+                  max_concurrent_runs=self.settings.max_concurrent_runs,
+                  graphs=len(self.graphs))
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        assert self._tg is not None
+        try:
+            bound = self.settings.shutdown_grace + 4 * _CLEANUP_BOUND
+            with anyio.move_on_after(bound, shield=True):
+                await self._shutdown()
+        finally:
+            self._state = "stopped"
+            self._tg.cancel_scope.cancel()
+            log_event(logger, "scheduler.stopped", node_id=self.node_id)
+            suppressed = await self._tg.__aexit__(exc_type, exc, tb)
+        return suppressed
+
+    async def run(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Run until cancelled (for ``await task_group.start(scheduler.run)``)."""
+        async with self:
+            task_status.started()
+            await anyio.sleep_forever()
+
+    async def _write(self) -> None:
+        assert self._writer_done is not None
+        try:
+            await self._intake.run_writer()
+        finally:
+            self._writer_done.set()
+
+    async def _dispatch(self) -> None:
+        assert self._dispatch_scope is not None
+        with self._dispatch_scope:
+            await self._dispatcher.run()
+
+    async def _shutdown(self) -> None:
+        assert self._dispatch_scope is not None and self._writer_done is not None
+        self._state = "stopping"
+        self._intake.close()
+        self._dispatch_scope.cancel()
+        with anyio.move_on_after(self.settings.shutdown_grace):
+            await self._executor.wait_idle()
+        if cancelled := self._executor.cancel_all("shutdown"):
+            log_event(logger, "scheduler.shutdown_cancelled", count=cancelled,
+                      grace=self.settings.shutdown_grace)
+        with anyio.move_on_after(_CLEANUP_BOUND):
+            await self._executor.wait_idle()
+        with anyio.move_on_after(_CLEANUP_BOUND):
+            await self._executor.flush()
+        with anyio.move_on_after(_CLEANUP_BOUND):
+            await self._writer_done.wait()
+        failed = self._intake.finish(SchedulerClosed("The scheduler stopped before committing"))
+        if failed:
+            log_event(logger, "run.enqueue_failed", logging.ERROR, count=failed,
+                      error="scheduler stopped before the writer drained the intake")
+
+    # -- enqueue --------------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        graph_id: str,
+        params: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        *,
+        trigger_id: str | None = None,
+        trigger_source: str = "manual",
+        scheduled_fire: datetime | None = None,
+        cursor: CursorAdvance | None = None,
+    ) -> EnqueueReceipt:
+        """Queue a run without waiting; ``await`` the receipt for the durable outcome.
+
+        Raises at once: UnknownGraph, InvalidParams (params not a JSON object, a bad key or
+        fire time), SchedulerBusy (intake full), SchedulerClosed (not running).
+        """
+        if self._state != "running":
+            raise SchedulerClosed(f"The scheduler is {self._state}; enqueue needs a running one")
+        graph = self.graphs.get(graph_id)
+        try:
+            clean = ensure_json_object(params, f"params of graph {graph_id!r}")
+        except ValueError as exc:
+            raise InvalidParams(str(exc)) from None
+        key = uuid.uuid4().hex if idempotency_key is None else _check_key(idempotency_key)
+        now = self.clock.now()
+        run = NewRun(
+            run_id=uuid.uuid4().hex, graph_id=graph_id, idempotency_key=key, params=clean,
+            trigger_id=trigger_id, trigger_source=trigger_source,
+            scheduled_fire=_check_fire(scheduled_fire), enqueued_at=now, not_before=now,
+            max_attempts=graph.policy.max_attempts,
+        )
+        receipt = EnqueueReceipt(graph_id=graph_id, idempotency_key=key)
+        self._intake.put(IntakeItem(request=EnqueueRequest(run=run, cursor=cursor),
+                                    receipt=receipt))
+        return receipt
+
+    async def submit(
+        self,
+        graph_id: str,
+        params: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        *,
+        trigger_id: str | None = None,
+        trigger_source: str = "manual",
+        scheduled_fire: datetime | None = None,
+        cursor: CursorAdvance | None = None,
+    ) -> Enqueued:
+        """Enqueue and wait until the run is durable."""
+        return await self.enqueue(
+            graph_id, params, idempotency_key, trigger_id=trigger_id,
+            trigger_source=trigger_source, scheduled_fire=scheduled_fire, cursor=cursor,
+        )
+
+    def wake(self) -> None:
+        """Nudge the dispatcher to claim now."""
+        self._dispatcher.wake()
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    async def get_run(self, run_id: str) -> Run:
+        """Return the run; RunNotFound if the store does not hold it."""
+        run = await self.store.get_run(run_id)
+        if run is None:
+            raise RunNotFound(run_id)
+        return run
+
+    async def list_runs(
+        self, flt: RunFilter | None = None, *, limit: int = 50, cursor: str | None = None
+    ) -> RunPage:
+        """Return runs matching *flt*, newest first, one page at a time."""
+        return await self.store.list_runs(flt or RunFilter(), limit=limit, cursor=cursor)
+
+    async def wait_run(self, run_id: str) -> Run:
+        """Return the run once it is terminal (wrap in ``anyio.fail_after`` to bound it)."""
+        while True:
+            run = await self.get_run(run_id)
+            if run.finished:
+                return run
+            await self._executor.finished.wait(self.settings.poll_interval)
+
+    async def cancel(self, run_id: str) -> Run:
+        """Cancel a run and return it.
+
+        Pending: cancelled at once. Running here: its scope is cancelled and the run is
+        returned once recorded ``cancelled``. Running on another node: flagged; that node's
+        heartbeat cancels it (the returned run is still ``running``). Finished: unchanged.
+        """
+        run = await self.store.request_cancel(run_id, now=self.clock.now())
+        if run is None:
+            raise RunNotFound(run_id)
+        if run.status is RunStatus.running and self._executor.cancel(run_id, "cancel"):
+            log_event(logger, "run.cancel_requested", run_id=run_id, graph_id=run.graph_id,
+                      attempt=run.attempt)
+            with anyio.move_on_after(_CLEANUP_BOUND):
+                return await self.wait_run(run_id)
+            return await self.get_run(run_id)
+        return run
+
+    async def prune(self) -> int:
+        """Delete finished runs older than the retention window now; return how many."""
+        return await self._maintenance.prune()
+
+    async def rescue_expired(self) -> int:
+        """Requeue runs whose lease expired now; return how many."""
+        return await self._maintenance.rescue()
+
+    def intake_depth(self) -> int:
+        """Enqueues accepted but not yet committed."""
+        return self._intake.depth()

@@ -1,0 +1,75 @@
+"""Scheduler settings (the config's ``[scheduler]`` table)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import attrs
+
+from stargraph.errors import ConfigError
+
+__all__ = ["SchedulerSettings"]
+
+
+def _positive(inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigError(f"[scheduler] {attr.name} must be a number > 0, got {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(f"[scheduler] {attr.name} must be finite, got {value!r}")
+
+
+def _positive_int(inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"[scheduler] {attr.name} must be an integer >= 1, got {value!r}")
+
+
+def _non_negative(inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise ConfigError(f"[scheduler] {attr.name} must be a number >= 0, got {value!r}")
+
+
+def _optional_positive(inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None:
+        _positive(inst, attr, value)
+
+
+@attrs.frozen(kw_only=True)
+class SchedulerSettings:
+    """How one scheduler (one process, one node) claims and runs work.
+
+    ``max_concurrent_runs``: graph callables executing at once on this node.
+    ``lease_seconds``: how long a claim stays valid without a heartbeat; a dead node's runs are
+    rescued after this. ``retention_days``: finished runs older than this are pruned (and their
+    idempotency keys become free again). ``intake_capacity``: enqueues waiting for the writer
+    before ``SchedulerBusy``. ``shutdown_grace``: seconds running runs get to finish at shutdown
+    before they are cancelled and released. ``poll_interval``: the longest the dispatcher
+    sleeps before looking at the store again. ``heartbeat_interval``: default
+    ``min(lease_seconds / 3, 5)``. ``batch_size``: most enqueues per commit.
+    """
+
+    max_concurrent_runs: int = attrs.field(default=16, validator=_positive_int)
+    lease_seconds: float = attrs.field(default=30, validator=_positive)
+    retention_days: float = attrs.field(default=7, validator=_positive)
+    intake_capacity: int = attrs.field(default=10_000, validator=_positive_int)
+    shutdown_grace: float = attrs.field(default=10, validator=_non_negative)
+    poll_interval: float = attrs.field(default=1.0, validator=_positive)
+    heartbeat_interval: float | None = attrs.field(default=None, validator=_optional_positive)
+    batch_size: int = attrs.field(default=1000, validator=_positive_int)
+
+    @property
+    def heartbeat_every(self) -> float:
+        """Seconds between lease renewals."""
+        if self.heartbeat_interval is not None:
+            return self.heartbeat_interval
+        return min(self.lease_seconds / 3, 5.0)
+
+    @property
+    def rescue_every(self) -> float:
+        """Seconds between scans for expired leases."""
+        return min(self.lease_seconds / 2, 5.0)
+
+    @property
+    def prune_every(self) -> float:
+        """Seconds between retention passes (at most hourly, at least every second)."""
+        return max(1.0, min(3600.0, self.retention_days * 86_400 / 10))
