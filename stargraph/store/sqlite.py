@@ -58,8 +58,6 @@ class SQLiteOptions:
     busy_timeout_ms: int = 5_000
 
 
-
-
 def parse_sqlite_url(url: str) -> SQLiteOptions:
     """Parse ``sqlite:///path?synchronous=normal&busy_timeout=10000`` (ConfigError if bad)."""
     head, _, query = url.partition("?")
