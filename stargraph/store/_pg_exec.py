@@ -1,0 +1,154 @@
+"""Store URL parsing and cancellable work on a psycopg *sync* pool through anyio worker threads.
+
+psycopg's async API does not run on trio, so every query runs in a worker thread, holding a
+pooled connection, behind a :class:`anyio.CapacityLimiter` sized to the pool. When the awaiting
+task is cancelled, the thread is abandoned at once, the server is asked to cancel the running
+statement (``conn.cancel_safe()``), and the caller waits — shielded and bounded — for the thread
+to roll back and return its connection, so the pool stays usable.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import anyio
+import attrs
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool
+
+from stargraph._log import log_event
+from stargraph.errors import ConfigError, StoreError
+
+__all__ = ["Conn", "PgRunner", "PgSettings", "parse_url"]
+
+Conn = psycopg.Connection[Any]
+T = TypeVar("T")
+
+logger = logging.getLogger("stargraph.store")
+
+#: Seconds a cancelled caller waits (shielded) for the server to abandon its statement.
+CANCEL_GRACE = 5.0
+#: Transient errors after which the whole transaction is run again.
+_RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
+_ATTEMPTS = 4
+
+
+@attrs.frozen(kw_only=True)
+class PgSettings:
+    """What :func:`parse_url` takes out of a ``postgresql://`` store URL."""
+
+    conninfo: str = attrs.field(repr=False)
+    where: str
+    schema: str | None = None
+    pool_min_size: int = 1
+    pool_max_size: int = 10
+    pool_timeout: float = 30.0
+
+
+_OURS = {"schema", "pool_min_size", "pool_max_size", "pool_timeout"}
+
+
+def _number(params: dict[str, str], key: str, kind: type[int] | type[float], default: float) -> Any:
+    if key not in params:
+        return default
+    try:
+        value = kind(params[key])
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ConfigError(f"store URL option {key}={params[key]!r} must be a positive number")
+    return value
+
+
+def parse_url(url: str) -> PgSettings:
+    """Split Stargraph's own query options off a PostgreSQL URL; libpq gets the rest."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise ConfigError(f"not a PostgreSQL store URL (scheme {parts.scheme!r}); use postgresql://")
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    ours = {k: v for k, v in query if k in _OURS}
+    rest = urlencode([(k, v) for k, v in query if k not in _OURS])
+    conninfo = urlunsplit(parts._replace(query=rest))
+    try:
+        info = conninfo_to_dict(conninfo)
+    except psycopg.Error as exc:
+        raise ConfigError(f"invalid PostgreSQL store URL: {exc}") from None
+    where = f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
+    schema = ours.get("schema") or None
+    low = _number(ours, "pool_min_size", int, 1)
+    high = _number(ours, "pool_max_size", int, max(10, low))
+    if low > high:
+        raise ConfigError(f"store URL: pool_min_size={low} is larger than pool_max_size={high}")
+    timeout = _number(ours, "pool_timeout", float, 30.0)
+    return PgSettings(conninfo=conninfo, where=where, schema=schema, pool_min_size=low,
+                      pool_max_size=high, pool_timeout=timeout)
+
+
+def store_error(exc: psycopg.Error, what: str, where: str) -> StoreError:
+    """Wrap a psycopg error in a :class:`StoreError` naming the operation and server."""
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return StoreError(f"PostgreSQL {what} failed at {where}: {type(exc).__name__}: {detail}")
+
+
+class _Slot:
+    """The connection a worker thread holds, so a cancelled caller can cancel its statement."""
+
+    def __init__(self) -> None:
+        self.conn: Conn | None = None
+        self.done = threading.Event()
+
+
+class PgRunner:
+    """Run blocking functions of a pooled connection in worker threads, cancellably."""
+
+    def __init__(self, pool: ConnectionPool[Any], limiter: anyio.CapacityLimiter, where: str):
+        self.pool = pool
+        self.limiter = limiter
+        self.where = where
+
+    def _work(self, fn: Callable[[Conn], T], slot: _Slot) -> T:
+        try:
+            for attempt in range(1, _ATTEMPTS + 1):
+                try:
+                    with self.pool.connection() as conn:
+                        slot.conn = conn
+                        try:
+                            return fn(conn)
+                        finally:
+                            slot.conn = None
+                except _RETRYABLE:
+                    if attempt == _ATTEMPTS:
+                        raise
+            raise AssertionError("unreachable")
+        finally:
+            slot.done.set()
+
+    async def run(self, fn: Callable[[Conn], T], what: str) -> T:
+        """Run ``fn(conn)`` in a worker thread; map psycopg errors to :class:`StoreError`."""
+        slot = _Slot()
+        try:
+            return await anyio.to_thread.run_sync(
+                self._work, fn, slot, limiter=self.limiter, abandon_on_cancel=True
+            )
+        except anyio.get_cancelled_exc_class():
+            with anyio.move_on_after(CANCEL_GRACE + 1, shield=True):
+                await anyio.to_thread.run_sync(self._cancel, slot, abandon_on_cancel=True)
+            raise
+        except psycopg.Error as exc:
+            raise store_error(exc, what, self.where) from exc
+
+    def _cancel(self, slot: _Slot) -> None:
+        conn = slot.conn
+        if conn is not None and not slot.done.is_set():
+            try:
+                conn.cancel_safe(timeout=CANCEL_GRACE)
+            except psycopg.Error as exc:
+                log_event(logger, "store.cancel.failed", logging.WARNING, error=type(exc).__name__)
+        if not slot.done.wait(CANCEL_GRACE):
+            log_event(logger, "store.cancel.slow", logging.WARNING, where=self.where)

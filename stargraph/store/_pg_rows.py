@@ -1,0 +1,57 @@
+"""Row decoding for the PostgreSQL store (native ``timestamptz`` and ``jsonb`` columns)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from stargraph.store._rows import RUN_COLUMNS, TRIGGER_COLUMNS
+from stargraph.store.base import Run, RunError, RunStatus, TriggerState
+
+__all__ = ["RUN_COLUMNS", "TRIGGER_COLUMNS", "run_from_row", "trigger_from_row", "utc"]
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """Return *value* with ``datetime.UTC`` as its tzinfo (the session zone is UTC already)."""
+    if value is None or value.tzinfo is UTC:
+        return value
+    return value.astimezone(UTC)
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+def run_from_row(row: Sequence[Any]) -> Run:
+    """Decode one row selected with :data:`RUN_COLUMNS`."""
+    error = None if row[15] is None else RunError(type=row[15], message=row[16] or "")
+    return Run(
+        run_id=row[0],
+        graph_id=row[1],
+        status=RunStatus(row[2]),
+        idempotency_key=row[3],
+        params=row[4],
+        trigger_id=row[5],
+        trigger_source=row[6],
+        scheduled_fire=utc(row[7]),
+        enqueued_at=_utc(row[8]),
+        started_at=utc(row[9]),
+        finished_at=utc(row[10]),
+        attempt=row[11],
+        max_attempts=row[12],
+        not_before=_utc(row[13]),
+        result=row[14],
+        error=error,
+        lease_owner=row[17],
+        lease_expires_at=utc(row[18]),
+        cancel_requested=bool(row[19]),
+    )
+
+
+def trigger_from_row(row: Sequence[Any]) -> TriggerState:
+    """Decode one row selected with :data:`TRIGGER_COLUMNS`."""
+    return TriggerState(
+        trigger_id=row[0], cursor=utc(row[1]), paused=bool(row[2]), note=row[3],
+        updated_at=utc(row[4]),
+    )  # fmt: skip

@@ -1,0 +1,112 @@
+"""The PostgreSQL schema, as numbered migrations applied under a transaction-level advisory lock.
+
+Every node runs :func:`migrate` when it opens the store. The first statement of the migration
+transaction takes ``pg_advisory_xact_lock`` on a key derived from the schema name, so nodes that
+start at once apply the migrations one after the other: the first applies them, the others then
+find the schema current and do nothing. The lock is released by the commit (or the rollback).
+"""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+from stargraph.errors import StoreError
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+
+_V1 = """
+CREATE TABLE runs (
+    run_id            text PRIMARY KEY,
+    graph_id          text NOT NULL,
+    idempotency_key   text NOT NULL,
+    status            text NOT NULL CHECK (status IN
+                          ('pending', 'running', 'succeeded', 'failed', 'cancelled')),
+    params            jsonb NOT NULL,
+    trigger_id        text,
+    trigger_source    text NOT NULL,
+    scheduled_fire    timestamptz,
+    enqueued_at       timestamptz NOT NULL,
+    not_before        timestamptz NOT NULL,
+    started_at        timestamptz,
+    finished_at       timestamptz,
+    attempt           integer NOT NULL DEFAULT 1,
+    max_attempts      integer NOT NULL DEFAULT 1,
+    result            jsonb,
+    error_type        text,
+    error_message     text,
+    lease_owner       text,
+    lease_expires_at  timestamptz,
+    cancel_requested  boolean NOT NULL DEFAULT false,
+    CONSTRAINT runs_graph_key UNIQUE (graph_id, idempotency_key)
+);
+CREATE INDEX runs_due ON runs (not_before, enqueued_at, run_id) WHERE status = 'pending';
+CREATE INDEX runs_due_graph ON runs (graph_id, not_before, enqueued_at, run_id)
+    WHERE status = 'pending';
+CREATE INDEX runs_running_graph ON runs (graph_id) WHERE status = 'running';
+CREATE INDEX runs_lease ON runs (lease_expires_at) WHERE status = 'running';
+CREATE INDEX runs_listing ON runs (enqueued_at DESC, run_id DESC);
+CREATE INDEX runs_finished ON runs (finished_at) WHERE finished_at IS NOT NULL;
+CREATE TABLE trigger_state (
+    trigger_id  text PRIMARY KEY,
+    cursor      timestamptz,
+    paused      boolean NOT NULL DEFAULT false,
+    note        text,
+    updated_at  timestamptz
+);
+CREATE TABLE webhook_nonces (
+    scope       text NOT NULL,
+    nonce       text NOT NULL,
+    expires_at  timestamptz NOT NULL,
+    PRIMARY KEY (scope, nonce)
+);
+CREATE INDEX webhook_nonces_expiry ON webhook_nonces (expires_at);
+"""
+
+#: ``MIGRATIONS[n - 1]`` brings the schema from version ``n - 1`` to ``n``.
+MIGRATIONS: tuple[str, ...] = (_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+#: First key of every advisory lock Stargraph takes (the two-int form); the second is a hash.
+LOCK_NAMESPACE = 0x5347  # "SG"
+
+
+def _current_version(conn: psycopg.Connection[tuple[object, ...]]) -> int:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version "
+        "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+    )
+    row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0] or 0) if row else 0  # type: ignore[call-overload]
+
+
+def _apply(conn: psycopg.Connection[tuple[object, ...]], version: int) -> None:
+    for statement in MIGRATIONS[version - 1].split(";"):
+        if statement.strip():
+            conn.execute(statement.encode())
+    conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
+
+
+def migrate(conn: psycopg.Connection[tuple[object, ...]], schema: str | None) -> tuple[int, int]:
+    """Bring the schema to :data:`SCHEMA_VERSION`; return ``(version_before, version_after)``.
+
+    Runs in one transaction behind ``pg_advisory_xact_lock``, so nodes starting at once apply
+    each migration exactly once and each sees either no schema or the complete one.
+    """
+    with conn.transaction():
+        conn.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+            (LOCK_NAMESPACE, f"migrate:{schema or ''}"),
+        )
+        if schema:
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        before = _current_version(conn)
+        if before > SCHEMA_VERSION:
+            raise StoreError(
+                f"PostgreSQL schema {schema or 'public'!r} has Stargraph schema version {before}, "
+                f"newer than this Stargraph understands ({SCHEMA_VERSION}); upgrade Stargraph "
+                "on every node, or point the store URL at another database or ?schema="
+            )
+        for version in range(before + 1, SCHEMA_VERSION + 1):
+            _apply(conn, version)
+    return before, SCHEMA_VERSION
