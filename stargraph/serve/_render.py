@@ -1,0 +1,61 @@
+"""Runs, triggers and plugins as the JSON the API and the CLI's ``--json`` print."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stargraph.store.base import Run
+    from stargraph.triggers._control import TriggerInfo
+
+__all__ = ["iso", "plugin_to_json", "run_to_json", "trigger_to_json"]
+
+
+def iso(value: datetime | None) -> str | None:
+    """Return *value* as ISO-8601 in UTC with an explicit ``+00:00`` offset, or ``None``."""
+    return None if value is None else value.astimezone(UTC).isoformat()
+
+
+def run_to_json(run: Run) -> dict[str, Any]:
+    """Return the API's view of *run* (DESIGN §6 field names, plus a few extras)."""
+    return {
+        "run_id": run.run_id,
+        "graph_id": run.graph_id,
+        "status": str(run.status),
+        "idempotency_key": run.idempotency_key,
+        "params": run.params,
+        "trigger_id": run.trigger_id,
+        "trigger_source": run.trigger_source,
+        "scheduled_fire": iso(run.scheduled_fire),
+        "enqueued_at": iso(run.enqueued_at),
+        "started_at": iso(run.started_at),
+        "finished_at": iso(run.finished_at),
+        "attempt": run.attempt,
+        "max_attempts": run.max_attempts,
+        "cancel_requested": run.cancel_requested,
+        "result": run.result,
+        "error": None if run.error is None else {
+            "type": run.error.type, "message": run.error.message,
+        },
+    }
+
+
+def trigger_to_json(info: TriggerInfo, plugin: str, state: str) -> dict[str, Any]:
+    """Return the API's view of one trigger id hosted by *plugin* (in *state*)."""
+    return {
+        "trigger_id": info.trigger_id,
+        "plugin": plugin,
+        "kind": info.kind,
+        "state": state,
+        "paused": info.paused,
+        "last_fire": iso(info.last_fire),
+        "next_fire": iso(info.next_fire),
+        "graph_id": info.graph_id,
+        "note": info.note,
+    }
+
+
+def plugin_to_json(name: str, state: str, error: str | None) -> dict[str, Any]:
+    """Return the API's view of one registered plugin."""
+    return {"name": name, "state": state, "error": error}

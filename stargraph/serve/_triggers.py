@@ -1,0 +1,53 @@
+"""Find controllable triggers among the hosted plugins and describe them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from stargraph.errors import TriggerNotFound
+from stargraph.serve._render import trigger_to_json
+from stargraph.triggers._control import ControllableTrigger
+
+if TYPE_CHECKING:
+    from stargraph.runtime import Runtime
+
+__all__ = ["describe_all", "find_trigger", "plugin_states"]
+
+
+def plugin_states(runtime: Runtime) -> dict[str, str]:
+    """Map each hosted plugin's name to its state (``running``, ``failed``, ...)."""
+    return {s.name: str(getattr(s.state, "value", s.state)) for s in runtime.host.statuses()}
+
+
+def _controllables(runtime: Runtime) -> list[tuple[str, ControllableTrigger]]:
+    return [
+        (name, obj) for name, obj in runtime.host.triggers()
+        if isinstance(obj, ControllableTrigger)
+    ]
+
+
+async def describe_all(runtime: Runtime) -> list[dict[str, Any]]:
+    """Return every trigger id of every controllable plugin, sorted by trigger id."""
+    states = plugin_states(runtime)
+    items: list[dict[str, Any]] = []
+    for name, obj in _controllables(runtime):
+        infos = await obj.describe()
+        items.extend(trigger_to_json(i, name, states.get(name, "unknown")) for i in infos)
+    return sorted(items, key=lambda item: item["trigger_id"])
+
+
+def find_trigger(runtime: Runtime, trigger_id: str) -> tuple[str, ControllableTrigger]:
+    """Return ``(plugin name, plugin)`` owning *trigger_id*, or raise TriggerNotFound."""
+    for name, obj in _controllables(runtime):
+        if trigger_id in obj.trigger_ids():
+            return name, obj
+    raise TriggerNotFound(trigger_id)
+
+
+async def describe_one(runtime: Runtime, trigger_id: str) -> dict[str, Any]:
+    """Return the API view of *trigger_id*."""
+    name, obj = find_trigger(runtime, trigger_id)
+    for info in await obj.describe():
+        if info.trigger_id == trigger_id:
+            return trigger_to_json(info, name, plugin_states(runtime).get(name, "unknown"))
+    raise TriggerNotFound(trigger_id)

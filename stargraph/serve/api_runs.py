@@ -1,0 +1,106 @@
+"""``/v1/runs``: enqueue (same path as ``stargraph run``), list, show and cancel runs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from quart import Blueprint, jsonify, request
+
+from stargraph.serve._auth import require_token
+from stargraph.serve._errors import ApiError
+from stargraph.serve._render import run_to_json
+from stargraph.serve.app import current_runtime
+from stargraph.store.base import RunFilter, RunStatus
+
+__all__ = ["MAX_LIMIT", "runs_bp"]
+
+MAX_LIMIT = 1000
+_BODY_KEYS = {"graph_id", "params", "idempotency_key"}
+_QUERY_KEYS = {"graph_id", "status", "trigger_id", "limit", "cursor"}
+
+runs_bp = Blueprint("stargraph_runs", __name__)
+runs_bp.before_request(require_token)
+
+
+async def _json_body() -> dict[str, Any]:
+    raw = await request.get_data(as_text=False)
+    try:
+        body = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "bad_json", f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "bad_body", "the request body must be a JSON object")
+    return body
+
+
+def _run_request(body: dict[str, Any]) -> tuple[str, Any, str | None]:
+    if unknown := sorted(body.keys() - _BODY_KEYS):
+        raise ApiError(400, "bad_body", f"unknown field(s) {', '.join(unknown)}; "
+                       f"expected {', '.join(sorted(_BODY_KEYS))}")
+    graph_id, key = body.get("graph_id"), body.get("idempotency_key")
+    if not isinstance(graph_id, str) or not graph_id:
+        raise ApiError(400, "bad_body", "graph_id must be a non-empty string")
+    if key is not None and (not isinstance(key, str) or not key):
+        raise ApiError(400, "bad_body", "idempotency_key must be a non-empty string or null")
+    params = body.get("params")
+    if params is not None and not isinstance(params, dict):
+        raise ApiError(422, "invalid_params", "params must be a JSON object")
+    return graph_id, params, key
+
+
+@runs_bp.post("/v1/runs")
+async def create_run() -> Any:
+    """Enqueue a run durably; answer 202 once it is committed."""
+    graph_id, params, key = _run_request(await _json_body())
+    scheduler = current_runtime().scheduler
+    done = await scheduler.submit(graph_id, params, key, trigger_source="manual")
+    run = await scheduler.get_run(done.run_id)
+    body = {"run_id": done.run_id, "status": str(run.status), "deduplicated": done.deduplicated}
+    return jsonify(body), 202, {"Location": f"/v1/runs/{done.run_id}"}
+
+
+def _filter() -> tuple[RunFilter, int, str | None]:
+    args = request.args
+    if unknown := sorted(set(args.keys()) - _QUERY_KEYS):
+        raise ApiError(400, "bad_filter", f"unknown query parameter(s) {', '.join(unknown)}")
+    status = args.get("status") or None
+    if status is not None and status not in RunStatus.__members__:
+        raise ApiError(400, "bad_filter", f"status must be one of "
+                       f"{', '.join(RunStatus.__members__)}, got {status!r}")
+    limit_text = args.get("limit", "50")
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIMIT:
+        raise ApiError(400, "bad_filter", f"limit must be an integer 1..{MAX_LIMIT}, "
+                       f"got {limit_text!r}")
+    flt = RunFilter(
+        graph_id=args.get("graph_id") or None, trigger_id=args.get("trigger_id") or None,
+        status=RunStatus(status) if status else None,
+    )
+    return flt, int(limit_text), args.get("cursor") or None
+
+
+@runs_bp.get("/v1/runs")
+async def list_runs() -> Any:
+    """List runs newest first, filtered, one page at a time."""
+    flt, limit, cursor = _filter()
+    try:
+        page = await current_runtime().scheduler.list_runs(flt, limit=limit, cursor=cursor)
+    except ValueError as exc:
+        raise ApiError(400, "bad_cursor", f"invalid cursor {cursor!r}: {exc}") from None
+    return {"items": [run_to_json(r) for r in page.items], "next_cursor": page.next_cursor}
+
+
+@runs_bp.get("/v1/runs/<run_id>")
+async def get_run(run_id: str) -> Any:
+    """Show one run."""
+    return run_to_json(await current_runtime().scheduler.get_run(run_id))
+
+
+@runs_bp.post("/v1/runs/<run_id>/cancel")
+async def cancel_run(run_id: str) -> Any:
+    """Cancel a pending or running run; 409 ``run_finished`` once it has ended."""
+    scheduler = current_runtime().scheduler
+    run = await scheduler.get_run(run_id)
+    if run.finished:
+        raise ApiError(409, "run_finished", f"run {run_id!r} already ended ({run.status})")
+    return run_to_json(await scheduler.cancel(run_id))

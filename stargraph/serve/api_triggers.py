@@ -1,0 +1,85 @@
+"""``/v1/triggers`` and ``/v1/plugins``: what is hosted, its state, and operator controls."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from quart import Blueprint, jsonify, request
+
+from stargraph.serve._auth import require_token
+from stargraph.serve._errors import ApiError
+from stargraph.serve._render import plugin_to_json, run_to_json, trigger_to_json
+from stargraph.serve._triggers import describe_all, describe_one, find_trigger, plugin_states
+from stargraph.serve.app import current_runtime
+
+__all__ = ["triggers_bp"]
+
+triggers_bp = Blueprint("stargraph_triggers", __name__)
+triggers_bp.before_request(require_token)
+
+
+@triggers_bp.get("/v1/triggers")
+async def list_triggers() -> Any:
+    """List every trigger id with its plugin, state, pause flag and fires."""
+    return {"items": await describe_all(current_runtime())}
+
+
+async def _note() -> str | None:
+    raw = await request.get_data(as_text=False)
+    if not raw.strip():
+        return None
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "bad_json", f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict) or body.keys() - {"note"}:
+        raise ApiError(400, "bad_body", 'the body must be {"note": "..."} or empty')
+    note = body.get("note")
+    if note is not None and not isinstance(note, str):
+        raise ApiError(400, "bad_body", "note must be a string")
+    return note
+
+
+@triggers_bp.post("/v1/triggers/<trigger_id>/pause")
+async def pause_trigger(trigger_id: str) -> Any:
+    """Pause a trigger (persisted); optional body ``{"note": "..."}``."""
+    runtime = current_runtime()
+    name, obj = find_trigger(runtime, trigger_id)
+    info = await obj.pause(trigger_id, await _note())
+    return trigger_to_json(info, name, plugin_states(runtime).get(name, "unknown"))
+
+
+@triggers_bp.post("/v1/triggers/<trigger_id>/resume")
+async def resume_trigger(trigger_id: str) -> Any:
+    """Resume a paused trigger from now (no catch-up burst)."""
+    runtime = current_runtime()
+    name, obj = find_trigger(runtime, trigger_id)
+    info = await obj.resume(trigger_id)
+    return trigger_to_json(info, name, plugin_states(runtime).get(name, "unknown"))
+
+
+@triggers_bp.post("/v1/triggers/<trigger_id>/fire")
+async def fire_trigger(trigger_id: str) -> Any:
+    """Enqueue one run of the trigger now; 202 with the run."""
+    runtime = current_runtime()
+    _, obj = find_trigger(runtime, trigger_id)
+    done = await obj.fire(trigger_id)
+    run = await runtime.scheduler.get_run(done.run_id)
+    return jsonify(dict(run_to_json(run), deduplicated=done.deduplicated)), 202
+
+
+@triggers_bp.get("/v1/triggers/<trigger_id>")
+async def get_trigger(trigger_id: str) -> Any:
+    """Show one trigger id."""
+    return await describe_one(current_runtime(), trigger_id)
+
+
+@triggers_bp.get("/v1/plugins")
+async def list_plugins() -> Any:
+    """List every registered plugin: running, failed (with the reason), disabled, ..."""
+    statuses = current_runtime().host.statuses()
+    items = [
+        plugin_to_json(s.name, str(getattr(s.state, "value", s.state)), s.error) for s in statuses
+    ]
+    return {"items": sorted(items, key=lambda item: item["name"])}

@@ -1,0 +1,83 @@
+"""The app factory: ``Quart`` on asyncio, ``QuartTrio`` on trio, the same Blueprints on both.
+
+The runtime is created and entered outside the app (its task group must not live in the app's
+lifespan) and attached with :func:`attach_runtime`, which also mounts the triggers' routes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from quart import Quart, current_app
+
+from stargraph.serve._errors import ApiError, install_error_handlers
+
+if TYPE_CHECKING:
+    from stargraph.runtime import Runtime
+
+__all__ = ["AppState", "attach_runtime", "create_app", "current_runtime", "current_state"]
+
+STATE_KEY = "stargraph"
+
+
+@attrs.define(eq=False)
+class AppState:
+    """What the handlers share: the attached runtime and the API token (if any)."""
+
+    backend: str
+    api_token: str | None = attrs.field(default=None, repr=False)
+    runtime: Runtime | None = None
+    trigger_blueprints: list[str] = attrs.field(factory=list)
+
+
+def create_app(backend: str = "asyncio", *, api_token: str | None = None) -> Quart:
+    """Return a new app for *backend* (``asyncio`` or ``trio``) with the API mounted."""
+    from stargraph.serve.api_runs import runs_bp
+    from stargraph.serve.api_triggers import triggers_bp
+    from stargraph.serve.ops import ops_bp
+
+    app: Quart
+    if backend == "trio":
+        from quart_trio import QuartTrio
+
+        app = QuartTrio("stargraph", static_folder=None)
+    elif backend == "asyncio":
+        app = Quart("stargraph", static_folder=None)
+    else:
+        raise ValueError(f"backend must be 'asyncio' or 'trio', got {backend!r}")
+    app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024
+    app.extensions[STATE_KEY] = AppState(backend=backend, api_token=api_token)
+    for bp in (runs_bp, triggers_bp, ops_bp):
+        app.register_blueprint(bp)
+    install_error_handlers(app)
+    return app
+
+
+def attach_runtime(app: Quart, runtime: Runtime) -> None:
+    """Give *app* the (entered) *runtime* and mount its trigger routes (webhooks, plugins)."""
+    state: AppState = app.extensions[STATE_KEY]
+    for bp in runtime.routes:
+        app.register_blueprint(bp)
+        state.trigger_blueprints.append(bp.name)
+    state.runtime = runtime
+
+
+def current_state() -> AppState:
+    """Return the state of the app handling the current request."""
+    state: AppState = current_app.extensions[STATE_KEY]
+    return state
+
+
+def current_runtime() -> Runtime:
+    """Return the attached runtime, or raise 503 ``not_ready`` while there is none."""
+    runtime = current_state().runtime
+    if runtime is None:
+        raise ApiError(503, "not_ready", "the runtime is not started yet", {"Retry-After": "1"})
+    return runtime
+
+
+def state_of(app: Any) -> AppState:
+    """Return *app*'s :class:`AppState`."""
+    state: AppState = app.extensions[STATE_KEY]
+    return state

@@ -1,0 +1,139 @@
+"""Config parsing: defaults, every section, env overrides, and located errors."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from stargraph.config import load_config, parse_bind
+from stargraph.errors import ConfigError
+
+
+def _write(tmp_path: Path, text: str, name: str = "stargraph.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def _error(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> str:
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env=env or {})
+    message = str(info.value)
+    assert message.startswith(f"{path}: "), message
+    return message
+
+
+def test_defaults_without_a_file() -> None:
+    cfg = load_config(None, env={})
+    assert cfg.store.url == "sqlite:///stargraph.db"
+    assert cfg.serve.bind == "127.0.0.1:8080"
+    assert cfg.serve.backend == "asyncio"
+    assert cfg.serve.api_token is None
+    assert cfg.scheduler.max_concurrent_runs == 16
+    assert cfg.graphs == () and cfg.cron == () and cfg.webhook == ()
+
+
+def test_full_file(tmp_path: Path) -> None:
+    path = _write(tmp_path, """
+        [store]
+        url = "sqlite:///data/runs.db"
+        [serve]
+        bind = "0.0.0.0:9000"
+        backend = "trio"
+        graceful_timeout = 3
+        api_token_env = "MY_TOKEN"
+        allow_insecure_bind = true
+        [scheduler]
+        max_concurrent_runs = 4
+        lease_seconds = 12.5
+        retention_days = 1
+        [graphs.nightly]
+        target = "reports:nightly"
+        concurrency = 1
+        timeout = 300
+        max_attempts = 3
+        [plugins]
+        disable = ["x:stargraph.triggers:noisy"]
+        [deps]
+        fswatch_path = "/srv/inbox"
+        nested = { a = 1 }
+    """)
+    cfg = load_config(path, env={"MY_TOKEN": "s3cret"})
+    assert cfg.store.url == f"sqlite:///{tmp_path / 'data/runs.db'}"  # relative to the file
+    assert (cfg.serve.bind, cfg.serve.backend, cfg.serve.graceful_timeout) == (
+        "0.0.0.0:9000", "trio", 3.0)
+    assert cfg.serve.api_token == "s3cret" and cfg.serve.allow_insecure_bind
+    assert "s3cret" not in repr(cfg)
+    assert cfg.scheduler.max_concurrent_runs == 4 and cfg.scheduler.lease_seconds == 12.5
+    (graph,) = cfg.graphs
+    assert (graph.graph_id, graph.target, graph.concurrency, graph.timeout, graph.max_attempts) == (
+        "nightly", "reports:nightly", 1, 300.0, 3)
+    assert cfg.plugins.disable == ("x:stargraph.triggers:noisy",)
+    assert cfg.deps == {"fswatch_path": "/srv/inbox", "nested": {"a": 1}}
+    assert cfg.runtime_deps()["fswatch_path"] == "/srv/inbox"
+    assert cfg.runtime_deps()["cron_specs"] == [] and cfg.runtime_deps()["webhook_specs"] == []
+
+
+def test_env_overrides_store_and_bind(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[serve]\nbind = "127.0.0.1:1"\n')
+    env = {"STARGRAPH_STORE": "postgresql://u@h/db", "STARGRAPH_BIND": "127.0.0.1:7777"}
+    cfg = load_config(path, env=env)
+    assert cfg.store.url == "postgresql://u@h/db"
+    assert cfg.serve.bind == "127.0.0.1:7777"
+
+
+def test_default_token_variable_is_read(tmp_path: Path) -> None:
+    cfg = load_config(_write(tmp_path, ""), env={"STARGRAPH_API_TOKEN": "t"})
+    assert cfg.serve.api_token == "t" and cfg.serve.api_token_env == "STARGRAPH_API_TOKEN"
+
+
+def test_bad_env_override_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="STARGRAPH_BIND: expected HOST:PORT"):
+        load_config(None, env={"STARGRAPH_BIND": "nonsense"})
+    with pytest.raises(ConfigError, match="STARGRAPH_STORE: store URL must start"):
+        load_config(None, env={"STARGRAPH_STORE": "mysql://x"})
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("[serve]\nbackend = 'curio'", "serve.backend: must be one of asyncio, trio, got 'curio'"),
+    ("[serve]\nbind = 'localhost'", "serve.bind: expected HOST:PORT"),
+    ("[serve]\ngraceful_timeout = -1", "serve.graceful_timeout: must be a finite number >= 0"),
+    ("[serve]\nport = 1", "serve.port: unknown key; expected one of"),
+    ("[scheduler]\nmax_concurrent_runs = 0", "scheduler.max_concurrent_runs: must be at least 1"),
+    ("[scheduler]\nlease_seconds = 'x'", "scheduler.lease_seconds: must be a number, got str"),
+    ("[scheduler]\nmax_concurrent_runs = true", "must be an integer, got True"),
+    ("[store]\nurl = 'redis://x'", "store.url: store URL must start with sqlite:///"),
+    ("[graphs.g]\ntarget = 'nocolon'", "graphs.g.target: must be 'module:callable'"),
+    ("[graphs.g]\nconcurrency = 1", "graphs.g.target: is required"),
+    ("[graphs.g]\ntarget = 'm:f'\nretries = 2", "graphs.g.retries: unknown key"),
+    ("[plugins]\ndisable = [1]", "plugins.disable: must hold only strings"),
+    ("[serve]\napi_token_env = 'NOPE_TOKEN'", "environment variable NOPE_TOKEN is not set"),
+    ("[servr]\n", "servr: unknown key"),
+    ("cron = 3", "cron: must be an array of tables"),
+    ("[[webhook]]\npath='/x'\ngraph_id='g'\nscheme='github'", "webhook[0].secret_env: is required"),
+    ("x = = 1", "invalid TOML"),
+])
+def test_invalid_values_name_file_key_and_reason(tmp_path: Path, text: str, expected: str) -> None:
+    assert expected in _error(tmp_path, text)
+
+
+def test_missing_file() -> None:
+    with pytest.raises(ConfigError, match=r"nope\.toml: config file not found"):
+        load_config("nope.toml", env={})
+
+
+@pytest.mark.parametrize(("text", "result"), [
+    ("127.0.0.1:8080", ("127.0.0.1", 8080)), ("[::1]:0", ("::1", 0)),
+    ("example.org:443", ("example.org", 443)),
+])
+def test_parse_bind(text: str, result: tuple[str, int]) -> None:
+    assert parse_bind(text) == result
+
+
+@pytest.mark.parametrize("text", ["8080", ":80", "h:", "h:x", "h:70000"])
+def test_parse_bind_rejects(text: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_bind(text)
