@@ -1,0 +1,229 @@
+"""SQLite-specific behaviour: URLs, pragmas, migrations, several processes on one file."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stargraph.errors import ConfigError, InvalidCursor, StoreError
+from stargraph.store import RunStatus, open_store
+from stargraph.store._cursor import decode_page_cursor, encode_page_cursor
+from stargraph.store._rows import from_us, to_us
+from stargraph.store._sqlite_schema import SCHEMA_VERSION
+from stargraph.store.sqlite import SQLiteStore, parse_sqlite_url
+
+from ._helpers import at, new_run, req
+
+WORKER = Path(__file__).with_name("_worker.py")
+
+
+# -- URLs ---------------------------------------------------------------------------------------
+
+
+def test_url_forms() -> None:
+    assert parse_sqlite_url("sqlite:///stargraph.db").path == "stargraph.db"
+    assert parse_sqlite_url("sqlite:///./data/x.db").path == "./data/x.db"
+    assert parse_sqlite_url("sqlite:////var/lib/sg.db").path == "/var/lib/sg.db"
+    assert parse_sqlite_url("sqlite:///my%20runs.db").path == "my runs.db"
+    opts = parse_sqlite_url("sqlite:///x.db?synchronous=NORMAL&busy_timeout=250")
+    assert (opts.synchronous, opts.busy_timeout_ms) == ("normal", 250)
+    default = parse_sqlite_url("sqlite:///x.db")
+    assert (default.synchronous, default.busy_timeout_ms) == ("full", 5000)
+
+
+@pytest.mark.parametrize(
+    ("url", "needle"),
+    [
+        ("sqlite://x.db", "sqlite:///relative"),
+        ("sqlite:///", "sqlite:///relative"),
+        ("sqlite:///x.db?synchronous=off", "synchronous='off'"),
+        ("sqlite:///x.db?busy_timeout=soon", "busy_timeout='soon'"),
+        ("sqlite:///x.db?journal=delete", "journal"),
+    ],
+)
+def test_bad_urls_name_the_problem(url: str, needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle.replace("?", r"\?")):
+        parse_sqlite_url(url)
+
+
+def test_open_store_dispatches_on_scheme() -> None:
+    assert isinstance(open_store("sqlite:///x.db"), SQLiteStore)
+    with pytest.raises(ConfigError, match="Unsupported store URL 'mysql://u:\\*\\*\\*@h/db'"):
+        open_store("mysql://u:secret@h/db")
+    with pytest.raises(ConfigError):
+        open_store("stargraph.db")
+
+
+async def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'nope' / 'x.db'}")
+    with pytest.raises(StoreError, match="does not exist"):
+        await store.open()
+
+
+async def test_call_before_open_is_a_clear_error(sqlite_url: str) -> None:
+    with pytest.raises(StoreError, match="not open"):
+        await open_store(sqlite_url).get_run("r1")
+
+
+# -- file settings and schema -------------------------------------------------------------------
+
+
+def _path(url: str) -> str:
+    return parse_sqlite_url(url).path
+
+
+async def test_pragmas_and_contract_tables(sqlite_url: str) -> None:
+    for query, expected in (("", 2), ("?synchronous=normal", 1)):
+        store = SQLiteStore(sqlite_url + query)
+        await store.open()
+        conn = store._conn
+        assert conn is not None
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == expected
+        assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+        await store.close()
+    with sqlite3.connect(_path(sqlite_url)) as conn:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        versions = conn.execute("SELECT version FROM schema_version").fetchall()
+    assert {"runs", "trigger_state", "webhook_nonces", "schema_version"} <= names
+    assert versions == [(SCHEMA_VERSION,)]  # migrated once, not again on the second open
+
+
+async def test_newer_schema_is_refused(sqlite_url: str) -> None:
+    store = open_store(sqlite_url)
+    await store.open()
+    await store.close()
+    with sqlite3.connect(_path(sqlite_url)) as conn:
+        conn.execute("INSERT INTO schema_version VALUES (?, 0)", (SCHEMA_VERSION + 1,))
+    with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION + 1}, newer"):
+        await open_store(sqlite_url).open()
+
+
+async def test_data_survives_reopen(sqlite_url: str) -> None:
+    store = open_store(sqlite_url)
+    await store.open()
+    await store.enqueue_batch([req(new_run("r1", params={"x": 1}))])
+    await store.close()
+    store = open_store(sqlite_url)
+    await store.open()
+    run = await store.get_run("r1")
+    await store.close()
+    assert run is not None and run.params == {"x": 1} and run.enqueued_at == at(0)
+
+
+async def test_cancelled_caller_leaves_the_store_usable(sqlite_url: str) -> None:
+    store = open_store(sqlite_url)
+    await store.open()
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await store.enqueue_batch([req(new_run("r1"))])
+    assert scope.cancelled_caught
+    await store.enqueue_batch([req(new_run("r2"))])
+    assert await store.get_run("r2") is not None
+    await store.close()
+
+
+async def test_naive_datetime_is_refused(sqlite_url: str) -> None:
+    store = open_store(sqlite_url)
+    await store.open()
+    with pytest.raises(ValueError, match="naive datetime"):
+        await store.next_due() or await store.prune(finished_before=datetime(2026, 1, 1))
+    await store.close()
+
+
+# -- value encodings ----------------------------------------------------------------------------
+
+_aware = st.datetimes(
+    min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)
+)
+
+
+@given(_aware)
+def test_times_round_trip_exactly(value: datetime) -> None:
+    assert from_us(to_us(value)) == value
+    assert to_us(value + timedelta(microseconds=1)) == to_us(value) + 1
+
+
+@given(_aware, st.text(min_size=1))
+def test_page_cursor_round_trips(value: datetime, run_id: str) -> None:
+    assert decode_page_cursor(encode_page_cursor(value, run_id)) == (value, run_id)
+
+
+def test_forged_cursor_is_refused() -> None:
+    import base64
+
+    forged = base64.urlsafe_b64encode(b"v9:12:r1").decode()
+    for bad in (forged, "", "%%%", base64.urlsafe_b64encode(b"v1:x:r1").decode()):
+        with pytest.raises(InvalidCursor, match="next_cursor"):
+            decode_page_cursor(bad)
+
+
+# -- several processes on one file --------------------------------------------------------------
+
+
+def _spawn(url: str, owner: str, backend: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), url, owner, backend],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _run_workers(url: str, count: int) -> list[list[str]]:
+    """Start *count* workers, release them together, and return what each claimed."""
+    procs = [_spawn(url, f"proc-{i}", ("asyncio", "trio")[i % 2]) for i in range(count)]
+    try:
+        for proc in procs:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        outputs = [proc.communicate(timeout=60)[0] for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert [proc.returncode for proc in procs] == [0] * count
+    return [json.loads(out.strip().splitlines()[-1]) for out in outputs]
+
+
+async def test_processes_sharing_a_file_never_claim_a_run_twice(sqlite_url: str) -> None:
+    total = 600
+    store = open_store(sqlite_url)
+    await store.open()
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    runs = [
+        attrs.evolve(new_run(f"r{i:04}"), enqueued_at=past, not_before=past) for i in range(total)
+    ]
+    await store.enqueue_batch([req(r) for r in runs])
+    with anyio.fail_after(90):
+        claimed = await anyio.to_thread.run_sync(_run_workers, sqlite_url, 3)
+    everything = [run_id for part in claimed for run_id in part]
+    assert len(everything) == len(set(everything)) == total
+    assert sum(1 for part in claimed if part) >= 2, "the workers did not overlap"
+    counts = await store.count_by_status()
+    await store.close()
+    assert counts[RunStatus.succeeded] == total
+
+
+async def test_processes_opening_a_fresh_file_at_once_migrate_it_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    with anyio.fail_after(90):
+        claimed = await anyio.to_thread.run_sync(_run_workers, url, 4)
+    assert claimed == [[]] * 4
+    with sqlite3.connect(tmp_path / "fresh.db") as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
