@@ -36,9 +36,7 @@ SCHEMES = ("stargraph", "standard-webhooks", "github", "stripe", "slack")
 def _build(t: Table, factory: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
     try:
         return factory(**kwargs)
-    except ConfigError:
-        raise
-    except (ValueError, TypeError, LookupError) as exc:
+    except (ValueError, TypeError, LookupError) as exc:  # ConfigError included
         raise ConfigError(f"{t.source}: {t.prefix}: {exc}") from None
 
 
@@ -109,7 +107,7 @@ def _webhook_kwargs(t: Table, env: Mapping[str, str]) -> dict[str, Any]:
         "trigger_id": t.get_str("trigger_id"), "path": path, "graph_id": t.get_str("graph_id"),
         "scheme": t.get_choice("scheme", SCHEMES, "stargraph"),
         "secrets": tuple(s for s in secrets if s),
-        "tolerance_seconds": t.get_number("tolerance_seconds", 300.0),
+        "tolerance_seconds": t.get_int("tolerance_seconds", 300, minimum=1),
         "max_body_bytes": t.get_int("max_body_bytes", 1024 * 1024, minimum=1),
     }
     if "params" in t.data:

@@ -1,0 +1,66 @@
+"""The ``stargraph`` command line: ``main()`` is the console script.
+
+Errors print one line (``stargraph: error: ...``) and exit non-zero, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from stargraph._log import configure_logging
+from stargraph.cli._parser import build_parser
+from stargraph.config import StargraphConfig, load_config
+from stargraph.errors import StargraphError
+
+__all__ = ["config_from_args", "main"]
+
+
+def config_from_args(args: argparse.Namespace) -> StargraphConfig:
+    """Load ``--config`` (else ``$STARGRAPH_CONFIG``, else ``./stargraph.toml`` if present)."""
+    path = args.config or os.environ.get("STARGRAPH_CONFIG") or None
+    if path is None and Path("stargraph.toml").is_file():
+        path = "stargraph.toml"
+    return load_config(path)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from stargraph.cli import commands, remote, tools
+
+    handler = {
+        "serve": commands.cmd_serve, "run": commands.cmd_run, "runs": commands.cmd_runs,
+        "triggers": remote.cmd_triggers, "plugins": remote.cmd_plugins,
+        "cron": tools.cmd_cron_next, "webhook": tools.cmd_webhook_sign,
+    }[args.command]
+    return handler(args)
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``stargraph`` with *argv* (default: ``sys.argv[1:]``); return the exit status."""
+    args = build_parser().parse_args(argv)
+    if args.log_level is None:
+        args.log_level = "info" if args.command == "serve" else "warning"
+    configure_logging(args.log_level, args.log_format)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        sys.stderr.write("stargraph: interrupted\n")
+        return 130
+    except Exception as exc:
+        if args.log_level == "debug":
+            raise
+        leaf = _leaf(exc)
+        known = isinstance(leaf, StargraphError | OSError)
+        text = str(leaf) if known else f"unexpected {type(leaf).__name__}: {leaf}"
+        hint = "" if known else " (rerun with --log-level debug for the traceback)"
+        sys.stderr.write(f"stargraph: error: {text}{hint}\n")
+        return 1

@@ -1,0 +1,156 @@
+"""The ``stargraph`` CLI: the installed console script and ``main()`` on a real SQLite store."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from stargraph import __version__
+from stargraph.cli import main
+from stargraph.cli.commands import parse_params
+
+GRAPHS = '''
+import anyio
+
+async def hello(params, ctx):
+    return {"hello": params.get("name", "world"), "attempt": ctx.attempt}
+
+def boom(params, ctx):
+    raise ValueError("boom went the graph")
+'''
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def project(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """A config folder with a graphs module; the CLI runs on the parametrised backend."""
+    (tmp_path / "cli_graphs.py").write_text(GRAPHS)
+    (tmp_path / "stargraph.toml").write_text(textwrap.dedent(f"""
+        [store]
+        url = "sqlite:///runs.db"
+        [serve]
+        backend = "{request.param}"
+        [graphs.hello]
+        target = "cli_graphs:hello"
+        [graphs.boom]
+        target = "cli_graphs:boom"
+    """))
+    return tmp_path / "stargraph.toml"
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_console_script_version() -> None:
+    exe = Path(sys.executable).with_name("stargraph")
+    done = subprocess.run([exe, "--version"], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == f"stargraph {__version__}"
+
+
+def test_run_then_inspect_and_cancel(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = ("--config", str(project))
+    code, out, _ = _run(capsys, "run", "hello", "-p", "name=ann", "--json", *cfg)
+    assert code == 0
+    accepted = json.loads(out)
+    assert accepted["status"] == "pending" and accepted["deduplicated"] is False
+    run_id = accepted["run_id"]
+
+    code, out, _ = _run(capsys, "runs", "show", run_id, "--json", *cfg)
+    shown = json.loads(out)
+    assert (shown["graph_id"], shown["params"], shown["status"]) == ("hello", {"name": "ann"},
+                                                                     "pending")
+    code, out, _ = _run(capsys, "runs", "list", *cfg)
+    assert out.splitlines()[0].split()[:3] == ["RUN", "ID", "GRAPH"] and run_id in out
+
+    code, out, _ = _run(capsys, "runs", "cancel", run_id, "--json", *cfg)
+    assert code == 0 and json.loads(out)["status"] == "cancelled"
+    code, out, err = _run(capsys, "runs", "cancel", run_id, *cfg)
+    assert code == 1 and err == f"stargraph: error: run {run_id} already ended (cancelled)\n"
+
+
+def test_run_wait_prints_the_result(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "run", "hello", "-p", 'name="bo"', "--idempotency-key", "k1",
+                        "--wait", "--json", "--config", str(project))
+    assert code == 0
+    run = json.loads(out)
+    assert run["status"] == "succeeded" and run["result"] == {"hello": "bo", "attempt": 1}
+    code, out, _ = _run(capsys, "run", "hello", "--idempotency-key", "k1", "--json",
+                        "--config", str(project))
+    assert json.loads(out) == {"run_id": run["run_id"], "status": "succeeded",
+                               "deduplicated": True}
+
+
+def test_failed_run_exits_non_zero(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(capsys, "run", "boom", "--wait", "--config", str(project))
+    assert code == 1
+    assert "boom went the graph" in out and err.endswith("ended failed\n")
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (("run", "nope"), "stargraph: error: Unknown graph 'nope'; registered graphs: boom, hello"),
+    (("runs", "show", "r-1"), "stargraph: error: No run with id 'r-1'"),
+    (("run", "hello", "-p", "novalue"), "stargraph: error: -p expects KEY=VALUE, got 'novalue'"),
+])
+def test_errors_are_one_line(
+    project: Path, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], message: str
+) -> None:
+    code, _, err = _run(capsys, *argv, "--config", str(project))
+    assert code == 1 and err == message + "\n"
+
+
+def test_bad_config_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[serve]\nbackend = 'gevent'\n")
+    code, _, err = _run(capsys, "runs", "list", "--config", str(bad))
+    assert code == 1
+    assert err == (f"stargraph: error: {bad}: serve.backend: must be one of asyncio, trio, "
+                   "got 'gevent'\n")
+
+
+def test_subprocess_error_has_no_traceback(tmp_path: Path) -> None:
+    exe = Path(sys.executable).with_name("stargraph")
+    done = subprocess.run([exe, "runs", "list", "--config", str(tmp_path / "missing.toml")],
+                          capture_output=True, text=True)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().endswith("missing.toml: config file not found")
+
+
+def test_parse_params() -> None:
+    assert parse_params(["a=1", "b=x", 'c={"d": [1]}', "e=", "f=a=b"]) == {
+        "a": 1, "b": "x", "c": {"d": [1]}, "e": "", "f": "a=b"}
+
+
+def test_webhook_sign_github(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                             monkeypatch: pytest.MonkeyPatch) -> None:
+    body = tmp_path / "body.json"
+    body.write_bytes(b'{"ref": "main"}')
+    monkeypatch.setenv("HOOK_SECRET", "It's a Secret to Everybody")
+    code, out, _ = _run(capsys, "webhook", "sign", "--scheme", "github", "--secret-env",
+                        "HOOK_SECRET", "--body-file", str(body), "--json")
+    expected = hmac.new(b"It's a Secret to Everybody", body.read_bytes(), hashlib.sha256)
+    headers = json.loads(out)
+    assert code == 0 and headers["X-Hub-Signature-256"] == f"sha256={expected.hexdigest()}"
+    assert "Everybody" not in out
+
+
+def test_webhook_sign_needs_the_variable(capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_SUCH_SECRET", raising=False)
+    code, _, err = _run(capsys, "webhook", "sign", "--scheme", "stargraph", "--secret-env",
+                        "NO_SUCH_SECRET", "--body-file", "/dev/null")
+    assert code == 1 and "NO_SUCH_SECRET is not set" in err
+
+
+def test_remote_listing_without_a_server(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "triggers", "list", "--url", "http://127.0.0.1:9")
+    assert code == 1 and err.startswith("stargraph: error: no Stargraph server answers at")
