@@ -7,14 +7,6 @@ from __future__ import annotations
 
 from stargraph.triggers.webhook.schemes import Delivery, sign, verify
 from stargraph.triggers.webhook.spec import SCHEMES, WebhookSpec
+from stargraph.triggers.webhook.trigger import WebhookTrigger
 
 __all__ = ["SCHEMES", "Delivery", "WebhookSpec", "WebhookTrigger", "sign", "verify"]
-
-
-def __getattr__(name: str) -> object:
-    # The trigger pulls in Quart; importing it lazily keeps `sign` cheap for the CLI.
-    if name == "WebhookTrigger":
-        from stargraph.triggers.webhook.trigger import WebhookTrigger
-
-        return WebhookTrigger
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

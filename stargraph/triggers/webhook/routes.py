@@ -1,0 +1,208 @@
+"""The webhook Blueprint: one POST route per spec, written once for Quart and QuartTrio.
+
+Order of checks: paused → size limit (413 before reading more than the limit) → headers,
+timestamp window and signature → params → enqueue → replay check (the store's nonce table) →
+durable receipt → 202. Every refusal is a JSON ``{"error": {"code", "message"}}`` answer, is
+logged as ``webhook.rejected`` and counted in ``stargraph_webhook_rejections``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import anyio
+import attrs
+from quart import Blueprint, Response, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from stargraph._log import log_event
+from stargraph.clock import Clock
+from stargraph.errors import (
+    InvalidParams,
+    SchedulerBusy,
+    SchedulerClosed,
+    StoreError,
+    UnknownGraph,
+    WebhookRejected,
+)
+from stargraph.triggers.webhook.params import Extractor, make_params
+from stargraph.triggers.webhook.schemes import Delivery, verify
+from stargraph.triggers.webhook.spec import WebhookSpec
+
+__all__ = ["BLUEPRINT_NAME", "Endpoint", "WebhookHost", "build_blueprint"]
+
+BLUEPRINT_NAME = "stargraph_webhooks"
+DEFAULT_BODY_TIMEOUT = 30.0
+logger = logging.getLogger("stargraph.triggers.webhook")
+
+
+@attrs.frozen(kw_only=True)
+class Endpoint:
+    """A spec with its derived key bytes and loaded params extractor."""
+
+    spec: WebhookSpec
+    keys: tuple[bytes, ...] = attrs.field(repr=False)
+    extractor: Extractor | None = None
+
+
+class WebhookHost(Protocol):
+    """What the routes need from the trigger that owns them."""
+
+    @property
+    def scheduler(self) -> Any: ...
+
+    @property
+    def store(self) -> Any: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def metrics(self) -> Any: ...
+
+    def is_paused(self, trigger_id: str) -> bool: ...
+
+    def accepted(self, trigger_id: str, when: datetime) -> None: ...
+
+
+class _Unavailable(Exception):
+    """A 503 answer: the code, a message and the Retry-After seconds."""
+
+    def __init__(self, code: str, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retry_after = max(1, math.ceil(retry_after))
+
+
+def _json(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None
+          ) -> Response:
+    return Response(json.dumps(body, separators=(",", ":")), status=status,
+                    mimetype="application/json", headers=dict(headers or {}))
+
+
+def _error(status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+           ) -> Response:
+    return _json(status, {"error": {"code": code, "message": message}}, headers)
+
+
+def _lower_headers() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in request.headers.items():
+        out.setdefault(name.lower(), value)
+    return out
+
+
+async def _read_body(limit: int) -> bytes:
+    """Read the body, refusing (413) as soon as it is known to exceed *limit* bytes."""
+    too_large = WebhookRejected("payload_too_large",
+                                f"the request body is larger than {limit} bytes", 413)
+    length = request.content_length
+    if length is not None and length > limit:
+        raise too_large
+    data = bytearray()
+    timeout = float(getattr(request, "body_timeout", None) or DEFAULT_BODY_TIMEOUT)
+    try:
+        with anyio.fail_after(timeout):
+            async for chunk in request.body:
+                data += chunk
+                if len(data) > limit:
+                    raise too_large
+    except RequestEntityTooLarge:
+        raise too_large from None
+    except TimeoutError:
+        raise WebhookRejected("body_timeout", f"the body did not arrive within {timeout:g} s",
+                              408) from None
+    return bytes(data)
+
+
+def _enqueue(host: WebhookHost, spec: WebhookSpec, params: dict[str, Any], key: str) -> Any:
+    try:
+        return host.scheduler.enqueue(spec.graph_id, params, key, trigger_id=spec.trigger_id,
+                                      trigger_source="webhook")
+    except SchedulerBusy as exc:
+        raise _Unavailable("scheduler_busy", "the scheduler is saturated; retry later",
+                           exc.retry_after) from None
+    except SchedulerClosed:
+        raise _Unavailable("unavailable", "the scheduler is not running", 5) from None
+    except UnknownGraph:
+        raise _Unavailable("graph_unavailable", f"graph {spec.graph_id!r} is not registered "
+                           "on this node", 30) from None
+    except InvalidParams as exc:
+        raise WebhookRejected("invalid_params", str(exc), 422) from None
+
+
+async def _check_replay(host: WebhookHost, spec: WebhookSpec, delivery: Delivery,
+                        now: datetime) -> None:
+    if delivery.nonce is None or delivery.nonce_expires is None:
+        return
+    expires = datetime.fromtimestamp(delivery.nonce_expires + 1, UTC)
+    fresh = await host.store.add_nonce(spec.trigger_id, delivery.nonce,
+                                       expires_at=max(expires, now + timedelta(seconds=1)),
+                                       now=now)
+    if not fresh:
+        raise WebhookRejected("duplicate_nonce", "this signed delivery was already accepted "
+                              "(a replay); a sender retry must carry a fresh timestamp and "
+                              "signature", 409)
+
+
+async def _accept(host: WebhookHost, ep: Endpoint) -> Response:
+    spec = ep.spec
+    if host.is_paused(spec.trigger_id):
+        raise _Unavailable("trigger_paused", f"trigger {spec.trigger_id!r} is paused", 60)
+    body = await _read_body(spec.max_body_bytes)
+    headers = _lower_headers()
+    now = host.clock.now()
+    delivery = verify(spec.scheme, headers, body, ep.keys, now=math.floor(now.timestamp()),
+                      tolerance=spec.tolerance_seconds)
+    params = await make_params(spec.params, ep.extractor, body, headers)
+    key = f"{spec.trigger_id}:{delivery.dedup_id}"
+    receipt = _enqueue(host, spec, params, key)
+    await _check_replay(host, spec, delivery, now)
+    enqueued = await receipt
+    host.accepted(spec.trigger_id, now)
+    return _json(202, {"run_id": enqueued.run_id, "idempotency_key": key,
+                       "deduplicated": enqueued.deduplicated})
+
+
+def _rejected(host: WebhookHost, trigger_id: str, code: str, status: int) -> None:
+    log_event(logger, "webhook.rejected", logging.WARNING, trigger_id=trigger_id, reason=code,
+              status=status)
+    metrics = host.metrics
+    if metrics is not None:
+        metrics.webhook_rejections.labels(trigger_id=trigger_id, reason=code).inc()
+
+
+async def handle(host: WebhookHost, ep: Endpoint) -> Response:
+    """Answer one delivery to *ep*; never a 5xx other than 503."""
+    try:
+        return await _accept(host, ep)
+    except WebhookRejected as exc:
+        _rejected(host, ep.spec.trigger_id, exc.code, exc.status)
+        return _error(exc.status, exc.code, str(exc))
+    except _Unavailable as exc:
+        _rejected(host, ep.spec.trigger_id, exc.code, 503)
+        return _error(503, exc.code, str(exc), {"Retry-After": str(exc.retry_after)})
+    except (StoreError, SchedulerClosed) as exc:
+        _rejected(host, ep.spec.trigger_id, "unavailable", 503)
+        log_event(logger, "webhook.store_failed", logging.ERROR, trigger_id=ep.spec.trigger_id,
+                  error=type(exc).__name__)
+        return _error(503, "unavailable", "the run store is unavailable; retry later",
+                      {"Retry-After": "5"})
+
+
+def build_blueprint(host: WebhookHost, endpoints: Sequence[Endpoint]) -> Blueprint:
+    """Return one Blueprint holding a POST route per endpoint."""
+    bp = Blueprint(BLUEPRINT_NAME, __name__)
+    for index, ep in enumerate(endpoints):
+
+        async def view(ep: Endpoint = ep) -> Response:
+            return await handle(host, ep)
+
+        bp.add_url_rule(ep.spec.path, endpoint=f"webhook_{index}", view_func=view,
+                        methods=["POST"])
+    return bp
