@@ -11,7 +11,7 @@ import pytest
 
 from stargraph.triggers.webhook import WebhookSpec, sign
 
-from .conftest import GRAPH_ID, ShiftedClock, Stack, webhook_stack
+from .conftest import GRAPH_ID, ShiftedClock, webhook_stack
 from .test_schemes import (
     GH_BODY,
     GH_SECRET,
