@@ -137,3 +137,95 @@ def test_parse_bind(text: str, result: tuple[str, int]) -> None:
 def test_parse_bind_rejects(text: str) -> None:
     with pytest.raises(ConfigError):
         parse_bind(text)
+
+
+def test_cron_and_webhook_entries(tmp_path: Path) -> None:
+    path = _write(tmp_path, """
+        [[cron]]
+        trigger_id = "cron:nightly"
+        schedule = "0 2 * * *"
+        tz = "America/New_York"
+        graph_id = "nightly"
+        params = { feed = "nvd" }
+        missed_fire_policy = "skip"
+        catchup_window = 3600
+        start_at = 2026-01-01T00:00:00Z
+        [[webhook]]
+        trigger_id = "webhook:github"
+        path = "/v1/webhooks/github"
+        graph_id = "on_push"
+        scheme = "github"
+        secret_env = "GH_SECRET"
+        previous_secret_env = "GH_SECRET_OLD"
+        params = "raw"
+    """)
+    cfg = load_config(path, env={"GH_SECRET": "new-secret", "GH_SECRET_OLD": "old-secret"})
+    (cron,) = cfg.cron
+    assert (cron.trigger_id, cron.schedule, cron.tz, cron.graph_id) == (
+        "cron:nightly", "0 2 * * *", "America/New_York", "nightly")
+    assert cron.params == {"feed": "nvd"} and cron.missed_fire_policy == "skip"
+    assert cron.catchup_window.total_seconds() == 3600 and cron.start_at is not None
+    (hook,) = cfg.webhook
+    assert (hook.trigger_id, hook.path, hook.scheme, hook.params) == (
+        "webhook:github", "/v1/webhooks/github", "github", "raw")
+    assert hook.secrets == ("new-secret", "old-secret")
+    assert "secret" not in repr(hook).replace("secret_env", "")
+    assert cfg.runtime_deps()["cron_specs"] == [cron]
+    assert cfg.runtime_deps()["webhook_specs"] == [hook]
+
+
+_HOOK = "[[webhook]]\ntrigger_id='w'\npath='/h'\ngraph_id='g'\nsecret_env='HOOK_SECRET'\n"
+_CRON = "[[cron]]\ntrigger_id='c'\ngraph_id='g'\n"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (_CRON + "schedule='61 * * * *'", "cron[0]: "),
+    (_CRON + "schedule='* * * * *'\ntz='Mars/Olympus'", "cron[0].tz: unknown time zone"),
+    (_CRON + "schedule='* * * * *'\nmissed_fire_policy='all'", "cron[0].missed_fire_policy"),
+    (_CRON + "schedule='* * * * *'\nstart_at=2026-01-01T00:00:00", "cron[0].start_at: must be"),
+    (_CRON + "schedule='* * * * *'\nevery=3", "cron[0].every: unknown key"),
+    (_CRON + "schedule='* * * * *'\n" + _CRON + "schedule='* * * * *'",
+     "cron[1].trigger_id: duplicate value 'c'"),
+    (_HOOK.replace("HOOK_SECRET", "UNSET_SECRET"),
+     "webhook[0].secret_env: environment variable UNSET_SECRET is not set or empty"),
+    (_HOOK + "previous_secret_env='EMPTY_SECRET'",
+     "webhook[0].previous_secret_env: environment variable EMPTY_SECRET is not set or empty"),
+    (_HOOK + "scheme='paypal'", "webhook[0].scheme: must be one of"),
+    (_HOOK.replace("'/h'", "'h'"), "webhook[0].path: must start with '/'"),
+    (_HOOK + "tolerance_seconds=0", "webhook[0].tolerance_seconds: must be at least 1"),
+    (_HOOK + "params='nocolon.thing'", "webhook[0]: "),
+    (_HOOK + _HOOK.replace("'w'", "'w2'"), "webhook[1].path: duplicate value '/h'"),
+    (_CRON + "schedule='* * * * *'\n" + _HOOK.replace("'w'", "'c'"),
+     "trigger_id 'c' is used by more than one trigger"),
+])
+def test_invalid_trigger_entries(tmp_path: Path, text: str, expected: str) -> None:
+    env = {"HOOK_SECRET": "s3cret-value", "EMPTY_SECRET": ""}
+    message = _error(tmp_path, text, env)
+    assert expected in message
+    assert "s3cret-value" not in message
+
+
+def test_graph_targets_import_from_the_config_folder(tmp_path: Path) -> None:
+    (tmp_path / "cfg_graphs_mod.py").write_text(
+        "def work(params, ctx):\n    return 1\nnot_callable = 3\n")
+    path = _write(tmp_path, """
+        [graphs.work]
+        target = "cfg_graphs_mod:work"
+        max_attempts = 2
+    """)
+    (graph,) = load_config(path, env={}).load_graphs()
+    assert graph.graph_id == "work" and graph.fn(None, None) == 1
+    assert graph.policy.max_attempts == 2
+
+
+@pytest.mark.parametrize(("target", "expected"), [
+    ("no_such_module_xyz:f", "graphs.g.target: cannot import module 'no_such_module_xyz'"),
+    ("cfg_graphs_mod2:missing", "graphs.g.target: 'cfg_graphs_mod2' has no attribute 'missing'"),
+    ("cfg_graphs_mod2:not_callable", "is a int, not a callable"),
+])
+def test_bad_graph_targets(tmp_path: Path, target: str, expected: str) -> None:
+    (tmp_path / "cfg_graphs_mod2.py").write_text("not_callable = 3\n")
+    path = _write(tmp_path, f'[graphs.g]\ntarget = "{target}"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={}).load_graphs()
+    assert str(info.value).startswith(f"{path}: ") and expected in str(info.value)
