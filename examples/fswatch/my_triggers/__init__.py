@@ -1,0 +1,1 @@
+"""Filesystem-watch triggers for Stargraph: the how-to's example, installable."""
