@@ -248,37 +248,51 @@ def heartbeat(
 
 _COMPLETE = (
     "UPDATE runs SET status = ?, result = ?, error_type = ?, error_message = ?, "
-    "finished_at = ?, lease_owner = NULL, lease_expires_at = NULL "
-    "WHERE run_id = ? AND status = 'running' AND lease_owner = ?"
+    "finished_at = ?, lease_owner = NULL, lease_expires_at = NULL WHERE run_id = ?"
 )
 
 
-def complete_many(
-    conn: sqlite3.Connection, *, owner: str, completions: Sequence[Completion], now: datetime
-) -> set[str]:
-    """Record terminal outcomes for the runs *owner* still leases, in one transaction."""
+def _check_terminal(completions: Sequence[Completion]) -> None:
     for item in completions:
         if item.status not in TERMINAL_STATUSES:
             raise ValueError(
                 f"Completion of run {item.run_id!r} has status {item.status.value!r}; "
                 "use succeeded, failed or cancelled"
             )
+
+
+def _held(conn: sqlite3.Connection, owner: str, run_ids: Sequence[str]) -> set[str]:
+    """Return which of *run_ids* are running under *owner*'s lease (inside a write tx)."""
+    held: set[str] = set()
+    for part in chunks(run_ids):
+        rows = conn.execute(
+            f"SELECT run_id FROM runs WHERE run_id IN ({marks(len(part))}) "
+            "AND status = 'running' AND lease_owner = ?",
+            (*part, owner),
+        )
+        held.update(row[0] for row in rows)
+    return held
+
+
+def _completion_row(item: Completion, now_us: int) -> tuple[Any, ...]:
+    error = item.error
+    return (
+        item.status.value, None if item.result is None else dumps(item.result),
+        error.type if error else None, error.message if error else None, now_us, item.run_id,
+    )  # fmt: skip
+
+
+def complete_many(
+    conn: sqlite3.Connection, *, owner: str, completions: Sequence[Completion], now: datetime
+) -> set[str]:
+    """Record terminal outcomes for the runs *owner* still leases, in one transaction."""
+    _check_terminal(completions)
     now_us = to_us(now)
-    done: set[str] = set()
     with write_tx(conn):
-        for item in completions:
-            error = item.error
-            cur = conn.execute(
-                _COMPLETE,
-                (
-                    item.status.value, None if item.result is None else dumps(item.result),
-                    error.type if error else None, error.message if error else None,
-                    now_us, item.run_id, owner,
-                ),
-            )  # fmt: skip
-            if cur.rowcount:
-                done.add(item.run_id)
-    return done
+        held = _held(conn, owner, [item.run_id for item in completions])
+        rows = [_completion_row(item, now_us) for item in completions if item.run_id in held]
+        conn.executemany(_COMPLETE, rows)
+    return held
 
 
 def retry(

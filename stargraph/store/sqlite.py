@@ -47,6 +47,7 @@ __all__ = ["SQLiteOptions", "SQLiteStore", "parse_sqlite_url"]
 logger = logging.getLogger("stargraph.store")
 T = TypeVar("T")
 _SYNC_MODES = ("full", "normal")
+_CACHE_KIB = 65_536  # page cache per connection: up to 64 MiB
 
 
 @attrs.frozen(kw_only=True)
@@ -115,6 +116,7 @@ def _connect(opts: SQLiteOptions) -> tuple[sqlite3.Connection, tuple[int, int]]:
         conn.execute(f"PRAGMA busy_timeout={opts.busy_timeout_ms}")
         _set_wal(conn, time.monotonic() + opts.busy_timeout_ms / 1000)
         conn.execute(f"PRAGMA synchronous={opts.synchronous.upper()}")
+        conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
         versions = migrate(conn, opts.path)
     except BaseException:
         conn.close()
