@@ -1,0 +1,114 @@
+"""``CronSpec``: one cron trigger as configured, validated when it is built."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfoNotFoundError
+
+import attrs
+
+from stargraph._json import JSONObject, ensure_json_object
+from stargraph.clock import utcnow
+from stargraph.errors import ConfigError
+from stargraph.triggers.cron._expr import ExprError
+from stargraph.triggers.cron.schedule import Schedule, compile_schedule, to_epoch
+
+__all__ = ["FALL_BACK_MODES", "MISSED_FIRE_POLICIES", "CronSpec", "MissedFirePolicy"]
+
+MissedFirePolicy = Literal["skip", "fire_once_catchup", "fire_all"]
+MISSED_FIRE_POLICIES = ("skip", "fire_once_catchup", "fire_all")
+FALL_BACK_MODES = ("first", "both")
+
+
+def _where(inst: Any) -> str:
+    return f"cron trigger {getattr(inst, 'trigger_id', '?')!r}"
+
+
+def _nonempty(inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{_where(inst)}: {attr.name} must be a non-empty string, got {value!r}")
+
+
+def _one_of(choices: tuple[str, ...]) -> Any:
+    def check(inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
+        if value not in choices:
+            raise ConfigError(
+                f"{_where(inst)}: {attr.name} {value!r} is not one of {', '.join(choices)}"
+            )
+
+    return check
+
+
+def _window(inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, timedelta) or value < timedelta(0):
+        raise ConfigError(
+            f"{_where(inst)}: catchup_window must be a non-negative timedelta, got {value!r}"
+        )
+
+
+def _aware(inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise ConfigError(
+            f"{_where(inst)}: {attr.name} must be a timezone-aware datetime, got {value!r}"
+        )
+
+
+def _params(value: Any) -> JSONObject:
+    try:
+        return ensure_json_object(value, "cron params")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+@attrs.frozen(kw_only=True)
+class CronSpec:
+    """One cron trigger: a schedule in a zone that enqueues runs of one graph.
+
+    The schedule is compiled (and rejected with :class:`~stargraph.errors.ConfigError` naming
+    the trigger and the value) when the spec is built.
+    """
+
+    trigger_id: str = attrs.field(validator=_nonempty)
+    schedule: str = attrs.field(validator=_nonempty)
+    graph_id: str = attrs.field(validator=_nonempty)
+    tz: str = attrs.field(default="UTC", validator=_nonempty)
+    params: JSONObject = attrs.field(factory=dict, converter=_params, repr=False)
+    missed_fire_policy: MissedFirePolicy = attrs.field(
+        default="fire_once_catchup", validator=_one_of(MISSED_FIRE_POLICIES)
+    )
+    catchup_window: timedelta = attrs.field(default=timedelta(days=1), validator=_window)
+    fall_back: Literal["first", "both"] = attrs.field(
+        default="first", validator=_one_of(FALL_BACK_MODES)
+    )
+    start_at: datetime | None = attrs.field(default=None, validator=_aware)
+    end_at: datetime | None = attrs.field(default=None, validator=_aware)
+    paused: bool = False
+    _compiled: Schedule = attrs.field(init=False, eq=False, repr=False, alias="_compiled")
+
+    def __attrs_post_init__(self) -> None:
+        where = _where(self)
+        try:
+            sched = compile_schedule(self.schedule, self.tz, self.trigger_id, self.fall_back)
+        except ExprError as exc:
+            raise ConfigError(f"{where}: schedule {self.schedule!r} is invalid: {exc}") from None
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(
+                f"{where}: tz {self.tz!r} is not a known IANA time zone ({exc}); use a name "
+                "such as 'UTC' or 'Europe/Berlin'"
+            ) from None
+        if self.start_at and self.end_at and self.end_at < self.start_at:
+            raise ConfigError(f"{where}: end_at {self.end_at} is before start_at {self.start_at}")
+        if sched.next_after(to_epoch(utcnow())) is None:
+            raise ConfigError(
+                f"{where}: schedule {self.schedule!r} never fires after now (an impossible "
+                "date such as February 31, or a year field in the past)"
+            )
+        object.__setattr__(self, "_compiled", sched)
+
+    @property
+    def compiled(self) -> Schedule:
+        """The compiled schedule (shared with every spec of the same canonical text)."""
+        return self._compiled
