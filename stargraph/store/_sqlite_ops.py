@@ -1,8 +1,10 @@
-"""The blocking SQLite operations behind :class:`~stargraph.store.sqlite.SQLiteStore`.
+"""Blocking SQLite operations behind :class:`~stargraph.store.sqlite.SQLiteStore`: enqueue, claim.
 
 Every function takes the store's one connection (``isolation_level=None``) and runs in the
 store's worker thread; writes happen inside :func:`write_tx` (``BEGIN IMMEDIATE``), which
-serialises writers across processes.
+serialises writers across processes. Every write that changes a run's status also adjusts
+the ``run_counts`` table in the same transaction (:func:`bump`), so counting runs by status
+never scans ``runs``.
 """
 
 from __future__ import annotations
@@ -15,25 +17,16 @@ from typing import Any
 
 from stargraph._json import dumps
 from stargraph.store._rows import RUN_COLUMNS, run_from_row, to_us, to_us_opt
-from stargraph.store.base import (
-    TERMINAL_STATUSES,
-    Completion,
-    EnqueueOutcome,
-    EnqueueRequest,
-    Run,
-    RunError,
-    RunStatus,
-)
+from stargraph.store.base import EnqueueOutcome, EnqueueRequest, Run, RunStatus
 
 __all__ = [
+    "ADVANCE_CURSOR",
+    "bump",
+    "chunks",
     "claim",
-    "complete_many",
     "enqueue_batch",
-    "heartbeat",
-    "release",
-    "request_cancel",
-    "requeue_expired",
-    "retry",
+    "marks",
+    "status_counts",
     "write_tx",
 ]
 
@@ -59,10 +52,18 @@ def write_tx(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
+
+
+def bump(conn: sqlite3.Connection, deltas: Mapping[str, int]) -> None:
+    """Adjust the per-status run counts by *deltas* (call inside the same write transaction)."""
+    changes = [(delta, status) for status, delta in deltas.items() if delta]
+    if changes:
+        conn.executemany("UPDATE run_counts SET n = n + ? WHERE status = ?", changes)
 
 
 def chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -99,9 +100,8 @@ def enqueue_batch(
         if req.cursor is not None
     ]
     with write_tx(conn):
-        before = conn.total_changes
-        conn.executemany(_INSERT_RUN, rows)
-        inserted = conn.total_changes - before
+        inserted = conn.executemany(_INSERT_RUN, rows).rowcount
+        bump(conn, {"pending": inserted})
         if inserted == len(requests):
             outcomes = [EnqueueOutcome(run_id=r.run.run_id, deduplicated=False) for r in requests]
         else:
@@ -213,174 +213,13 @@ def claim(
                 (now_us, owner, expires, *part),
             )
             claimed.update((row[0], run_from_row(row)) for row in cur.fetchall())
+        bump(conn, {"pending": -len(claimed), "running": len(claimed)})
     return [claimed[run_id] for run_id in picked]
 
 
-# -- leases -----------------------------------------------------------------------------------
-
-
-def heartbeat(
-    conn: sqlite3.Connection,
-    *,
-    owner: str,
-    run_ids: Sequence[str],
-    now: datetime,
-    lease_seconds: float,
-) -> tuple[set[str], set[str]]:
-    """Extend *owner*'s leases; return ``(still_held, cancel_requested)``."""
-    expires = to_us(now) + round(lease_seconds * 1_000_000)
-    held: set[str] = set()
-    cancel: set[str] = set()
-    with write_tx(conn):
-        for part in chunks(list(run_ids)):
-            cur = conn.execute(
-                "UPDATE runs SET lease_expires_at = ? WHERE status = 'running' AND "
-                f"lease_owner = ? AND run_id IN ({marks(len(part))}) "
-                "RETURNING run_id, cancel_requested",
-                (expires, owner, *part),
-            )
-            for run_id, cancel_requested in cur.fetchall():
-                held.add(run_id)
-                if cancel_requested:
-                    cancel.add(run_id)
-    return held, cancel
-
-
-_COMPLETE = (
-    "UPDATE runs SET status = ?, result = ?, error_type = ?, error_message = ?, "
-    "finished_at = ?, lease_owner = NULL, lease_expires_at = NULL WHERE run_id = ?"
-)
-
-
-def _check_terminal(completions: Sequence[Completion]) -> None:
-    for item in completions:
-        if item.status not in TERMINAL_STATUSES:
-            raise ValueError(
-                f"Completion of run {item.run_id!r} has status {item.status.value!r}; "
-                "use succeeded, failed or cancelled"
-            )
-
-
-def _held(conn: sqlite3.Connection, owner: str, run_ids: Sequence[str]) -> set[str]:
-    """Return which of *run_ids* are running under *owner*'s lease (inside a write tx)."""
-    held: set[str] = set()
-    for part in chunks(run_ids):
-        rows = conn.execute(
-            f"SELECT run_id FROM runs WHERE run_id IN ({marks(len(part))}) "
-            "AND status = 'running' AND lease_owner = ?",
-            (*part, owner),
-        )
-        held.update(row[0] for row in rows)
-    return held
-
-
-def _completion_row(item: Completion, now_us: int) -> tuple[Any, ...]:
-    error = item.error
-    return (
-        item.status.value, None if item.result is None else dumps(item.result),
-        error.type if error else None, error.message if error else None, now_us, item.run_id,
-    )  # fmt: skip
-
-
-def complete_many(
-    conn: sqlite3.Connection, *, owner: str, completions: Sequence[Completion], now: datetime
-) -> set[str]:
-    """Record terminal outcomes for the runs *owner* still leases, in one transaction."""
-    _check_terminal(completions)
-    now_us = to_us(now)
-    with write_tx(conn):
-        held = _held(conn, owner, [item.run_id for item in completions])
-        rows = [_completion_row(item, now_us) for item in completions if item.run_id in held]
-        conn.executemany(_COMPLETE, rows)
-    return held
-
-
-def retry(
-    conn: sqlite3.Connection,
-    *,
-    run_id: str,
-    owner: str,
-    not_before: datetime,
-    error: RunError,
-) -> bool:
-    """Send *owner*'s run back to pending with ``attempt + 1``; False if the lease was lost."""
-    with write_tx(conn):
-        cur = conn.execute(
-            "UPDATE runs SET status = 'pending', attempt = attempt + 1, not_before = ?, "
-            "error_type = ?, error_message = ?, started_at = NULL, lease_owner = NULL, "
-            "lease_expires_at = NULL WHERE run_id = ? AND status = 'running' AND lease_owner = ?",
-            (to_us(not_before), error.type, error.message, run_id, owner),
-        )
-    return cur.rowcount == 1
-
-
-def release(conn: sqlite3.Connection, *, owner: str, run_ids: Sequence[str]) -> int:
-    """Return *owner*'s leased runs to pending, attempt unchanged; return how many."""
-    count = 0
-    with write_tx(conn):
-        for part in chunks(list(run_ids)):
-            cur = conn.execute(
-                "UPDATE runs SET status = 'pending', started_at = NULL, lease_owner = NULL, "
-                "lease_expires_at = NULL WHERE status = 'running' AND lease_owner = ? "
-                f"AND run_id IN ({marks(len(part))})",
-                (owner, *part),
-            )
-            count += cur.rowcount
-    return count
-
-
-_EXPIRED = "status = 'running' AND lease_expires_at < ?"
-_LEASE_LOST = (
-    "'lease of ' || COALESCE(lease_owner, '?') || ' expired before attempt ' || attempt || "
-    "' finished (its process stopped or stalled)'"
-)
-
-
-def requeue_expired(conn: sqlite3.Connection, *, now: datetime) -> int:
-    """Rescue runs whose lease expired: pending with attempt + 1, or failed when exhausted.
-
-    A run whose cancellation was requested ends ``cancelled`` instead of running again.
-    """
-    now_us = to_us(now)
-    with write_tx(conn):
-        cancelled = conn.execute(
-            "UPDATE runs SET status = 'cancelled', finished_at = ?, lease_owner = NULL, "
-            f"lease_expires_at = NULL WHERE {_EXPIRED} AND cancel_requested = 1",
-            (now_us, now_us),
-        ).rowcount
-        failed = conn.execute(
-            "UPDATE runs SET status = 'failed', finished_at = ?, error_type = 'LeaseExpired', "
-            f"error_message = {_LEASE_LOST}, lease_owner = NULL, lease_expires_at = NULL "
-            f"WHERE {_EXPIRED} AND attempt >= max_attempts",
-            (now_us, now_us),
-        ).rowcount
-        requeued = conn.execute(
-            "UPDATE runs SET status = 'pending', attempt = attempt + 1, "
-            f"error_type = 'LeaseExpired', error_message = {_LEASE_LOST}, started_at = NULL, "
-            f"lease_owner = NULL, lease_expires_at = NULL WHERE {_EXPIRED}",
-            (now_us,),
-        ).rowcount
-    return cancelled + failed + requeued
-
-
-def request_cancel(conn: sqlite3.Connection, run_id: str, *, now: datetime) -> Run | None:
-    """Cancel a pending run at once, flag a running one; return the run as it now stands."""
-    select = f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?"
-    with write_tx(conn):
-        conn.execute(
-            "UPDATE runs SET status = CASE status WHEN 'pending' THEN 'cancelled' ELSE status END, "
-            "finished_at = CASE status WHEN 'pending' THEN ? ELSE finished_at END, "
-            "cancel_requested = CASE status WHEN 'running' THEN 1 ELSE cancel_requested END "
-            "WHERE run_id = ? AND status IN ('pending', 'running')",
-            (to_us(now), run_id),
-        )
-        row = conn.execute(select, (run_id,)).fetchone()
-    return None if row is None else run_from_row(row)
-
-
 def status_counts(conn: sqlite3.Connection) -> dict[RunStatus, int]:
-    """Return the number of runs in every status (zero included)."""
+    """Return the number of runs in every status (zero included), from ``run_counts``."""
     counts = dict.fromkeys(RunStatus, 0)
-    for status, count in conn.execute("SELECT status, COUNT(*) FROM runs GROUP BY status"):
+    for status, count in conn.execute("SELECT status, n FROM run_counts"):
         counts[RunStatus(status)] = int(count)
     return counts

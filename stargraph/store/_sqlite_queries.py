@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from stargraph.store._rows import (
     to_us_opt,
     trigger_from_row,
 )
-from stargraph.store._sqlite_ops import ADVANCE_CURSOR, write_tx
+from stargraph.store._sqlite_ops import ADVANCE_CURSOR, bump, write_tx
 from stargraph.store.base import Run, RunFilter, RunPage, TriggerState
 
 __all__ = [
@@ -92,14 +93,16 @@ def prune(conn: sqlite3.Connection, finished_before: datetime) -> int:
     total = 0
     while True:
         with write_tx(conn):
-            deleted = conn.execute(
+            statuses = conn.execute(
                 "DELETE FROM runs WHERE rowid IN (SELECT rowid FROM runs WHERE "
                 "finished_at IS NOT NULL AND finished_at < ? "
-                "AND status IN ('succeeded', 'failed', 'cancelled') LIMIT ?)",
+                "AND status IN ('succeeded', 'failed', 'cancelled') LIMIT ?) RETURNING status",
                 (bound, _PRUNE_CHUNK),
-            ).rowcount
-        total += deleted
-        if deleted < _PRUNE_CHUNK:
+            ).fetchall()
+            deleted = Counter(row[0] for row in statuses)
+            bump(conn, {status: -count for status, count in deleted.items()})
+        total += len(statuses)
+        if len(statuses) < _PRUNE_CHUNK:
             return total
 
 

@@ -1,6 +1,7 @@
 """The SQLite schema, as numbered migrations applied in one ``BEGIN IMMEDIATE`` transaction.
 
 Times are INTEGER microseconds since the Unix epoch (UTC); params and results are JSON TEXT.
+``run_counts`` holds the number of runs per status, kept exact by the store's write paths.
 """
 
 from __future__ import annotations
@@ -55,6 +56,12 @@ CREATE TABLE webhook_nonces (
     PRIMARY KEY (scope, nonce)
 ) WITHOUT ROWID;
 CREATE INDEX webhook_nonces_expiry ON webhook_nonces (expires_at);
+CREATE TABLE run_counts (
+    status  TEXT PRIMARY KEY,
+    n       INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO run_counts (status, n) VALUES
+    ('pending', 0), ('running', 0), ('succeeded', 0), ('failed', 0), ('cancelled', 0);
 """
 
 #: ``MIGRATIONS[n - 1]`` brings the schema from version ``n - 1`` to ``n``.

@@ -27,6 +27,7 @@ import attrs
 
 from stargraph._log import log_event
 from stargraph.errors import ConfigError, StoreError
+from stargraph.store import _sqlite_leases as leases
 from stargraph.store import _sqlite_ops as ops
 from stargraph.store import _sqlite_queries as queries
 from stargraph.store._sqlite_schema import migrate
@@ -216,7 +217,11 @@ class SQLiteStore:
         if not run_ids:
             return set(), set()
         return await self._call(
-            ops.heartbeat, owner=owner, run_ids=list(run_ids), now=now, lease_seconds=lease_seconds
+            leases.heartbeat,
+            owner=owner,
+            run_ids=list(run_ids),
+            now=now,
+            lease_seconds=lease_seconds,
         )
 
     async def complete_many(
@@ -225,29 +230,29 @@ class SQLiteStore:
         """Record terminal outcomes for runs *owner* still leases, in one transaction."""
         if not completions:
             return set()
-        return await self._call(ops.complete_many, owner=owner, completions=completions, now=now)
+        return await self._call(leases.complete_many, owner=owner, completions=completions, now=now)
 
     async def retry(
         self, *, run_id: str, owner: str, not_before: datetime, error: RunError, now: datetime
     ) -> bool:
         """Send a failed attempt back to pending with ``attempt + 1``."""
         return await self._call(
-            ops.retry, run_id=run_id, owner=owner, not_before=not_before, error=error
+            leases.retry, run_id=run_id, owner=owner, not_before=not_before, error=error
         )
 
     async def release(self, *, owner: str, run_ids: Sequence[str], now: datetime) -> int:
         """Return leased runs to pending without counting an attempt."""
         if not run_ids:
             return 0
-        return await self._call(ops.release, owner=owner, run_ids=list(run_ids))
+        return await self._call(leases.release, owner=owner, run_ids=list(run_ids))
 
     async def requeue_expired(self, *, now: datetime) -> int:
         """Rescue runs whose lease expired."""
-        return await self._call(ops.requeue_expired, now=now)
+        return await self._call(leases.requeue_expired, now=now)
 
     async def request_cancel(self, run_id: str, *, now: datetime) -> Run | None:
         """Cancel a pending run, flag a running one; ``None`` for an unknown id."""
-        return await self._call(ops.request_cancel, run_id, now=now)
+        return await self._call(leases.request_cancel, run_id, now=now)
 
     async def get_run(self, run_id: str) -> Run | None:
         """Return the run, or ``None``."""

@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stargraph.errors import ConfigError, InvalidCursor, StoreError
-from stargraph.store import RunStatus, open_store
+from stargraph.store import Run, RunStatus, RunStore, open_store
 from stargraph.store._cursor import decode_page_cursor, encode_page_cursor
 from stargraph.store._rows import from_us, to_us
 from stargraph.store._sqlite_schema import SCHEMA_VERSION
@@ -227,3 +227,37 @@ async def test_processes_opening_a_fresh_file_at_once_migrate_it_once(tmp_path: 
     assert claimed == [[]] * 4
     with sqlite3.connect(tmp_path / "fresh.db") as conn:
         assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+
+
+# -- run_counts stays exact -----------------------------------------------------------------------
+
+
+async def test_status_counts_match_the_rows_after_every_kind_of_write(sqlite_url: str) -> None:
+    from stargraph.store import Completion, RunError
+
+    store = open_store(sqlite_url)
+    await store.open()
+    err = RunError(type="E", message="m")
+    runs = [new_run(f"r{i:02}", enqueued=i, max_attempts=1 + i % 2) for i in range(20)]
+    await store.enqueue_batch([req(r) for r in runs] + [req(new_run("dup", key="key-r00"))])
+    claimed = [r.run_id for r in await _claim(store, 12, now=100)]
+    done = [Completion(run_id=i, status=RunStatus.succeeded) for i in claimed[:4]]
+    done += [Completion(run_id=claimed[4], status=RunStatus.failed, error=err)] * 2
+    done += [Completion(run_id="r19", status=RunStatus.succeeded)]  # not leased: ignored
+    await store.complete_many(owner="a", completions=done, now=at(101))
+    await store.retry(run_id=claimed[5], owner="a", not_before=at(102), error=err, now=at(101))
+    await store.release(owner="a", run_ids=[claimed[6], claimed[6], "r19"], now=at(101))
+    await store.request_cancel(claimed[7], now=at(101))
+    await store.request_cancel("r19", now=at(101))
+    await store.requeue_expired(now=at(500))  # cancelled, failed, or pending again
+    await store.prune(finished_before=at(102))
+    counts = await store.count_by_status()
+    await store.close()
+    with sqlite3.connect(_path(sqlite_url)) as conn:
+        actual = dict(conn.execute("SELECT status, COUNT(*) FROM runs GROUP BY status"))
+    assert {s.value: n for s, n in counts.items() if n} == actual
+    assert sum(counts.values()) < 20  # the prune deleted some
+
+
+async def _claim(store: RunStore, limit: int, now: float) -> list[Run]:
+    return await store.claim(owner="a", limit=limit, now=at(now), lease_seconds=30, graph_limits={})
