@@ -49,6 +49,7 @@ class PgSettings:
     pool_min_size: int = 1
     pool_max_size: int = 10
     pool_timeout: float = 30.0
+    application_name: str = "stargraph"
 
 
 _OURS = {"schema", "pool_min_size", "pool_max_size", "pool_timeout"}
@@ -70,7 +71,9 @@ def parse_url(url: str) -> PgSettings:
     """Split Stargraph's own query options off a PostgreSQL URL; libpq gets the rest."""
     parts = urlsplit(url)
     if parts.scheme not in ("postgresql", "postgres"):
-        raise ConfigError(f"not a PostgreSQL store URL (scheme {parts.scheme!r}); use postgresql://")
+        raise ConfigError(
+            f"not a PostgreSQL store URL (scheme {parts.scheme!r}); use postgresql://"
+        )
     query = parse_qsl(parts.query, keep_blank_values=True)
     ours = {k: v for k, v in query if k in _OURS}
     rest = urlencode([(k, v) for k, v in query if k not in _OURS])
@@ -86,8 +89,10 @@ def parse_url(url: str) -> PgSettings:
     if low > high:
         raise ConfigError(f"store URL: pool_min_size={low} is larger than pool_max_size={high}")
     timeout = _number(ours, "pool_timeout", float, 30.0)
-    return PgSettings(conninfo=conninfo, where=where, schema=schema, pool_min_size=low,
-                      pool_max_size=high, pool_timeout=timeout)
+    return PgSettings(
+        conninfo=conninfo, where=where, schema=schema, pool_min_size=low, pool_max_size=high,
+        pool_timeout=timeout, application_name=str(info.get("application_name") or "stargraph"),
+    )  # fmt: skip
 
 
 def store_error(exc: psycopg.Error, what: str, where: str) -> StoreError:

@@ -29,19 +29,25 @@ SLICE = 0.25
 class Listener:
     """One ``LISTEN`` connection shared by every :meth:`wait` of a store."""
 
-    def __init__(self, conninfo: str, channel: str, where: str) -> None:
+    def __init__(self, conninfo: str, channel: str, where: str, application_name: str) -> None:
         self._conninfo = conninfo
+        self._application_name = application_name
         self._channel = channel
         self._where = where
         self._conn: Conn | None = None
         self._io = threading.Lock()  # one thread at a time on the connection
         self._closed = False
+        self._lost = False  # the connection dropped: notifications may have been missed
+        self._unseen = False  # a reader whose waiter was cancelled got a notification
         self._limiter = anyio.CapacityLimiter(2)
         self._busy = anyio.Lock()
         self._woken = anyio.Event()
 
     def _connect(self) -> Conn:
-        conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5)
+        conn = psycopg.connect(
+            self._conninfo, autocommit=True, connect_timeout=5,
+            application_name=self._application_name,
+        )  # fmt: skip
         conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
         return conn
 
@@ -50,16 +56,22 @@ class Listener:
         with self._io:
             if self._closed:
                 return False
+            if self._unseen:
+                return True
             if self._conn is None or self._conn.closed:
                 self._conn = self._connect()
-            got = False
+                if self._lost:  # work may have been announced while we were away
+                    self._lost = False
+                    log_event(logger, "store.listen.restored", where=self._where)
+                    return True
             for _ in self._conn.notifies(timeout=timeout, stop_after=1):
-                got = True
-            return got
+                self._unseen = True
+            return self._unseen
 
-    def _drop(self) -> None:
+    def _drop(self, lost: bool = False) -> None:
         with self._io:
             conn, self._conn = self._conn, None
+            self._lost = self._lost or lost
         if conn is not None:
             conn.close()
 
@@ -89,12 +101,18 @@ class Listener:
                     self._read, min(left, SLICE), limiter=self._limiter, abandon_on_cancel=True
                 )
             except psycopg.Error as exc:
-                log_event(logger, "store.listen.lost", logging.WARNING, where=self._where,
-                          error=type(exc).__name__)
-                await anyio.to_thread.run_sync(self._drop, limiter=self._limiter)
+                log_event(
+                    logger,
+                    "store.listen.lost",
+                    logging.WARNING,
+                    where=self._where,
+                    error=type(exc).__name__,
+                )
+                await anyio.to_thread.run_sync(self._drop, True, limiter=self._limiter)
                 await anyio.sleep(max(0.0, deadline - anyio.current_time()))
                 return
             if got:
+                self._unseen = False  # seen by this waiter
                 return
 
     async def close(self) -> None:

@@ -91,9 +91,7 @@ def _resolve(conn: Conn, firsts: dict[tuple[str, str], NewRun]) -> dict[tuple[st
         todo = [(key, run) for key, run in todo if key not in holders]
         if not todo:
             break
-        rows = conn.execute(
-            _HOLDERS, ([k[0] for k, _ in todo], [k[1] for k, _ in todo])
-        ).fetchall()
+        rows = conn.execute(_HOLDERS, ([k[0] for k, _ in todo], [k[1] for k, _ in todo])).fetchall()
         holders.update(((g, k), run_id) for g, k, run_id in rows)
         todo = [(key, run) for key, run in todo if key not in holders]
         if not todo:
@@ -169,7 +167,10 @@ _CLAIM = (
 
 
 def _capacity(
-    conn: Conn, now: datetime, graph_limits: Mapping[str, int], only: Sequence[str] | None,
+    conn: Conn,
+    now: datetime,
+    graph_limits: Mapping[str, int],
+    only: Sequence[str] | None,
     lock_prefix: str,
 ) -> dict[str, int]:
     """Lock the limited graphs that have due runs; return how many more each may start.

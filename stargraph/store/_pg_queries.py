@@ -65,10 +65,7 @@ def list_runs(conn: Conn, flt: RunFilter, limit: int, cursor: str | None) -> Run
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
     where, args = _where(flt, cursor)
-    query = (
-        f"SELECT {RUN_COLUMNS} FROM runs{where} "
-        "ORDER BY enqueued_at DESC, run_id DESC LIMIT %s"
-    )
+    query = f"SELECT {RUN_COLUMNS} FROM runs{where} ORDER BY enqueued_at DESC, run_id DESC LIMIT %s"
     rows = conn.execute(query.encode(), [*args, limit + 1]).fetchall()
     items = [run_from_row(row) for row in rows[:limit]]
     last = items[-1] if items and len(rows) > limit else None

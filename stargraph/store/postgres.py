@@ -89,8 +89,8 @@ class PostgresStore:
         s = self.settings
         pool: ConnectionPool[Any] = ConnectionPool(
             s.conninfo, min_size=s.pool_min_size, max_size=s.pool_max_size, open=False,
-            timeout=s.pool_timeout, kwargs={"autocommit": True}, configure=self._configure,
-            name="stargraph",
+            timeout=s.pool_timeout, configure=self._configure, name="stargraph",
+            kwargs={"autocommit": True, "application_name": s.application_name},
         )  # fmt: skip
         try:
             pool.open(wait=True, timeout=s.pool_timeout)
@@ -105,8 +105,7 @@ class PostgresStore:
         runner = self._runner
         if runner is None:
             raise StoreError(
-                f"PostgreSQL store {self.settings.where} is not open; "
-                "call await store.open() first"
+                f"PostgreSQL store {self.settings.where} is not open; call await store.open() first"
             )
         return await runner.run(lambda conn: fn(conn, *args, **kwargs), what)
 
@@ -119,7 +118,7 @@ class PostgresStore:
             pool, (before, after) = await anyio.to_thread.run_sync(self._open_pool)
         except psycopg.Error as exc:
             raise store_error(exc, "connect and migrate", s.where) from exc
-        listener = Listener(s.conninfo, self.channel, s.where)
+        listener = Listener(s.conninfo, self.channel, s.where, f"{s.application_name}-listen")
         try:
             await listener.connect()
         except psycopg.Error as exc:
@@ -288,7 +287,6 @@ class PostgresStore:
         listener = self._listener
         if listener is None:
             raise StoreError(
-                f"PostgreSQL store {self.settings.where} is not open; "
-                "call await store.open() first"
+                f"PostgreSQL store {self.settings.where} is not open; call await store.open() first"
             )
         await listener.wait(timeout)

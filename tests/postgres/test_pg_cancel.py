@@ -1,0 +1,89 @@
+"""Cancelled queries return fast, roll back, and leave the pool usable."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import anyio
+import psycopg
+import pytest
+
+from stargraph.store import RunStatus
+from stargraph.store.postgres import PostgresStore
+
+from ._helpers import at, new_run, req
+
+pytestmark = pytest.mark.postgres
+
+
+def _connect(url: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(url)
+
+
+async def test_a_query_blocked_on_a_lock_is_cancelled_and_rolled_back(
+    node_factory: Callable[..., Any], postgres_url: str
+) -> None:
+    store: PostgresStore = await node_factory(pool_max_size=1)
+    await store.enqueue_batch([req(new_run("r1"))])
+    blocker = await anyio.to_thread.run_sync(_connect, postgres_url)
+    try:
+        await anyio.to_thread.run_sync(
+            lambda: blocker.execute("SELECT 1 FROM runs WHERE run_id = 'r1' FOR UPDATE")
+        )
+        with anyio.fail_after(5):
+            start = anyio.current_time()
+            with anyio.move_on_after(0.3) as scope:
+                await store.request_cancel("r1", now=at(1))  # waits on the row lock
+            assert scope.cancelled_caught
+            assert anyio.current_time() - start < 1.5
+            # the single pooled connection is back and healthy
+            await store.ping()
+    finally:
+        await anyio.to_thread.run_sync(blocker.rollback)
+        await anyio.to_thread.run_sync(blocker.close)
+    run = await store.get_run("r1")
+    assert run is not None and run.status is RunStatus.pending  # the cancel rolled back
+    assert await store.request_cancel("r1", now=at(2)) is not None
+
+
+async def test_cancelling_at_random_moments_never_poisons_the_pool(
+    node_factory: Callable[..., Any],
+) -> None:
+    store: PostgresStore = await node_factory(pool_max_size=1)
+    await store.enqueue_batch([req(new_run(f"r{i}")) for i in range(20)])
+    rng = random.Random(7)
+    with anyio.fail_after(30):
+        for i in range(40):
+            with anyio.move_on_after(rng.uniform(0, 0.004)):
+                await store.claim(
+                    owner=f"o{i}", limit=1, now=at(1), lease_seconds=30, graph_limits={}
+                )
+            await store.ping()  # a stray cancel must not hit the next statement
+        counts = await store.count_by_status()
+    assert counts[RunStatus.pending] + counts[RunStatus.running] == 20
+
+
+async def test_close_while_a_query_is_blocked_is_bounded(
+    node_factory: Callable[..., Any], postgres_url: str
+) -> None:
+    store: PostgresStore = await node_factory()
+    await store.enqueue_batch([req(new_run("r1"))])
+    blocker = await anyio.to_thread.run_sync(_connect, postgres_url)
+    try:
+        await anyio.to_thread.run_sync(
+            lambda: blocker.execute("SELECT 1 FROM runs WHERE run_id = 'r1' FOR UPDATE")
+        )
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(store.wait_for_work, 30.0)
+                tg.start_soon(partial(store.request_cancel, "r1", now=at(1)))
+                await anyio.sleep(0.2)
+                start = anyio.current_time()
+                tg.cancel_scope.cancel()
+            await store.close()
+            assert anyio.current_time() - start < 3
+    finally:
+        await anyio.to_thread.run_sync(blocker.close)
