@@ -1,0 +1,70 @@
+"""Value types of the trigger host: states, statuses and options."""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+__all__ = ["HostOptions", "PluginState", "PluginStatus"]
+
+
+class PluginState(enum.StrEnum):
+    """Where a plugin stands. The first four are hosted states; the last two come from loading."""
+
+    RUNNING = "running"
+    """Started; its tasks run in its own task group."""
+    FAILED = "failed"
+    """``init``, ``routes`` or ``stop`` failed, or it crashed more often than allowed."""
+    RESTARTING = "restarting"
+    """It crashed (or ``start`` failed) and waits out its backoff before starting again."""
+    STOPPED = "stopped"
+    """Not running: initialised but not started yet, stopped by the host, or ended by itself."""
+    DISABLED = "disabled"
+    """Named in the disable list; never imported."""
+    LOAD_FAILED = "load_failed"
+    """Its entry point could not be loaded or registered."""
+
+
+@attrs.frozen(kw_only=True)
+class PluginStatus:
+    """One plugin as the API shows it; ``error`` is ``"Type: message"`` of the last failure."""
+
+    name: str
+    state: PluginState
+    error: str | None = None
+    restarts: int = 0
+
+
+def _positive(_inst: object, attr: attrs.Attribute[float], value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"HostOptions.{attr.name} must be > 0, got {value!r}")
+
+
+def _non_negative(_inst: object, attr: attrs.Attribute[int], value: int) -> None:
+    if value < 0:
+        raise ValueError(f"HostOptions.{attr.name} must be >= 0, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class HostOptions:
+    """Timeouts (seconds) and the restart policy of :class:`~stargraph.hosting.TriggerHost`.
+
+    A crashed plugin is restarted after ``backoff_initial * backoff_factor ** n`` seconds (at
+    most ``backoff_max``), where ``n`` counts its consecutive restarts; after ``max_restarts``
+    of them it is ``failed``. A run that lasted ``stable_after`` seconds resets ``n``.
+    """
+
+    init_timeout: float = attrs.field(default=10.0, validator=_positive)
+    routes_timeout: float = attrs.field(default=5.0, validator=_positive)
+    start_timeout: float = attrs.field(default=10.0, validator=_positive)
+    stop_timeout: float = attrs.field(default=5.0, validator=_positive)
+    max_restarts: int = attrs.field(default=5, validator=_non_negative)
+    backoff_initial: float = attrs.field(default=1.0, validator=_positive)
+    backoff_factor: float = attrs.field(default=2.0, validator=_positive)
+    backoff_max: float = attrs.field(default=60.0, validator=_positive)
+    stable_after: float = attrs.field(default=60.0, validator=_positive)
+
+    def backoff(self, restarts: int) -> float:
+        """Return the delay before restart number ``restarts + 1``."""
+        return float(min(self.backoff_max, self.backoff_initial * self.backoff_factor**restarts))
