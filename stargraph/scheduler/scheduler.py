@@ -13,13 +13,13 @@ import os
 import secrets
 import socket
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any
 
 import anyio
-from anyio.abc import TaskGroup
+from anyio.abc import TaskGroup, TaskStatus
 
 from stargraph._json import ensure_json_object
 from stargraph._log import log_event
@@ -55,6 +55,17 @@ logger = logging.getLogger("stargraph.scheduler")
 
 _CLEANUP_BOUND = 10.0  # seconds each shutdown cleanup step may take after the grace period
 MAX_KEY_LENGTH = 512
+
+
+class _ScopeStatus:
+    """Adapts a ``TaskStatus[CancelScope]`` for a service that reports plain readiness."""
+
+    def __init__(self, status: TaskStatus[anyio.CancelScope], scope: anyio.CancelScope) -> None:
+        self._status = status
+        self._scope = scope
+
+    def started(self, value: object = None) -> None:
+        self._status.started(self._scope)
 
 
 def _node_id() -> str:
@@ -109,6 +120,7 @@ class Scheduler:
         self._state = "new"
         self._tg: TaskGroup | None = None
         self._dispatch_scope: anyio.CancelScope | None = None
+        self._services: list[anyio.CancelScope] = []
         self._writer_done: anyio.Event | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -124,18 +136,18 @@ class Scheduler:
         self._state = "starting"
         self._intake.open()
         self._writer_done = anyio.Event()
-        self._dispatch_scope = anyio.CancelScope()
         tg = anyio.create_task_group()
         await tg.__aenter__()
         self._tg = tg
         try:
-            await tg.start(self._executor.serve)
-            for loop in (self._write, self._dispatch, self._maintenance.heartbeat_loop,
+            await tg.start(self._service, self._executor.serve, False)
+            self._dispatch_scope = await tg.start(self._service, self._dispatcher.run, True)
+            for loop in (self._write, self._maintenance.heartbeat_loop,
                          self._maintenance.rescue_loop, self._maintenance.prune_loop,
                          self._maintenance.watch_store):
-                tg.start_soon(loop)
+                await tg.start(self._service, loop, True)
         except BaseException as exc:
-            tg.cancel_scope.cancel()
+            self._cancel_services()
             await tg.__aexit__(type(exc), exc, exc.__traceback__)
             raise
         self._state = "running"
@@ -157,9 +169,14 @@ class Scheduler:
                 await self._shutdown()
         finally:
             self._state = "stopped"
-            self._tg.cancel_scope.cancel()
+            self._cancel_services()
             log_event(logger, "scheduler.stopped", node_id=self.node_id)
-            suppressed = await self._tg.__aexit__(exc_type, exc, tb)
+            try:
+                suppressed = await self._tg.__aexit__(exc_type, exc, tb)
+            except BaseExceptionGroup as group:
+                if exc is None or group.exceptions != (exc,):
+                    raise
+                suppressed = False  # the body's own error: let it propagate unwrapped
         return suppressed
 
     async def run(
@@ -177,10 +194,31 @@ class Scheduler:
         finally:
             self._writer_done.set()
 
-    async def _dispatch(self) -> None:
-        assert self._dispatch_scope is not None
-        with self._dispatch_scope:
-            await self._dispatcher.run()
+    async def _service(
+        self,
+        fn: Callable[..., Awaitable[None]],
+        ready_at_once: bool,
+        *,
+        task_status: TaskStatus[anyio.CancelScope],
+    ) -> None:
+        """Run a background task in its own shielded scope, cancelled only by the scheduler.
+
+        Outside cancellation (the host's task group stopping) must not kill the writer, the
+        executor or the heartbeat before the graceful shutdown in ``__aexit__`` has run.
+        """
+        with anyio.CancelScope(shield=True) as scope:
+            self._services.append(scope)
+            if ready_at_once:
+                task_status.started(scope)
+                await fn()
+            else:
+                await fn(task_status=_ScopeStatus(task_status, scope))
+
+    def _cancel_services(self) -> None:
+        for scope in self._services:
+            scope.cancel()
+        if self._tg is not None:
+            self._tg.cancel_scope.cancel()
 
     async def _shutdown(self) -> None:
         assert self._dispatch_scope is not None and self._writer_done is not None
