@@ -165,6 +165,9 @@ class SQLiteStore:
             )
         except sqlite3.Error as exc:
             raise StoreError(f"Cannot open SQLite database {self.options.path}: {exc}") from exc
+        if self._conn is not None:  # a concurrent open() won the race: keep its connection
+            await anyio.to_thread.run_sync(conn.close, limiter=limiter)
+            return
         self._conn, self._limiter = conn, limiter
         log_event(
             logger, "store.opened", backend="sqlite", path=self.options.path,
