@@ -106,7 +106,8 @@ async def test_runtime_with_bundled_plugins_only(sqlite_url: str) -> None:
                        host_options=HOST) as rt:
         names = {s.name: s.state for s in rt.host.statuses()}
         for bundled in ("manual", "cron", "webhook"):
-            (state,) = [st for n, st in names.items() if n.endswith(f"stargraph.triggers:{bundled}")]
+            suffix = f"stargraph.triggers:{bundled}"
+            (state,) = [st for n, st in names.items() if n.endswith(suffix)]
             assert state is PluginState.RUNNING
         with anyio.fail_after(5):
             out = await rt.scheduler.submit("echo", {"x": 1})
@@ -130,7 +131,7 @@ async def test_runtime_started_with_task_group_start(sqlite_url: str) -> None:
 
 
 def test_reserved_deps_are_refused() -> None:
-    with pytest.raises(ConfigError, match="'scheduler'.*reserved"):
+    with pytest.raises(ConfigError, match=r"'scheduler'.*reserved"):
         Runtime("sqlite:///unused.db", deps={"scheduler": object()})
 
 
