@@ -50,14 +50,21 @@ class FilesystemWatchTrigger:
 
     def poll_once(self) -> int:
         """Look at the folder once; enqueue a run per new file; return how many."""
-        found = scan(self._path, self._seen)
-        for path, digest in found:
+        return self._enqueue(scan(self._path, self._seen))
+
+    def _enqueue(self, found: list[tuple[Path, str]]) -> int:
+        for index, (path, digest) in enumerate(found):
             event = file_event(self.trigger_id, path, digest)
-            self._scheduler.enqueue(
-                graph_id=self._graph_id,
-                params=event.payload,
-                idempotency_key=event.idempotency_key,
-            )
+            try:
+                self._scheduler.enqueue(
+                    graph_id=self._graph_id,
+                    params=event.payload,
+                    idempotency_key=event.idempotency_key,
+                )
+            except Exception:  # e.g. SchedulerBusy: look at these files again next time
+                for later, _ in found[index:]:
+                    self._seen.pop(later, None)
+                raise
         return len(found)
 
     async def _watch(self) -> None:
@@ -93,5 +100,7 @@ class AnyioFilesystemWatchTrigger(FilesystemWatchTrigger):
 
     async def _watch_anyio(self) -> None:
         while True:
-            await anyio.to_thread.run_sync(self.poll_once)
+            # Disk I/O in a worker thread; enqueue (sync, non-blocking) back on the event loop.
+            found = await anyio.to_thread.run_sync(scan, self._path, self._seen)
+            self._enqueue(found)
             await anyio.sleep(self._interval)
