@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from stargraph.triggers.cron.policy import next_fire
 from stargraph.triggers.cron.schedule import from_epoch, to_epoch
 from stargraph.triggers.cron.spec import CronSpec
+from stargraph.triggers.cron.trigger import CronTrigger
 
-__all__ = ["CronSpec", "next_fires"]
+__all__ = ["CronSpec", "CronTrigger", "next_fires"]
 
 
 def next_fires(spec: CronSpec, after: datetime, count: int) -> list[datetime]:
@@ -19,16 +21,10 @@ def next_fires(spec: CronSpec, after: datetime, count: int) -> list[datetime]:
     """
     if after.utcoffset() is None:
         raise ValueError(f"after must be timezone-aware, got {after!r}")
-    sched = spec.compiled
-    cur = to_epoch(after)
-    if spec.start_at is not None:
-        cur = max(cur, to_epoch(spec.start_at) - 1)
-    end = None if spec.end_at is None else to_epoch(spec.end_at)
     out: list[datetime] = []
-    while len(out) < count:
-        nxt = sched.next_after(cur)
-        if nxt is None or (end is not None and nxt > end):
-            break
-        out.append(from_epoch(nxt))
-        cur = nxt
+    cur: int | None = to_epoch(after)
+    while len(out) < count and cur is not None:
+        cur = next_fire(spec, cur)
+        if cur is not None:
+            out.append(from_epoch(cur))
     return out

@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+from collections.abc import Iterable
+from typing import cast
 
 import attrs
 from croniter import CroniterError, croniter
@@ -120,10 +122,26 @@ def _single_values(field: str) -> str:
     return ",".join(_EQUAL_RANGE_RE.sub(r"\1", term) for term in field.split(","))
 
 
+_INTERNED: dict[object, object] = {}
+
+
+def _intern(value: object) -> object:
+    """Share equal field tuples and sets between parsed expressions (memory per trigger)."""
+    return _INTERNED.setdefault(value, value)
+
+
 def _values(items: list[int | str], idx: int) -> tuple[int, ...]:
     if items == ["*"]:
         return _FULL[idx]
     return tuple(sorted({int(v) for v in items}))
+
+
+def _tuple(items: list[int | str], idx: int) -> tuple[int, ...]:
+    return cast("tuple[int, ...]", _intern(_values(items, idx)))
+
+
+def _set(values: Iterable[int]) -> frozenset[int]:
+    return cast("frozenset[int]", _intern(frozenset(values)))
 
 
 @functools.cache
@@ -140,12 +158,12 @@ def parse(text: str) -> Parsed:
     dow_star = fields[4].startswith("*") or fields[4] == "?"
     return Parsed(
         text=text,
-        seconds=_values(expanded[5], 5) if len(fields) > 5 else (0,),
-        minutes=_values(expanded[0], 0),
-        hours=_values(expanded[1], 1),
-        doms=frozenset(() if special else _values(expanded[2], 2)),
-        months=_values(expanded[3], 3),
-        dows=frozenset(() if special else (v % 7 for v in _values(expanded[4], 4))),
+        seconds=_tuple(expanded[5], 5) if len(fields) > 5 else (0,),
+        minutes=_tuple(expanded[0], 0),
+        hours=_tuple(expanded[1], 1),
+        doms=_set(() if special else _values(expanded[2], 2)),
+        months=_tuple(expanded[3], 3),
+        dows=_set(() if special else (v % 7 for v in _values(expanded[4], 4))),
         day_and=dom_star or dow_star,
         fixed_time=not (fields[0].startswith("*") or fields[1].startswith("*")),
         special=special,

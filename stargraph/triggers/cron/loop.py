@@ -1,0 +1,290 @@
+"""One scheduling loop for every cron spec: a heap of next fires, woken by time or by changes.
+
+Per spec the loop keeps two things: its next planned fire (epoch seconds, or None while
+paused or finished) and a paused flag. Heap items are single ints, ``fire << 24 | index``; an
+item whose fire no longer equals the spec's next fire is stale and dropped when popped. Each
+fire is enqueued with its cursor advance (one transaction in the store); receipts are awaited
+by a collector task, and a fire whose enqueue failed or found the intake full is retried.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import anyio
+from anyio.abc import TaskStatus
+from anyio.lowlevel import checkpoint
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from stargraph._log import log_event
+from stargraph.clock import Clock
+from stargraph.errors import SchedulerBusy, SchedulerClosed, StargraphError
+from stargraph.metrics import Metrics
+from stargraph.store.base import CursorAdvance, RunStore
+from stargraph.triggers.cron.policy import CatchUp, next_fire, plan_missed
+from stargraph.triggers.cron.schedule import from_epoch, to_epoch
+from stargraph.triggers.cron.spec import CronSpec
+
+__all__ = ["LATE_GRACE", "CronLoop", "fire_key"]
+
+logger = logging.getLogger("stargraph.triggers.cron")
+
+_SHIFT = 24
+_MASK = (1 << _SHIFT) - 1
+LATE_GRACE = 10  # seconds: a fire later than this (clock jump, stall) is a missed fire
+BUSY_RETRY = 0.05  # seconds before retrying fires refused by a full intake
+FAIL_RETRY = 1.0  # seconds before retrying fires whose commit failed
+REFRESH_SECONDS = 30.0  # re-read pause flags set by other processes
+_YIELD_EVERY = 256
+
+Receipt = tuple[Any, int, int]  # (EnqueueReceipt, fire epoch, spec index)
+
+
+def fire_key(trigger_id: str, fire: int) -> str:
+    """The idempotency key of the planned fire at epoch *fire*."""
+    return f"cron:{trigger_id}:{from_epoch(fire).isoformat()}"
+
+
+class CronLoop:
+    """Schedules every spec from one task; see the module docstring."""
+
+    def __init__(
+        self, specs: Sequence[CronSpec], *, scheduler: Any, store: RunStore, clock: Clock,
+        metrics: Metrics,
+    ) -> None:
+        self.specs = specs
+        self.index = {s.trigger_id: i for i, s in enumerate(specs)}
+        self.scheduler, self.store, self.clock, self.metrics = scheduler, store, clock, metrics
+        self._next: list[int | None] = [None] * len(specs)
+        self._paused = bytearray(len(specs))
+        self._fired = bytearray(len(specs))
+        self._heap: list[int] = []
+        self._retry: list[tuple[int, int]] = []
+        self._retry_at: float | None = None
+        self._wake: anyio.Event | None = None
+        self._send: MemoryObjectSendStream[Receipt] | None = None
+        self._new: list[int] = []
+        self._started_at = 0
+
+    # -- state --------------------------------------------------------------------------------
+
+    def next_fire_of(self, i: int) -> int | None:
+        """The next planned fire of spec *i* (None while paused or after end_at)."""
+        return self._next[i]
+
+    def is_paused(self, i: int) -> bool:
+        return bool(self._paused[i])
+
+    def set_next(self, i: int, fire: int | None) -> None:
+        """Make *fire* the next planned fire of spec *i* and wake the loop."""
+        self._next[i] = fire
+        if fire is not None:
+            heapq.heappush(self._heap, fire << _SHIFT | i)
+        self.wake()
+
+    def set_paused(self, i: int, paused: bool, cursor: int) -> None:
+        """Pause spec *i*, or resume it with no fire at or before *cursor*."""
+        self._paused[i] = paused
+        self.set_next(i, None if paused else next_fire(self.specs[i], cursor))
+
+    def wake(self) -> None:
+        """Make the loop recompute its wake-up time now."""
+        if self._wake is not None:
+            self._wake.set()
+
+    # -- start-up -------------------------------------------------------------------------------
+
+    async def prepare(self) -> list[tuple[int, CatchUp]]:
+        """Read every cursor and pause flag; plan catch-ups; fill the heap."""
+        states = {st.trigger_id: st for st in await self.store.list_trigger_states()}
+        now = to_epoch(self.clock.now())
+        self._started_at = now
+        plans: list[tuple[int, CatchUp]] = []
+        for i, spec in enumerate(self.specs):
+            st = states.get(spec.trigger_id)
+            if spec.paused or (st is not None and st.paused):
+                self._paused[i] = 1
+                continue
+            if st is None or st.cursor is None:
+                self._new.append(i)
+                self._next[i] = next_fire(spec, now)
+                continue
+            cursor = to_epoch(st.cursor)
+            first = next_fire(spec, cursor)
+            if first is not None and first <= now:
+                plans.append((i, plan_missed(spec, cursor, now)))
+                first = next_fire(spec, now)
+            self._next[i] = first
+        self._heap = [n << _SHIFT | i for i, n in enumerate(self._next) if n is not None]
+        heapq.heapify(self._heap)
+        return plans
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Prepare, report started, then schedule until cancelled."""
+        plans = await self.prepare()
+        send, receive = anyio.create_memory_object_stream[Receipt](math.inf)
+        self._send = send
+        async with anyio.create_task_group() as tg, send, receive:
+            tg.start_soon(self._collect, receive)
+            tg.start_soon(self._persist_new_cursors)
+            tg.start_soon(self._refresh)
+            task_status.started()
+            for n, (i, plan) in enumerate(plans, 1):
+                await self._apply(i, plan)
+                if n % _YIELD_EVERY == 0:
+                    await checkpoint()
+            await self._loop()
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    async def _loop(self) -> None:
+        while True:
+            now = to_epoch(self.clock.now())
+            due = self._pop_due(now)
+            if self._retry_at is not None and self._retry_at <= self.clock.now().timestamp():
+                retry, self._retry, self._retry_at = self._retry, [], None
+                for fire, i in retry:
+                    self._enqueue(i, fire)
+            if due:
+                await self._fire_due(due, now)
+            else:
+                await self._wait()
+
+    def _pop_due(self, now: int) -> list[tuple[int, int]]:
+        heap, nxt, due = self._heap, self._next, []
+        while heap and heap[0] >> _SHIFT <= now:
+            item = heapq.heappop(heap)
+            fire, i = item >> _SHIFT, item & _MASK
+            if nxt[i] == fire and not self._paused[i]:
+                due.append((fire, i))
+        return due
+
+    async def _fire_due(self, due: list[tuple[int, int]], now: int) -> None:
+        late = [(f, i) for f, i in due if now - f > LATE_GRACE]
+        on_time = [(f, i) for f, i in due if now - f <= LATE_GRACE]
+        for n, (fire, i) in enumerate(on_time, 1):
+            self._enqueue(i, fire)
+            if n % _YIELD_EVERY == 0:
+                await checkpoint()
+        for fire, i in late:  # a clock jump or a stall: the spec's policy decides
+            await self._apply(i, plan_missed(self.specs[i], fire - 1, now - LATE_GRACE))
+            self._reschedule(i, next_fire(self.specs[i], now - LATE_GRACE))
+        for n, (fire, i) in enumerate(on_time, 1):
+            self._reschedule(i, next_fire(self.specs[i], fire))
+            if n % _YIELD_EVERY == 0:
+                await checkpoint()
+
+    def _reschedule(self, i: int, fire: int | None) -> None:
+        if self._paused[i]:
+            return
+        self._next[i] = fire
+        if fire is not None:
+            heapq.heappush(self._heap, fire << _SHIFT | i)
+
+    async def _wait(self) -> None:
+        targets = [] if not self._heap else [float(self._heap[0] >> _SHIFT)]
+        if self._retry_at is not None:
+            targets.append(self._retry_at)
+        self._wake = wake = anyio.Event()
+        async with anyio.create_task_group() as tg:
+
+            async def sleeper(when: float) -> None:
+                await self.clock.sleep_until(from_epoch(0) + timedelta(seconds=when))
+                tg.cancel_scope.cancel()
+
+            async def waker() -> None:
+                await wake.wait()
+                tg.cancel_scope.cancel()
+
+            if targets:
+                tg.start_soon(sleeper, min(targets))
+            tg.start_soon(waker)
+        self._wake = None
+
+    # -- enqueueing -----------------------------------------------------------------------------
+
+    async def _apply(self, i: int, plan: CatchUp) -> None:
+        spec = self.specs[i]
+        if plan.skipped:
+            self.metrics.cron_fires_skipped.labels(spec.trigger_id).inc(plan.skipped)
+        log_event(
+            logger, "cron.catchup", logging.INFO if plan.skipped else logging.DEBUG,
+            trigger_id=spec.trigger_id, policy=spec.missed_fire_policy, fired=len(plan.fires),
+            skipped=plan.skipped,
+        )
+        for fire in plan.fires:
+            self._enqueue(i, fire)
+        if plan.cursor is not None:
+            cursor = from_epoch(plan.cursor)
+            await self.store.set_trigger_cursor(spec.trigger_id, cursor, now=self.clock.now())
+
+    def _enqueue(self, i: int, fire: int) -> None:
+        spec, when = self.specs[i], from_epoch(fire)
+        try:
+            receipt = self.scheduler.enqueue(
+                spec.graph_id, spec.params, fire_key(spec.trigger_id, fire),
+                trigger_id=spec.trigger_id, trigger_source="cron", scheduled_fire=when,
+                cursor=CursorAdvance(trigger_id=spec.trigger_id, cursor=when),
+            )
+        except (SchedulerBusy, SchedulerClosed) as exc:
+            self._schedule_retry(i, fire, BUSY_RETRY if isinstance(exc, SchedulerBusy) else 1.0)
+            return
+        except StargraphError as exc:  # the graph vanished or params became invalid
+            self.metrics.cron_fires_skipped.labels(spec.trigger_id).inc()
+            log_event(logger, "cron.fire.refused", logging.ERROR, trigger_id=spec.trigger_id,
+                      fire=when.isoformat(), error=f"{type(exc).__name__}: {exc}")
+            return
+        self._fired[i] = 1
+        assert self._send is not None
+        self._send.send_nowait((receipt, fire, i))
+
+    def _schedule_retry(self, i: int, fire: int, delay: float) -> None:
+        self._retry.append((fire, i))
+        at = self.clock.now().timestamp() + delay
+        self._retry_at = at if self._retry_at is None else min(self._retry_at, at)
+        self.wake()
+
+    async def _collect(self, receive: MemoryObjectReceiveStream[Receipt]) -> None:
+        lag = self.metrics.cron_fire_lag
+        async for receipt, fire, i in receive:
+            try:
+                result = await receipt
+            except Exception as exc:
+                log_event(logger, "cron.fire.retry", logging.WARNING,
+                          trigger_id=self.specs[i].trigger_id, fire=from_epoch(fire).isoformat(),
+                          error=f"{type(exc).__name__}: {exc}")
+                self._schedule_retry(i, fire, FAIL_RETRY)
+                continue
+            if not result.deduplicated:
+                delay = self.clock.now().timestamp() - fire
+                lag.labels(self.specs[i].trigger_id).observe(max(delay, 0.0))
+
+    # -- background upkeep ----------------------------------------------------------------------
+
+    async def _persist_new_cursors(self) -> None:
+        """Store "start from now" for specs seen for the first time (unless a fire did)."""
+        when = from_epoch(self._started_at)
+        for i in self._new:
+            if not self._fired[i]:
+                await self.store.set_trigger_cursor(
+                    self.specs[i].trigger_id, when, now=self.clock.now()
+                )
+        self._new = []
+
+    async def _refresh(self) -> None:
+        """Adopt pause and resume decisions that other processes stored."""
+        while True:
+            await self.clock.sleep_until(self.clock.now() + timedelta(seconds=REFRESH_SECONDS))
+            for st in await self.store.list_trigger_states():
+                i = self.index.get(st.trigger_id)
+                if i is None or self.specs[i].paused or st.paused == bool(self._paused[i]):
+                    continue
+                cursor = to_epoch(st.cursor) if st.cursor else to_epoch(self.clock.now())
+                log_event(logger, "cron.state.adopted", trigger_id=st.trigger_id,
+                          paused=st.paused)
+                self.set_paused(i, st.paused, max(cursor, to_epoch(self.clock.now())))
