@@ -21,18 +21,20 @@ from stargraph.store._sqlite_ops import ADVANCE_CURSOR, bump, write_tx
 from stargraph.store.base import Run, RunFilter, RunPage, TriggerState
 
 __all__ = [
+    "PRUNE_CHUNK",
     "add_nonce",
     "get_run",
     "get_trigger_state",
     "list_runs",
     "list_trigger_states",
     "next_due",
-    "prune",
+    "prune_chunk",
     "set_trigger_cursor",
     "set_trigger_paused",
 ]
 
-_PRUNE_CHUNK = 5_000  # rows deleted per transaction, so other writers interleave
+#: Rows deleted per transaction (and per worker-thread call), so claims and enqueues interleave.
+PRUNE_CHUNK = 2_000
 
 
 def get_run(conn: sqlite3.Connection, run_id: str) -> Run | None:
@@ -87,23 +89,18 @@ def next_due(conn: sqlite3.Connection) -> datetime | None:
     return from_us_opt(row[0])
 
 
-def prune(conn: sqlite3.Connection, finished_before: datetime) -> int:
-    """Delete finished runs older than *finished_before*, a chunk per transaction."""
-    bound = to_us(finished_before)
-    total = 0
-    while True:
-        with write_tx(conn):
-            statuses = conn.execute(
-                "DELETE FROM runs WHERE rowid IN (SELECT rowid FROM runs WHERE "
-                "finished_at IS NOT NULL AND finished_at < ? "
-                "AND status IN ('succeeded', 'failed', 'cancelled') LIMIT ?) RETURNING status",
-                (bound, _PRUNE_CHUNK),
-            ).fetchall()
-            deleted = Counter(row[0] for row in statuses)
-            bump(conn, {status: -count for status, count in deleted.items()})
-        total += len(statuses)
-        if len(statuses) < _PRUNE_CHUNK:
-            return total
+def prune_chunk(conn: sqlite3.Connection, finished_before: datetime) -> int:
+    """Delete up to :data:`PRUNE_CHUNK` finished runs older than *finished_before*."""
+    with write_tx(conn):
+        statuses = conn.execute(
+            "DELETE FROM runs WHERE rowid IN (SELECT rowid FROM runs WHERE "
+            "finished_at IS NOT NULL AND finished_at < ? "
+            "AND status IN ('succeeded', 'failed', 'cancelled') LIMIT ?) RETURNING status",
+            (to_us(finished_before), PRUNE_CHUNK),
+        ).fetchall()
+        deleted = Counter(row[0] for row in statuses)
+        bump(conn, {status: -count for status, count in deleted.items()})
+    return len(statuses)
 
 
 def get_trigger_state(conn: sqlite3.Connection, trigger_id: str) -> TriggerState | None:

@@ -274,8 +274,17 @@ class SQLiteStore:
         return await self._call(ops.status_counts)
 
     async def prune(self, *, finished_before: datetime) -> int:
-        """Delete finished runs older than *finished_before*; return how many."""
-        return await self._call(queries.prune, finished_before)
+        """Delete finished runs older than *finished_before*; return how many.
+
+        Deletes in chunks, one transaction and one worker-thread call each, so a large backlog
+        never holds the store for long.
+        """
+        total = 0
+        while True:
+            deleted = await self._call(queries.prune_chunk, finished_before)
+            total += deleted
+            if deleted < queries.PRUNE_CHUNK:
+                return total
 
     # -- triggers -------------------------------------------------------------------------------
 

@@ -71,6 +71,12 @@ async def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
         await store.open()
 
 
+async def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / "notes.db").write_text("not a database, just notes\n" * 100)
+    with pytest.raises(StoreError, match=r"notes\.db"):
+        await open_store(f"sqlite:///{tmp_path / 'notes.db'}").open()
+
+
 async def test_call_before_open_is_a_clear_error(sqlite_url: str) -> None:
     with pytest.raises(StoreError, match="not open"):
         await open_store(sqlite_url).get_run("r1")
@@ -261,3 +267,20 @@ async def test_status_counts_match_the_rows_after_every_kind_of_write(sqlite_url
 
 async def _claim(store: RunStore, limit: int, now: float) -> list[Run]:
     return await store.claim(owner="a", limit=limit, now=at(now), lease_seconds=30, graph_limits={})
+
+
+async def test_prune_works_through_a_backlog_in_chunks(sqlite_url: str) -> None:
+    from stargraph.store import Completion
+    from stargraph.store._sqlite_queries import PRUNE_CHUNK
+
+    total = PRUNE_CHUNK + PRUNE_CHUNK // 2
+    store = open_store(sqlite_url)
+    await store.open()
+    await store.enqueue_batch([req(new_run(f"r{i:05}")) for i in range(total + 3)])
+    claimed = await _claim(store, total, now=1)
+    done = [Completion(run_id=r.run_id, status=RunStatus.succeeded) for r in claimed]
+    assert len(await store.complete_many(owner="a", completions=done, now=at(2))) == total
+    assert await store.prune(finished_before=at(3)) == total
+    counts = await store.count_by_status()
+    await store.close()
+    assert counts[RunStatus.succeeded] == 0 and counts[RunStatus.pending] == 3
