@@ -50,9 +50,11 @@ class PgSettings:
     pool_max_size: int = 10
     pool_timeout: float = 30.0
     application_name: str = "stargraph"
+    listen: bool = True
 
 
-_OURS = {"schema", "pool_min_size", "pool_max_size", "pool_timeout"}
+_OURS = {"schema", "pool_min_size", "pool_max_size", "pool_timeout", "listen"}
+_BOOLS = {"true": True, "on": True, "1": True, "false": False, "off": False, "0": False}
 
 
 def _number(params: dict[str, str], key: str, kind: type[int] | type[float], default: float) -> Any:
@@ -67,6 +69,23 @@ def _number(params: dict[str, str], key: str, kind: type[int] | type[float], def
     return value
 
 
+def _ours(ours: dict[str, str]) -> dict[str, Any]:
+    """Validate Stargraph's own URL options; return them as :class:`PgSettings` fields."""
+    schema = ours.get("schema") or None
+    if schema is not None and len(schema.encode()) > 40:
+        raise ConfigError(f"store URL option schema={schema!r} is too long (at most 40 bytes)")
+    listen = _BOOLS.get(ours.get("listen", "true").lower())
+    if listen is None:
+        raise ConfigError(f"store URL option listen={ours['listen']!r} must be true or false")
+    low = _number(ours, "pool_min_size", int, 1)
+    high = _number(ours, "pool_max_size", int, max(10, low))
+    if low > high:
+        raise ConfigError(f"store URL: pool_min_size={low} is larger than pool_max_size={high}")
+    timeout = _number(ours, "pool_timeout", float, 30.0)
+    return {"schema": schema, "listen": listen, "pool_min_size": low, "pool_max_size": high,
+            "pool_timeout": timeout}  # fmt: skip
+
+
 def parse_url(url: str) -> PgSettings:
     """Split Stargraph's own query options off a PostgreSQL URL; libpq gets the rest."""
     parts = urlsplit(url)
@@ -75,7 +94,7 @@ def parse_url(url: str) -> PgSettings:
             f"not a PostgreSQL store URL (scheme {parts.scheme!r}); use postgresql://"
         )
     query = parse_qsl(parts.query, keep_blank_values=True)
-    ours = {k: v for k, v in query if k in _OURS}
+    fields = _ours({k: v for k, v in query if k in _OURS})
     rest = urlencode([(k, v) for k, v in query if k not in _OURS])
     conninfo = urlunsplit(parts._replace(query=rest))
     try:
@@ -83,16 +102,8 @@ def parse_url(url: str) -> PgSettings:
     except psycopg.Error as exc:
         raise ConfigError(f"invalid PostgreSQL store URL: {exc}") from None
     where = f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
-    schema = ours.get("schema") or None
-    low = _number(ours, "pool_min_size", int, 1)
-    high = _number(ours, "pool_max_size", int, max(10, low))
-    if low > high:
-        raise ConfigError(f"store URL: pool_min_size={low} is larger than pool_max_size={high}")
-    timeout = _number(ours, "pool_timeout", float, 30.0)
-    return PgSettings(
-        conninfo=conninfo, where=where, schema=schema, pool_min_size=low, pool_max_size=high,
-        pool_timeout=timeout, application_name=str(info.get("application_name") or "stargraph"),
-    )  # fmt: skip
+    name = str(info.get("application_name") or "stargraph")
+    return PgSettings(conninfo=conninfo, where=where, application_name=name, **fields)
 
 
 def store_error(exc: psycopg.Error, what: str, where: str) -> StoreError:

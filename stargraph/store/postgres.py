@@ -118,18 +118,20 @@ class PostgresStore:
             pool, (before, after) = await anyio.to_thread.run_sync(self._open_pool)
         except psycopg.Error as exc:
             raise store_error(exc, "connect and migrate", s.where) from exc
-        listener = Listener(s.conninfo, self.channel, s.where, f"{s.application_name}-listen")
-        try:
-            await listener.connect()
-        except psycopg.Error as exc:
-            await anyio.to_thread.run_sync(partial(pool.close, timeout=1.0))
-            raise store_error(exc, "LISTEN", s.where) from exc
+        listener = None
+        if s.listen:
+            listener = Listener(s.conninfo, self.channel, s.where, f"{s.application_name}-listen")
+            try:
+                await listener.connect()
+            except psycopg.Error as exc:
+                await anyio.to_thread.run_sync(partial(pool.close, timeout=1.0))
+                raise store_error(exc, "LISTEN", s.where) from exc
         limiter = anyio.CapacityLimiter(s.pool_max_size)
         self._runner = PgRunner(pool, limiter, s.where)
         self._listener = listener
         log_event(
             logger, "store.opened", backend="postgres", where=s.where, schema=s.schema,
-            schema_from=before, schema_to=after, pool_max_size=s.pool_max_size,
+            schema_from=before, schema_to=after, pool_max_size=s.pool_max_size, listen=s.listen,
         )  # fmt: skip
 
     async def close(self) -> None:
@@ -284,9 +286,11 @@ class PostgresStore:
 
     async def wait_for_work(self, timeout: float) -> None:
         """Return on a ``NOTIFY`` from any node, or after *timeout* seconds (polling fallback)."""
-        listener = self._listener
-        if listener is None:
+        if self._runner is None:
             raise StoreError(
                 f"PostgreSQL store {self.settings.where} is not open; call await store.open() first"
             )
-        await listener.wait(timeout)
+        if self._listener is None:  # ?listen=false: plain polling
+            await anyio.sleep(timeout)
+        else:
+            await self._listener.wait(timeout)

@@ -40,7 +40,8 @@ def test_url_options_are_split_from_libpq_options() -> None:
 @pytest.mark.parametrize(
     ("query", "word"),
     [("pool_max_size=0", "pool_max_size"), ("pool_timeout=soon", "pool_timeout"),
-     ("pool_min_size=5&pool_max_size=2", "pool_min_size=5")],
+     ("pool_min_size=5&pool_max_size=2", "pool_min_size=5"), ("listen=maybe", "listen"),
+     ("schema=" + "s" * 41, "too long")],
 )  # fmt: skip
 def test_bad_url_options_raise_config_error(query: str, word: str) -> None:
     with pytest.raises(ConfigError, match=word):

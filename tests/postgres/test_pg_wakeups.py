@@ -119,3 +119,11 @@ async def test_lost_listener_falls_back_to_polling_then_reconnects(
         assert await _timed_wait(waiter, 3) < 1.0
         await writer.enqueue_batch([req(new_run("r1"))])
         assert await _timed_wait(waiter, 3) < 1.0
+
+
+async def test_listen_false_polls_instead(node_factory: Callable[..., Any]) -> None:
+    waiter: PostgresStore = await node_factory(listen="false")
+    writer: PostgresStore = await node_factory()
+    await writer.enqueue_batch([req(new_run("r1"))])
+    with anyio.fail_after(5):
+        assert await _timed_wait(waiter, 0.3) >= 0.25  # no LISTEN: sleeps out the timeout
