@@ -121,6 +121,10 @@ class Supervisor:
         try:
             with anyio.CancelScope() as h.scope:
                 await self._run_with_restarts(h, ready)
+        except Exception as exc:  # a defect here must not take the other plugins down
+            h.set_state(PluginState.FAILED, f"supervisor: {describe(exc)}")
+            log_event(_log, "trigger.failed", logging.ERROR, plugin=h.name, error=h.error,
+                      restarts=h.restarts)
         finally:
             ready()
             await self._stop(h)

@@ -6,13 +6,13 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pluggy
 import pytest
-from conftest import MakeDist
 
 from stargraph.plugin import (
     LoadRecord,
@@ -24,6 +24,7 @@ from stargraph.plugin import (
 )
 
 FIX = "sg-fixture-plugins"
+MakeDist = Callable[..., Path]  # the make_dist fixture of tests/plugin/conftest.py
 
 TRIGGER_SRC = """
 class Good:
