@@ -215,7 +215,7 @@ class CronLoop:
         log_event(
             logger, "cron.catchup", logging.INFO if plan.skipped else logging.DEBUG,
             trigger_id=spec.trigger_id, policy=spec.missed_fire_policy, fired=len(plan.fires),
-            skipped=plan.skipped,
+            skipped=plan.skipped, skipped_is_lower_bound=plan.capped,
         )
         for fire in plan.fires:
             self._enqueue(i, fire)

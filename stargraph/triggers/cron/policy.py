@@ -7,7 +7,8 @@ fire at or before it was handled (run, or counted as skipped).
 - ``fire_once_catchup``: run only the latest missed fire, if it is inside ``catchup_window``.
 - ``fire_all``: run every missed fire inside ``catchup_window``, oldest first.
 
-Fires older than ``now - catchup_window`` are never run; every fire not run is counted.
+Fires older than ``now - catchup_window`` are never run; every fire not run is counted (up to
+:data:`COUNT_CAP` per catch-up, which keeps a long outage of an every-second schedule cheap).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from stargraph.triggers.cron.spec import CronSpec
 
 __all__ = ["COUNT_CAP", "CatchUp", "count_between", "next_fire", "plan_missed"]
 
-COUNT_CAP = 100_000  # skipped fires are counted exactly up to this many per catch-up
+COUNT_CAP = 10_000  # skipped fires are counted exactly up to this many per catch-up
 
 
 def _bounds(spec: CronSpec) -> tuple[int | None, int | None]:
@@ -65,6 +66,11 @@ class CatchUp:
     fires: tuple[int, ...] = ()
     skipped: int = 0
     cursor: int | None = None
+
+    @property
+    def capped(self) -> bool:
+        """True when more fires were skipped than :data:`COUNT_CAP` (``skipped`` is a floor)."""
+        return self.skipped >= COUNT_CAP
 
 
 def plan_missed(spec: CronSpec, cursor: int, now: int) -> CatchUp:

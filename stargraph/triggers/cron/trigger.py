@@ -142,6 +142,8 @@ class CronTrigger:
 
     async def describe(self) -> list[TriggerInfo]:
         """State of every cron trigger: paused, cursor (last fire) and next planned fire."""
+        if not self._specs:
+            return []
         states = {st.trigger_id: st for st in await self._store.list_trigger_states()}
         return [self._info(i, states.get(s.trigger_id)) for i, s in enumerate(self._specs)]
 
