@@ -22,6 +22,7 @@ from stargraph.plugin import (
     load_report,
     unwrap,
 )
+from stargraph.plugin._trace import enable_trace_from_env
 
 FIX = "sg-fixture-plugins"
 MakeDist = Callable[..., Path]  # the make_dist fixture of tests/plugin/conftest.py
@@ -292,8 +293,25 @@ def test_trace_prints_plugin_events_to_stderr(installed_fixture_dist: Path) -> N
     assert proc.stdout == ""
 
 
-@pytest.mark.parametrize("value", [None, "", "0"])
-def test_without_trace_loading_is_quiet(installed_fixture_dist: Path, value: str | None) -> None:
-    proc = build_in_subprocess(installed_fixture_dist, value)
+def test_without_trace_loading_is_quiet(installed_fixture_dist: Path) -> None:
+    proc = build_in_subprocess(installed_fixture_dist, None)
     assert "plugin.register" not in proc.stderr
     assert "plugin.discovery" not in proc.stderr
+
+
+@pytest.mark.parametrize(("value", "on"), [("", False), ("0", False), ("off", False),
+                                           ("1", True), ("yes", True)])
+def test_trace_variable_values(monkeypatch: pytest.MonkeyPatch, value: str, on: bool) -> None:
+    logger = logging.getLogger("stargraph.plugin")
+    saved_handlers, saved_level = logger.handlers[:], logger.level
+    logger.handlers[:] = []
+    logger.setLevel(logging.NOTSET)
+    monkeypatch.setenv("STARGRAPH_TRACE_PLUGINS", value)
+    try:
+        assert enable_trace_from_env() is on
+        enable_trace_from_env()
+        assert len(logger.handlers) == (1 if on else 0)  # attached once, never twice
+        assert logger.isEnabledFor(logging.INFO) is on
+    finally:
+        logger.handlers[:] = saved_handlers
+        logger.setLevel(saved_level)
