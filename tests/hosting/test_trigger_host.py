@@ -312,3 +312,68 @@ async def test_statuses_include_disabled_and_load_failed(
         assert status["stargraph:stargraph.triggers:manual"].state == "running"
         manual = dict(host.triggers())["stargraph:stargraph.triggers:manual"]
         assert isinstance(manual, ManualTrigger)
+
+
+async def test_a_plugin_that_ends_its_own_task_group_is_stopped_not_restarted() -> None:
+    class OneShot(Ticker):
+        async def start(self) -> None:
+            self.calls.append("start")
+            await self.deps["task_group"].start(self._once)
+
+        async def _once(self, *, task_status: Any) -> None:
+            task_status.started()
+            await anyio.sleep(0.05)
+            self.deps["task_group"].cancel_scope.cancel()
+
+    one = OneShot()
+    async with TriggerHost(manager(one=one, other=Ticker()), options=FAST) as host:
+        await wait_for(lambda: states(host)["one"] == PluginState.STOPPED)
+        await anyio.sleep(0.2)
+        assert states(host) == {"one": "stopped", "other": "running"}
+    assert one.calls == ["init", "routes", "start", "stop"]
+
+
+async def test_a_long_healthy_run_resets_the_restart_count() -> None:
+    flaky = Ticker(crashes=4)  # crashes every third tick (~30 ms), four times
+    options = HostOptions(backoff_initial=0.01, max_restarts=1, stable_after=0.02)
+    async with TriggerHost(manager(flaky=flaky), options=options) as host:
+        await wait_for(lambda: flaky.crashes_left == 0 and len(flaky.starts) == 5)
+        status = host.statuses()[0]
+        assert status.state == "running" and status.restarts == 1  # never two in a row
+
+
+async def test_async_hookimpls_are_awaited_by_the_host() -> None:
+    log: list[str] = []
+
+    class AsyncHooks:
+        @hookimpl
+        async def trigger_init(self, deps: dict[str, Any]) -> None:
+            await anyio.sleep(0)
+            log.append("init")
+
+        @hookimpl
+        async def trigger_start(self, deps: dict[str, Any]) -> None:
+            deps["task_group"].start_soon(self._loop)
+            log.append("start")
+
+        @hookimpl
+        async def trigger_stop(self, deps: dict[str, Any]) -> None:
+            await anyio.sleep(0)
+            log.append("stop")
+
+        @hookimpl
+        async def trigger_routes(self) -> list[str]:
+            return ["async-hooks-bp"]
+
+        async def _loop(self) -> None:
+            try:
+                await anyio.sleep_forever()
+            finally:
+                log.append("loop cancelled")
+
+    pm = pluggy.PluginManager("stargraph")
+    pm.add_hookspecs(hookspecs)
+    pm.register(AsyncHooks(), name="ah")
+    async with TriggerHost(pm, options=FAST) as host:
+        assert host.routes == ["async-hooks-bp"] and states(host) == {"ah": "running"}
+    assert log == ["init", "start", "loop cancelled", "stop"]
