@@ -29,11 +29,19 @@ _HOSTED_STATES = (PluginState.RUNNING, PluginState.FAILED, PluginState.RESTARTIN
 Outcome = Literal["crashed", "start_failed", "ended"]
 
 
-def describe(exc: BaseException | None) -> str:
-    """``"Type: message"`` of *exc*, or of the first leaf of an exception group."""
+def first_leaf(exc: BaseException) -> BaseException:
+    """The first exception inside (nested) exception groups, or *exc* itself."""
     while isinstance(exc, BaseExceptionGroup):
         exc = exc.exceptions[0]
-    return f"{type(exc).__name__}: {exc}" if exc is not None else "unknown error"
+    return exc
+
+
+def describe(exc: BaseException | None) -> str:
+    """``"Type: message"`` of *exc*, or of the first leaf of an exception group."""
+    if exc is None:
+        return "unknown error"
+    leaf = first_leaf(exc)
+    return f"{type(leaf).__name__}: {leaf}"
 
 
 @attrs.define(eq=False)
@@ -176,7 +184,7 @@ class Supervisor:
         except* Exception as group:
             outcome = "crashed"
             h.error = describe(group)
-            leaf = group.exceptions[0]
+            leaf = first_leaf(group)
             log_event(_log, "trigger.crashed", logging.ERROR, plugin=h.name,
                       error_type=type(leaf).__name__, message=str(leaf), restarts=h.restarts)
         finally:
