@@ -18,11 +18,12 @@ from stargraph.store._rows import (
     trigger_from_row,
 )
 from stargraph.store._sqlite_ops import ADVANCE_CURSOR, bump, write_tx
-from stargraph.store.base import Run, RunFilter, RunPage, TriggerState
+from stargraph.store.base import NonceRequest, Run, RunFilter, RunPage, TriggerState
 
 __all__ = [
     "PRUNE_CHUNK",
     "add_nonce",
+    "add_nonces",
     "get_run",
     "get_trigger_state",
     "list_runs",
@@ -161,3 +162,18 @@ def add_nonce(
             (scope, nonce, to_us(expires_at)),
         )
     return cur.rowcount == 1
+
+
+def add_nonces(conn: sqlite3.Connection, items: list[NonceRequest], now: datetime) -> list[bool]:
+    """Record several nonces in one transaction; ``False`` for each replay (see add_nonce)."""
+    fresh: list[bool] = []
+    with write_tx(conn):
+        conn.execute("DELETE FROM webhook_nonces WHERE expires_at <= ?", (to_us(now),))
+        for item in items:
+            cur = conn.execute(
+                "INSERT INTO webhook_nonces (scope, nonce, expires_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (scope, nonce) DO NOTHING",
+                (item.scope, item.nonce, to_us(item.expires_at)),
+            )
+            fresh.append(cur.rowcount == 1)
+    return fresh

@@ -28,11 +28,13 @@ from stargraph._json import JSONObject, JSONValue
 
 __all__ = [
     "TERMINAL_STATUSES",
+    "BatchNonceStore",
     "Completion",
     "CursorAdvance",
     "EnqueueOutcome",
     "EnqueueRequest",
     "NewRun",
+    "NonceRequest",
     "Run",
     "RunError",
     "RunFilter",
@@ -307,4 +309,30 @@ class RunStore(Protocol):
         """Return when another process may have enqueued work, or after *timeout* seconds.
 
         SQLite simply sleeps; PostgreSQL listens for notifications.
+        """
+
+
+@attrs.frozen(kw_only=True)
+class NonceRequest:
+    """One webhook replay nonce for :meth:`BatchNonceStore.add_nonces`."""
+
+    scope: str
+    nonce: str
+    expires_at: datetime
+
+
+@runtime_checkable
+class BatchNonceStore(Protocol):
+    """Optional store capability: record many webhook nonces in **one transaction**.
+
+    The webhook trigger group-commits concurrent deliveries' nonces through it when the store
+    has it (one fsync per batch instead of one per delivery) and falls back to
+    :meth:`RunStore.add_nonce` otherwise.
+    """
+
+    async def add_nonces(self, items: Sequence[NonceRequest], *, now: datetime) -> list[bool]:
+        """Do :meth:`RunStore.add_nonce` for each item, in order, in one transaction.
+
+        Returns one flag per item; ``False`` marks a replay (an unexpired copy exists, or the
+        same ``(scope, nonce)`` came earlier in *items*). Expired nonces are deleted first.
         """

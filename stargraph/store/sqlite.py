@@ -35,6 +35,7 @@ from stargraph.store.base import (
     Completion,
     EnqueueOutcome,
     EnqueueRequest,
+    NonceRequest,
     Run,
     RunError,
     RunFilter,
@@ -321,6 +322,12 @@ class SQLiteStore:
     ) -> bool:
         """Record a nonce; ``False`` when an unexpired copy exists (a replay)."""
         return await self._call(queries.add_nonce, scope, nonce, expires_at, now)
+
+    async def add_nonces(self, items: Sequence[NonceRequest], *, now: datetime) -> list[bool]:
+        """Record several nonces in one transaction (see :class:`BatchNonceStore`)."""
+        if not items:
+            return []
+        return await self._call(queries.add_nonces, list(items), now)
 
     async def wait_for_work(self, timeout: float) -> None:
         """Sleep *timeout* seconds (SQLite has no cross-process notification)."""

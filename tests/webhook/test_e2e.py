@@ -215,7 +215,8 @@ async def test_replay_refused_by_a_second_runtime_sharing_the_store(sqlite_url: 
             assert (await a.post("/hooks/standard-webhooks", body, headers)).status_code == 202
             r = await b.post("/hooks/standard-webhooks", body, headers)
             assert r.status_code == 409 and r.json()["error"]["code"] == "duplicate_nonce"
-            fresh = signed("standard-webhooks", body, msg_id=headers["webhook-id"])
+            fresh = signed("standard-webhooks", body, msg_id=headers["webhook-id"],
+                           timestamp=int(headers["webhook-timestamp"]) + 1)
             r = await b.post("/hooks/standard-webhooks", body, fresh)
             assert r.status_code == 202 and r.json()["deduplicated"] is True
             assert await b.run_count() == 1

@@ -57,15 +57,15 @@ class WebhookHost(Protocol):
     def scheduler(self) -> Any: ...
 
     @property
-    def store(self) -> Any: ...
-
-    @property
     def clock(self) -> Clock: ...
 
     @property
     def metrics(self) -> Any: ...
 
     def is_paused(self, trigger_id: str) -> bool: ...
+
+    async def add_nonce(self, scope: str, nonce: str, *, expires_at: datetime,
+                        now: datetime) -> bool: ...
 
     def accepted(self, trigger_id: str, when: datetime) -> None: ...
 
@@ -141,7 +141,7 @@ async def _check_replay(host: WebhookHost, spec: WebhookSpec, delivery: Delivery
     if delivery.nonce is None or delivery.nonce_expires is None:
         return
     expires = datetime.fromtimestamp(delivery.nonce_expires + 1, UTC)
-    fresh = await host.store.add_nonce(spec.trigger_id, delivery.nonce,
+    fresh = await host.add_nonce(spec.trigger_id, delivery.nonce,
                                        expires_at=max(expires, now + timedelta(seconds=1)),
                                        now=now)
     if not fresh:

@@ -14,6 +14,7 @@ from stargraph._log import log_event
 from stargraph.clock import Clock, SystemClock
 from stargraph.errors import ConfigError, StargraphRuntimeError, StoreError, TriggerNotFound
 from stargraph.triggers._control import TriggerInfo
+from stargraph.triggers.webhook.nonces import NonceWriter
 from stargraph.triggers.webhook.params import load_extractor
 from stargraph.triggers.webhook.routes import Endpoint, build_blueprint
 from stargraph.triggers.webhook.schemes import secret_key
@@ -68,6 +69,7 @@ class WebhookTrigger:
         self._clock: Clock = SystemClock()
         self._metrics: Any = None
         self._task_group: Any = None
+        self._nonces = NonceWriter(None)
 
     # -- what the routes read ------------------------------------------------------------------
 
@@ -89,6 +91,10 @@ class WebhookTrigger:
 
     def is_paused(self, trigger_id: str) -> bool:
         return self._paused.get(trigger_id, (False, None))[0]
+
+    async def add_nonce(self, scope: str, nonce: str, *, expires_at: datetime,
+                        now: datetime) -> bool:
+        return await self._nonces.add(scope, nonce, expires_at=expires_at, now=now)
 
     def accepted(self, trigger_id: str, when: datetime) -> None:
         self._last[trigger_id] = when
@@ -116,6 +122,7 @@ class WebhookTrigger:
         self._clock = deps.get("clock") or getattr(scheduler, "clock", None) or SystemClock()
         self._metrics = deps.get("metrics") or getattr(scheduler, "metrics", None)
         self._task_group = deps.get("task_group")
+        self._nonces = NonceWriter(self._store)
 
     async def start(self) -> None:
         """Load persisted pause flags; keep them fresh (other nodes may pause a trigger)."""
@@ -123,6 +130,7 @@ class WebhookTrigger:
             return
         await self._refresh()
         if self._task_group is not None:
+            await self._task_group.start(self._nonces.run)
             self._task_group.start_soon(self._refresh_loop)
 
     def stop(self) -> None:
