@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
@@ -62,8 +62,10 @@ def build_plugin_manager(disable: Iterable[str] = ()) -> pluggy.PluginManager:
     disabled = frozenset(disable)
     log_event(plugin_logger, "plugin.discovery.start", groups=list(GROUPS))
     records: list[LoadRecord] = []
+    seen: set[str] = set()
     for ep in _discover():
-        records.append(_load_entry_point(pm, ep, disabled, {r.name for r in records}))
+        records.append(_load_entry_point(pm, ep, disabled, seen))
+        seen.add(records[-1].name)
     report = LoadReport(records=tuple(records))
     attach_report(pm, report)
     log_event(
@@ -125,8 +127,9 @@ def _register(pm: pluggy.PluginManager, ep: EntryPoint, name: str) -> PluginMeta
     return metadata
 
 
-def _call_factory(factory: object, name: str) -> tuple[object, PluginMetadata | None]:
-    assert callable(factory)
+def _call_factory(
+    factory: Callable[[], object], name: str
+) -> tuple[object, PluginMetadata | None]:
     produced = factory()
     if not isinstance(produced, PluginMetadata):
         return produced, None
