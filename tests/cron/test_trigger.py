@@ -255,3 +255,25 @@ async def test_unknown_graph_fails_the_cron_plugin_only(sqlite_url: str) -> None
         assert status.state in (PluginState.FAILED, PluginState.LOAD_FAILED)
         assert "cron trigger 'c': graph_id 'missing'" in (status.error or "")
         assert rt.ready
+
+
+async def test_a_pause_stored_by_another_process_is_adopted(sqlite_url: str) -> None:
+    clock = ManualClock(T0)
+    async with cron_runtime(sqlite_url, [every10()], clock) as one, cron_runtime(
+        sqlite_url, [every10()], clock
+    ) as two:
+        await cron_of(one).pause("c")  # `two` learns of it at its next refresh (30 s)
+        await advance(clock, 30)
+        await anyio.sleep(0.2)
+        before = len(await runs_of(two.store))
+        [info] = await cron_of(two).describe()
+        assert info.paused
+        for _ in range(3):
+            await advance(clock, 10)
+        await anyio.sleep(0.1)
+        assert len(await runs_of(two.store)) == before
+        await cron_of(one).resume("c")
+        await advance(clock, 30)  # refresh: `two` resumes from the stored cursor (no burst)
+        await wait_for(lambda: _count(two, before + 1))
+        fires = [r.scheduled_fire for r in await runs_of(two.store)][before:]
+        assert fires and all(f and f > T0 + 60 * S for f in fires)

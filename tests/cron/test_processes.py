@@ -1,0 +1,106 @@
+"""Real processes: kill -9 mid-stream, and two processes on one SQLite store (SystemClock)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import anyio
+import pytest
+from anyio.abc import Process
+
+from stargraph.store import open_store
+from stargraph.store.base import Run, RunFilter
+
+CHILD = Path(__file__).with_name("cron_child.py")
+pytestmark = pytest.mark.slow
+
+
+async def _spawn(url: str, seconds: float, backend: str) -> Process:
+    proc = await anyio.open_process(
+        [sys.executable, str(CHILD), url, str(seconds), backend],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    with anyio.fail_after(20):
+        line = b""
+        while not line.endswith(b"\n"):
+            chunk = await proc.stdout.receive(1)
+            line += chunk
+    assert line.strip() == b"ready", line
+    return proc
+
+
+async def _finish(proc: Process) -> dict[str, float]:
+    assert proc.stdout is not None and proc.stderr is not None
+    with anyio.fail_after(30):
+        out = b""
+        async for chunk in proc.stdout:
+            out += chunk
+        await proc.wait()
+    assert proc.returncode == 0, (await _drain(proc))
+    counts: dict[str, float] = json.loads(out.decode().strip().splitlines()[-1])
+    return counts
+
+
+async def _drain(proc: Process) -> str:
+    assert proc.stderr is not None
+    err = b""
+    async for chunk in proc.stderr:
+        err += chunk
+    return err.decode()[-3000:]
+
+
+async def _runs(url: str) -> list[Run]:
+    store = open_store(url)
+    await store.open()
+    try:
+        page = await store.list_runs(RunFilter(trigger_id="tick"), limit=10_000, cursor=None)
+    finally:
+        await store.close()
+    return page.items
+
+
+def _assert_every_second_exactly_once(runs: list[Run]) -> None:
+    fires = sorted(r.scheduled_fire for r in runs if r.scheduled_fire is not None)
+    assert len(fires) == len(runs) == len(set(fires)), "a fire ran twice"
+    assert len({r.idempotency_key for r in runs}) == len(runs)
+    gaps = [(a, b) for a, b in zip(fires, fires[1:], strict=False) if b - a != timedelta(seconds=1)]
+    assert gaps == [], f"fires lost between {gaps}"
+
+
+async def test_kill_9_mid_stream_loses_and_duplicates_nothing(
+    sqlite_url: str, anyio_backend: str
+) -> None:
+    first = await _spawn(sqlite_url, 60, anyio_backend)
+    with anyio.fail_after(15):
+        while len(await _runs(sqlite_url)) < 2:
+            await anyio.sleep(0.1)
+    await anyio.sleep(0.37)  # somewhere inside a second, not on its edge
+    first.send_signal(signal.SIGKILL)
+    await first.wait()
+    before = await _runs(sqlite_url)
+    await anyio.sleep(2.2)  # down across two planned fires
+    second = await _spawn(sqlite_url, 2.5, anyio_backend)
+    await _finish(second)
+    runs = await _runs(sqlite_url)
+    _assert_every_second_exactly_once(runs)
+    last_before = max(r.scheduled_fire for r in before if r.scheduled_fire)
+    after = [r for r in runs if r.scheduled_fire and r.scheduled_fire > last_before]
+    assert len(after) >= 4  # the downtime's fires (caught up) and the live ones
+
+
+async def test_two_processes_on_one_store_make_one_run_per_fire(
+    sqlite_url: str, anyio_backend: str
+) -> None:
+    one = await _spawn(sqlite_url, 3.5, anyio_backend)
+    two = await _spawn(sqlite_url, 3, anyio_backend)
+    counts = [await _finish(one), await _finish(two)]
+    runs = await _runs(sqlite_url)
+    _assert_every_second_exactly_once(runs)
+    assert sum(c["enqueued"] for c in counts) == len(runs) >= 3
+    assert sum(c["deduplicated"] for c in counts) >= 2  # both processes really fired
