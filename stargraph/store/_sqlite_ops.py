@@ -105,10 +105,25 @@ def enqueue_batch(
         if inserted == len(requests):
             outcomes = [EnqueueOutcome(run_id=r.run.run_id, deduplicated=False) for r in requests]
         else:
-            outcomes = [_holder(conn, req) for req in requests]
+            outcomes = _outcomes(conn, requests)
         if advances:
             conn.executemany(ADVANCE_CURSOR, advances)
     return outcomes
+
+
+def _outcomes(conn: sqlite3.Connection, requests: Sequence[EnqueueRequest]) -> list[EnqueueOutcome]:
+    """Outcomes of a batch where some inserts did nothing: look up only those keys' holders."""
+    ids = [req.run.run_id for req in requests]
+    present: set[str] = set()
+    for part in chunks(ids):
+        rows = conn.execute(f"SELECT run_id FROM runs WHERE run_id IN ({marks(len(part))})", part)
+        present.update(row[0] for row in rows)
+    return [
+        EnqueueOutcome(run_id=req.run.run_id, deduplicated=False)
+        if req.run.run_id in present
+        else _holder(conn, req)
+        for req in requests
+    ]
 
 
 def _holder(conn: sqlite3.Connection, req: EnqueueRequest) -> EnqueueOutcome:
