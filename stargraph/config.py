@@ -198,7 +198,7 @@ def _parse(
         plugins=_plugins(root.table("plugins")),
         deps=dict(root.table("deps").data),
     )
-    ids = [spec.trigger_id for spec in (*cfg.cron, *cfg.webhook)]
+    ids = [s.trigger_id for s in cfg.cron] + [s.trigger_id for s in cfg.webhook]
     if dupes := sorted({i for i in ids if ids.count(i) > 1}):
         raise ConfigError(f"{source}: trigger_id {dupes[0]!r} is used by more than one trigger")
     return cfg

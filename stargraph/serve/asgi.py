@@ -65,22 +65,27 @@ class StargraphASGI:
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         await receive()  # lifespan.startup
+        self._started = False
+        failure = await self._serve_lifespan(scope, receive, send)
+        if failure is None:
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        log_event(logger, "serve.lifespan.failed", logging.ERROR, error=failure)
+        kind = "shutdown" if self._started else "startup"
+        await send({"type": f"lifespan.{kind}.failed", "message": failure})
+
+    async def _serve_lifespan(self, scope: Scope, receive: Receive, send: Send) -> str | None:
+        """Run the runtime for the whole lifespan; return the failure message, if any."""
         try:
             cfg = load_config(self._config_path or os.environ.get("STARGRAPH_CONFIG") or None)
             runtime = build_runtime(cfg)
-        except Exception as exc:
-            await send({"type": "lifespan.startup.failed", "message": str(exc)})
-            return
-        self._started = False
-        try:
             async with runtime, anyio.create_task_group() as tg:
                 await self._run(scope, receive, send, cfg, runtime, tg)
         except Exception as exc:
-            log_event(logger, "serve.lifespan.failed", logging.ERROR, error=str(exc))
-            kind = "shutdown" if self._started else "startup"
-            await send({"type": f"lifespan.{kind}.failed", "message": str(exc)})
-            return
-        await send({"type": "lifespan.shutdown.complete"})
+            while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
+                exc = exc.exceptions[0]
+            return str(exc)
+        return None
 
     async def _run(
         self, scope: Scope, receive: Receive, send: Send, cfg: Any, runtime: Any, tg: TaskGroup

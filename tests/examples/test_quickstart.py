@@ -1,0 +1,102 @@
+"""The quickstart end to end: ``stargraph serve`` as a real process on asyncio and trio.
+
+A cron run, a signed webhook run (headers from ``stargraph webhook sign``), a manual run (from
+``stargraph run``), the CLI listings, and a graceful SIGTERM with runs in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from serve_procs import BIN, free_port, wait_run
+
+QUICKSTART = Path(__file__).parents[2] / "examples" / "quickstart"
+TOKEN = "quickstart-api-token"
+
+
+def _cli(*argv: str, env: dict[str, str], cwd: Path) -> Any:
+    done = subprocess.run([str(BIN / "stargraph"), *argv, "--json"], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.fixture
+def quickstart(tmp_path: Path) -> Path:
+    folder = tmp_path / "quickstart"
+    shutil.copytree(QUICKSTART, folder, ignore=shutil.ignore_patterns("*.db*", "__pycache__"))
+    toml = folder / "stargraph.toml"
+    toml.write_text(toml.read_text().replace("graceful_timeout = 5", "graceful_timeout = 2"))
+    return toml
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_quickstart_end_to_end(backend: str, quickstart: Path, spawn: Any,
+                               tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "QUICKSTART_WEBHOOK_SECRET": "quickstart-secret",
+           "STARGRAPH_API_TOKEN": TOKEN, "STARGRAPH_CONFIG": str(quickstart)}
+    server = spawn([str(BIN / "stargraph"), "serve", "--backend", backend,
+                    "--bind", f"127.0.0.1:{port}"], env=env)
+    server.wait_ready(url)
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        # manual: the CLI enqueues on the same store; the server executes
+        manual = _cli("run", "hello", "-p", "name=e2e", env=env, cwd=tmp_path)
+        run = wait_run(client, manual["run_id"], "succeeded")
+        assert run["result"] == {"greeting": "hello, e2e", "attempt": 1}
+
+        # webhook: headers from `stargraph webhook sign`
+        body = tmp_path / "body.json"
+        body.write_text('{"event": "deploy", "id": 7}')
+        headers = _cli("webhook", "sign", "--scheme", "stargraph", "--secret-env",
+                       "QUICKSTART_WEBHOOK_SECRET", "--body-file", str(body), env=env,
+                       cwd=tmp_path)
+        hook = httpx.post(f"{url}/hooks/demo", content=body.read_bytes(), headers=headers)
+        assert hook.status_code == 202, hook.text
+        run = wait_run(client, hook.json()["run_id"], "succeeded")
+        assert run["trigger_source"] == "webhook" and run["params"] == {"event": "deploy", "id": 7}
+        replay = httpx.post(f"{url}/hooks/demo", content=body.read_bytes(), headers=headers)
+        assert replay.status_code == 409
+
+        # cron: every 5 seconds
+        cron = _wait_cron_run(client)
+        assert cron["result"]["source"] == "quickstart"
+        assert cron["result"]["planned"] == cron["scheduled_fire"]
+
+        listed = _cli("runs", "list", env=env, cwd=tmp_path)["items"]
+        assert {"manual", "webhook", "cron"} <= {item["trigger_source"] for item in listed}
+        triggers = _cli("triggers", "list", "--url", url, env=env, cwd=tmp_path)["items"]
+        assert {"cron:tick", "webhook:demo"} <= {t["trigger_id"] for t in triggers}
+
+        # graceful shutdown: a short run finishes within the grace, a long one is released
+        short = client.post("/v1/runs", json={"graph_id": "hello", "params": {"seconds": 1}})
+        long = client.post("/v1/runs", json={"graph_id": "hello", "params": {"seconds": 60}})
+        short_id, long_id = short.json()["run_id"], long.json()["run_id"]
+        wait_run(client, short_id, "running")
+        wait_run(client, long_id, "running")
+    assert server.terminate() == 0, server.output()
+    assert _cli("runs", "show", short_id, env=env, cwd=tmp_path)["status"] == "succeeded"
+    released = _cli("runs", "show", long_id, env=env, cwd=tmp_path)
+    assert released["status"] == "pending" and released["attempt"] == 1
+    assert "Traceback" not in server.output(), server.output()
+    assert "serve.listening" in server.output() and "serve.stopped" in server.output()
+
+
+def _wait_cron_run(client: httpx.Client) -> dict[str, Any]:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        items = client.get("/v1/runs", params={"trigger_id": "cron:tick",
+                                               "status": "succeeded"}).json()["items"]
+        if items:
+            return dict(items[0])
+        time.sleep(0.2)
+    pytest.fail("no cron run within 15 s")

@@ -1,0 +1,329 @@
+"""The HTTP API in-process on each backend: real Runtime (SQLite file), Hypercorn and httpx."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import anyio
+import attrs
+import httpx
+import pytest
+
+from stargraph.errors import InvalidParams, SchedulerBusy, SchedulerClosed
+from stargraph.runtime import Runtime
+from stargraph.scheduler import Graph, RunContext, RunPolicy
+from stargraph.serve import attach_runtime, bind_socket, create_app, serve_app
+from stargraph.serve._errors import from_stargraph
+from stargraph.serve.openapi import API_OPERATIONS, app_routes
+from stargraph.triggers.cron import CronSpec
+from stargraph.triggers.webhook import WebhookSpec, sign
+
+TOKEN = "test-api-token-123"
+HOOK_SECRET = "hook-secret-456"
+
+
+async def ok(params: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    return {"echo": params, "source": ctx.trigger_source}
+
+
+async def slow(params: dict[str, Any], ctx: RunContext) -> str:
+    await anyio.sleep(float(params.get("seconds", 30)))
+    return "slept"
+
+
+def fail(params: dict[str, Any], ctx: RunContext) -> None:
+    raise RuntimeError("graph failed on purpose")
+
+
+GRAPHS = [
+    Graph(graph_id="ok", fn=ok),
+    Graph(graph_id="slow", fn=slow),
+    Graph(graph_id="single", fn=slow, policy=RunPolicy(concurrency=1)),
+    Graph(graph_id="fail", fn=fail),
+]
+
+
+@attrs.frozen
+class Server:
+    """A running in-process server: authorised client, anonymous client, runtime, app."""
+
+    client: httpx.AsyncClient
+    anon: httpx.AsyncClient
+    runtime: Runtime
+    app: Any
+    url: str
+
+
+def runtime_deps() -> dict[str, Any]:
+    return {
+        "cron_specs": [CronSpec(trigger_id="cron:hourly", schedule="0 * * * *", graph_id="ok")],
+        "webhook_specs": [WebhookSpec(trigger_id="webhook:test", path="/hooks/test",
+                                      graph_id="ok", scheme="stargraph", secrets=(HOOK_SECRET,))],
+    }
+
+
+@pytest.fixture(scope="module")
+async def server(anyio_backend: str, tmp_path_factory: pytest.TempPathFactory,
+                 ) -> AsyncIterator[Server]:
+    folder: Path = tmp_path_factory.mktemp("api")
+    async with Runtime(f"sqlite:///{folder / 'api.db'}", graphs=GRAPHS,
+                       deps=runtime_deps()) as runtime:
+        app = create_app(anyio_backend, api_token=TOKEN)
+        attach_runtime(app, runtime)
+        with bind_socket("127.0.0.1", 0) as sock:
+            async with anyio.create_task_group() as tg:
+                host, port = await tg.start(partial(serve_app, app, sock=sock, grace=2))
+                url = f"http://{host}:{port}"
+                auth = {"Authorization": f"Bearer {TOKEN}"}
+                async with httpx.AsyncClient(base_url=url, headers=auth) as client, \
+                        httpx.AsyncClient(base_url=url) as anon:
+                    yield Server(client=client, anon=anon, runtime=runtime, app=app, url=url)
+                tg.cancel_scope.cancel()
+
+
+async def wait_status(client: httpx.AsyncClient, run_id: str, *statuses: str) -> dict[str, Any]:
+    """Poll ``GET /v1/runs/{id}`` until the run is in one of *statuses*."""
+    with anyio.fail_after(10):
+        while True:
+            run: dict[str, Any] = (await client.get(f"/v1/runs/{run_id}")).json()
+            if run["status"] in statuses:
+                return run
+            await anyio.sleep(0.02)
+
+
+# -- auth -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("header", [None, "Bearer wrong-token", f"Basic {TOKEN}", TOKEN])
+async def test_v1_routes_need_the_bearer_token(server: Server, header: str | None) -> None:
+    headers = {"Authorization": header} if header else {}
+    for method, path in [("GET", "/v1/runs"), ("POST", "/v1/runs"), ("GET", "/v1/triggers"),
+                         ("GET", "/v1/plugins"), ("POST", "/v1/triggers/cron:hourly/fire")]:
+        response = await server.anon.request(method, path, headers=headers)
+        assert response.status_code == 401, (method, path)
+        assert response.json()["error"]["code"] == "unauthorized"
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        assert TOKEN not in response.text
+
+
+async def test_ops_routes_need_no_token(server: Server) -> None:
+    for path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
+        assert (await server.anon.get(path)).status_code == 200, path
+
+
+async def test_webhook_route_uses_its_signature_not_the_token(server: Server) -> None:
+    body = b'{"event": "ping"}'
+    headers = sign("stargraph", HOOK_SECRET, body)
+    response = await server.anon.post("/hooks/test", content=body, headers=headers)
+    assert response.status_code == 202, response.text
+    run = await wait_status(server.client, response.json()["run_id"], "succeeded")
+    assert run["trigger_source"] == "webhook" and run["params"] == {"event": "ping"}
+    unsigned = await server.client.post("/hooks/test", content=body)  # bearer is no signature
+    assert unsigned.status_code in (400, 401)
+
+
+# -- runs -----------------------------------------------------------------------------------------
+
+async def test_post_run_then_get_it(server: Server) -> None:
+    response = await server.client.post("/v1/runs", json={"graph_id": "ok", "params": {"a": 1}})
+    assert response.status_code == 202
+    body = response.json()
+    assert set(body) == {"run_id", "status", "deduplicated"} and body["deduplicated"] is False
+    run = await wait_status(server.client, body["run_id"], "succeeded")
+    assert set(run) >= {"run_id", "graph_id", "status", "idempotency_key", "params", "trigger_id",
+                        "trigger_source", "scheduled_fire", "enqueued_at", "started_at",
+                        "finished_at", "attempt", "result", "error"}
+    assert run["result"] == {"echo": {"a": 1}, "source": "manual"} and run["error"] is None
+    for key in ("enqueued_at", "started_at", "finished_at"):
+        assert run[key].endswith("+00:00"), run[key]
+
+
+async def test_post_run_deduplicates_on_the_key(server: Server) -> None:
+    body = {"graph_id": "ok", "idempotency_key": f"dedup-{server.url}"}
+    first = (await server.client.post("/v1/runs", json=body)).json()
+    second = (await server.client.post("/v1/runs", json=body)).json()
+    assert second["run_id"] == first["run_id"] and second["deduplicated"] is True
+
+
+@pytest.mark.parametrize(("content", "status", "code"), [
+    (b"{not json", 400, "bad_json"),
+    (b"[1, 2]", 400, "bad_body"),
+    (b"", 400, "bad_body"),
+    (b'{"params": {}}', 400, "bad_body"),
+    (b'{"graph_id": 3}', 400, "bad_body"),
+    (b'{"graph_id": "ok", "extra": 1}', 400, "bad_body"),
+    (b'{"graph_id": "ok", "idempotency_key": ""}', 400, "bad_body"),
+    (b'{"graph_id": "ok", "params": [1]}', 422, "invalid_params"),
+    (b'{"graph_id": "ok", "params": {"x": NaN}}', 422, "invalid_params"),
+    (b'{"graph_id": "nope"}', 404, "unknown_graph"),
+    (b"\xff\xfe", 400, "bad_json"),
+])
+async def test_post_run_bad_input(server: Server, content: bytes, status: int, code: str) -> None:
+    response = await server.client.post("/v1/runs", content=content,
+                                        headers={"Content-Type": "application/json"})
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code
+    assert response.json()["error"]["message"]
+
+
+async def test_list_runs_filters_and_pages(server: Server) -> None:
+    ids = []
+    for i in range(3):
+        body = {"graph_id": "ok", "params": {"i": i}, "idempotency_key": f"page-{i}-{server.url}"}
+        ids.append((await server.client.post("/v1/runs", json=body)).json()["run_id"])
+    for run_id in ids:
+        await wait_status(server.client, run_id, "succeeded")
+    page = (await server.client.get("/v1/runs", params={"graph_id": "ok", "limit": 2})).json()
+    assert len(page["items"]) == 2 and page["next_cursor"]
+    enqueued = [item["enqueued_at"] for item in page["items"]]
+    assert enqueued == sorted(enqueued, reverse=True)
+    assert page["items"][0]["run_id"] == ids[-1]
+    rest = (await server.client.get("/v1/runs", params={"graph_id": "ok", "limit": 2,
+                                                       "cursor": page["next_cursor"]})).json()
+    assert rest["items"] and rest["items"][0]["run_id"] == ids[0]
+    failed = (await server.client.get("/v1/runs", params={"status": "failed"})).json()
+    assert all(item["status"] == "failed" for item in failed["items"])
+    hooked = (await server.client.get("/v1/runs", params={"trigger_id": "none-such"})).json()
+    assert hooked == {"items": [], "next_cursor": None}
+
+
+@pytest.mark.parametrize("query", [
+    {"status": "done"}, {"limit": "0"}, {"limit": "1001"}, {"limit": "x"}, {"cursor": "garbage"},
+    {"graph": "ok"},
+])
+async def test_list_runs_bad_filters(server: Server, query: dict[str, str]) -> None:
+    response = await server.client.get("/v1/runs", params=query)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] in ("bad_filter", "bad_cursor")
+
+
+async def test_unknown_run(server: Server) -> None:
+    for method, path in [("GET", "/v1/runs/r-none"), ("POST", "/v1/runs/r-none/cancel")]:
+        response = await server.client.request(method, path)
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "run_not_found"
+
+
+async def test_failed_run_shows_its_error(server: Server) -> None:
+    run_id = (await server.client.post("/v1/runs", json={"graph_id": "fail"})).json()["run_id"]
+    run = await wait_status(server.client, run_id, "failed")
+    assert run["error"] == {"type": "RuntimeError", "message": "graph failed on purpose"}
+
+
+async def test_cancel_running_pending_and_finished(server: Server) -> None:
+    post = server.client.post
+    running = (await post("/v1/runs", json={"graph_id": "single"})).json()["run_id"]
+    await wait_status(server.client, running, "running")
+    pending = (await post("/v1/runs", json={"graph_id": "single"})).json()["run_id"]
+    cancelled = await post(f"/v1/runs/{pending}/cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    response = await post(f"/v1/runs/{running}/cancel")
+    assert response.status_code == 200
+    await wait_status(server.client, running, "cancelled")
+    again = await post(f"/v1/runs/{running}/cancel")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "run_finished"
+
+
+# -- triggers and plugins -------------------------------------------------------------------------
+
+async def test_list_triggers(server: Server) -> None:
+    items = {t["trigger_id"]: t for t in (await server.client.get("/v1/triggers")).json()["items"]}
+    assert {"cron:hourly", "webhook:test"} <= set(items)
+    cron = items["cron:hourly"]
+    assert set(cron) >= {"trigger_id", "plugin", "kind", "state", "paused", "last_fire",
+                         "next_fire"}
+    assert cron["kind"] == "cron" and cron["state"] == "running" and cron["paused"] is False
+    assert cron["next_fire"].endswith("+00:00") and cron["next_fire"][14:19] == "00:00"
+    assert items["webhook:test"]["kind"] == "webhook"
+
+
+async def test_pause_resume_fire(server: Server) -> None:
+    post = server.client.post
+    paused = await post("/v1/triggers/cron:hourly/pause", json={"note": "maintenance"})
+    assert paused.status_code == 200 and paused.json()["paused"] is True
+    assert paused.json()["note"] == "maintenance"
+    shown = (await server.client.get("/v1/triggers/cron:hourly")).json()
+    assert shown["paused"] is True
+    resumed = await post("/v1/triggers/cron:hourly/resume")
+    assert resumed.status_code == 200 and resumed.json()["paused"] is False
+    fired = await post("/v1/triggers/cron:hourly/fire")
+    assert fired.status_code == 202, fired.text
+    run = await wait_status(server.client, fired.json()["run_id"], "succeeded")
+    assert run["trigger_id"] == "cron:hourly" and run["trigger_source"] == "cron"
+
+
+async def test_trigger_errors(server: Server) -> None:
+    post = server.client.post
+    for path in ("/v1/triggers/nope/pause", "/v1/triggers/nope/resume", "/v1/triggers/nope/fire"):
+        response = await post(path)
+        assert response.status_code == 404 and response.json()["error"]["code"] == (
+            "trigger_not_found")
+    response = await post("/v1/triggers/webhook:test/fire")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "not_supported"
+    bad = await post("/v1/triggers/cron:hourly/pause", content=b"{oops")
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_json"
+
+
+async def test_list_plugins(server: Server) -> None:
+    items = (await server.client.get("/v1/plugins")).json()["items"]
+    by_name = {item["name"]: item for item in items}
+    cron = [name for name in by_name if name.endswith("stargraph.triggers:cron")]
+    assert cron and by_name[cron[0]]["state"] == "running" and by_name[cron[0]]["error"] is None
+    assert all(set(item) == {"name", "state", "error"} for item in items)
+
+
+# -- ops ------------------------------------------------------------------------------------------
+
+async def test_health_and_ready(server: Server) -> None:
+    assert (await server.anon.get("/healthz")).json() == {"status": "ok"}
+    assert (await server.anon.get("/readyz")).json() == {"status": "ready"}
+
+
+async def test_metrics(server: Server) -> None:
+    await server.client.post("/v1/runs", json={"graph_id": "ok"})
+    response = await server.anon.get("/metrics")
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    text = response.text
+    assert 'stargraph_runs_enqueued_total{graph_id="ok",trigger_source="manual"}' in text
+    assert 'stargraph_queue_depth{status="succeeded"}' in text
+    assert "stargraph_run_duration_seconds_bucket" in text
+    assert 'stargraph_trigger_state{plugin="' in text
+
+
+async def test_openapi_matches_the_routes(server: Server) -> None:
+    from openapi_spec_validator import validate
+
+    doc = (await server.anon.get("/openapi.json")).json()
+    validate(doc)
+    documented = {(path, method) for path, ops in doc["paths"].items() for method in ops}
+    assert documented == app_routes(server.app)
+    for path, ops in API_OPERATIONS.items():
+        for method in ops:
+            assert (path, method) in documented, (path, method)
+    assert ("/hooks/test", "post") in documented
+
+
+async def test_unknown_route_and_method_are_json(server: Server) -> None:
+    missing = await server.client.get("/v1/nothing")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    wrong = await server.client.delete("/v1/runs")
+    assert wrong.status_code == 405 and wrong.json()["error"]["code"] == "method_not_allowed"
+
+
+async def test_not_ready_without_a_runtime(anyio_backend: str) -> None:
+    app = create_app(anyio_backend)
+    client = app.test_client()
+    response = await client.get("/readyz")
+    assert response.status_code == 503
+    response = await client.get("/v1/runs")
+    assert response.status_code == 503
+    assert (await response.get_json())["error"]["code"] == "not_ready"
+
+
+def test_error_mapping() -> None:
+    busy = from_stargraph(SchedulerBusy(10, retry_after=2.5))
+    assert (busy.status, busy.code, busy.headers) == (503, "busy", {"Retry-After": "3"})
+    assert from_stargraph(SchedulerClosed("stopped")).status == 503
+    assert from_stargraph(InvalidParams("x")).status == 422
