@@ -154,3 +154,13 @@ def test_remote_listing_without_a_server(tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _run(capsys, "triggers", "list", "--url", "http://127.0.0.1:9")
     assert code == 1 and err.startswith("stargraph: error: no Stargraph server answers at")
+
+
+def test_serve_refuses_a_public_bind_without_token(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("STARGRAPH_API_TOKEN", raising=False)
+    code, _, err = _run(capsys, "serve", "--bind", "0.0.0.0:0", "--config", str(project))
+    assert code == 1
+    assert err.startswith("stargraph: error: refusing to listen on 0.0.0.0 without an API token")
+    assert len(err.splitlines()) == 1
