@@ -1,4 +1,4 @@
-"""A real webhook stack for tests: SQLite store + scheduler + WebhookTrigger + Hypercorn.
+"""A real webhook stack for tests: a Runtime (SQLite store, scheduler, triggers) + Hypercorn.
 
 The server listens on a loopback socket bound *before* Hypercorn starts (``fd://``), so the
 port is known and already accepting when the fixture yields; clients are real httpx clients.
@@ -24,9 +24,9 @@ from hypercorn.config import Config
 from quart import Blueprint, Quart
 from quart_trio import QuartTrio
 
-from stargraph.clock import SystemClock
+from stargraph.clock import Clock, SystemClock
+from stargraph.runtime import Runtime
 from stargraph.scheduler import Graph, Scheduler, SchedulerSettings
-from stargraph.store import open_store
 from stargraph.store.base import RunFilter, RunStore
 from stargraph.triggers.webhook import WebhookSpec, WebhookTrigger
 
@@ -83,13 +83,20 @@ async def serving(app: Quart, *, graceful: float = 2.0) -> AsyncIterator[str]:
 
 @attrs.define
 class Stack:
-    """A running webhook stack and a client pointed at it."""
+    """A running webhook stack (a real Runtime) and a client pointed at it."""
 
     url: str
     client: httpx.AsyncClient
-    scheduler: Scheduler
-    store: RunStore
+    runtime: Runtime
     trigger: WebhookTrigger
+
+    @property
+    def scheduler(self) -> Scheduler:
+        return self.runtime.scheduler
+
+    @property
+    def store(self) -> RunStore:
+        return self.runtime.store
 
     async def post(self, path: str, body: bytes | str, headers: dict[str, str] | None = None,
                    **kw: Any) -> httpx.Response:
@@ -103,29 +110,26 @@ class Stack:
         return len(page.items)
 
 
+def webhook_plugin(rt: Runtime) -> WebhookTrigger:
+    """The WebhookTrigger instance the runtime's host loaded from the entry point."""
+    found = [obj for _, obj in rt.host.triggers() if isinstance(obj, WebhookTrigger)]
+    assert len(found) == 1, rt.host.statuses()
+    return found[0]
+
+
 @asynccontextmanager
 async def webhook_stack(store_url: str, specs: Sequence[WebhookSpec], *,
                         graphs: Sequence[Graph] = DEFAULT_GRAPHS,
                         settings: SchedulerSettings | None = None,
-                        deps: dict[str, Any] | None = None) -> AsyncIterator[Stack]:
-    """Run store + scheduler + webhook trigger + Hypercorn; yield a :class:`Stack`."""
-    store = open_store(store_url)
-    await store.open()
-    try:
-        async with Scheduler(store, graphs, settings=settings) as scheduler, \
-                anyio.create_task_group() as tg:
-            trigger = WebhookTrigger()
-            trigger.init({"scheduler": scheduler, "store": store, "metrics": scheduler.metrics,
-                          "clock": scheduler.clock, "task_group": tg,
-                          "webhook_specs": list(specs), **(deps or {})})
-            await trigger.start()
-            async with serving(make_app(trigger.routes())) as url, \
-                    httpx.AsyncClient(timeout=10) as client:
-                yield Stack(url=url, client=client, scheduler=scheduler, store=store,
-                            trigger=trigger)
-            tg.cancel_scope.cancel()
-    finally:
-        await store.close()
+                        clock: Clock | None = None) -> AsyncIterator[Stack]:
+    """Run a real Runtime (store, scheduler, bundled triggers) behind Hypercorn."""
+    rt = Runtime(store_url, graphs=graphs, settings=settings, clock=clock,
+                 deps={"webhook_specs": list(specs)}, graph_entry_points=False)
+    async with rt:
+        trigger = webhook_plugin(rt)
+        async with serving(make_app(rt.routes)) as url, \
+                httpx.AsyncClient(timeout=10) as client:
+            yield Stack(url=url, client=client, runtime=rt, trigger=trigger)
 
 
 class ShiftedClock(SystemClock):

@@ -76,7 +76,7 @@ VECTORS = {
 async def test_golden_vector_end_to_end(scheme: str, sqlite_url: str) -> None:
     secret, ts, body, headers, params = VECTORS[scheme]
     sp = spec(scheme, secrets=(secret,), params=params)
-    async with webhook_stack(sqlite_url, [sp], deps={"clock": ShiftedClock(ts)}) as stack:
+    async with webhook_stack(sqlite_url, [sp], clock=ShiftedClock(ts)) as stack:
         with anyio.fail_after(10):
             resp = await stack.post(sp.path, body, headers)
             assert resp.status_code == 202, resp.text
