@@ -220,3 +220,20 @@ async def test_replay_refused_by_a_second_runtime_sharing_the_store(sqlite_url: 
             r = await b.post("/hooks/standard-webhooks", body, fresh)
             assert r.status_code == 202 and r.json()["deduplicated"] is True
             assert await b.run_count() == 1
+
+
+@pytest.mark.postgres
+async def test_two_nodes_on_postgres_share_replay_protection(postgres_url: str) -> None:
+    body = b'{"pg": 1}'
+    headers = signed("stripe", body)
+    specs = [spec("stripe")]
+    async with webhook_stack(postgres_url, specs) as a, webhook_stack(postgres_url, specs) as b:
+        with anyio.fail_after(20):
+            r1 = await a.post("/hooks/stripe", body, headers)
+            assert r1.status_code == 202, r1.text
+            r = await b.post("/hooks/stripe", body, headers)
+            assert r.status_code == 409 and r.json()["error"]["code"] == "duplicate_nonce"
+            ts = int(headers["Stripe-Signature"].split(",")[0][2:])
+            r = await b.post("/hooks/stripe", body, signed("stripe", body, timestamp=ts + 1))
+            assert r.status_code == 202 and r.json() == {**r1.json(), "deduplicated": True}
+            assert await b.run_count() == 1
