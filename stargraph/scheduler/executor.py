@@ -39,6 +39,7 @@ __all__ = ["Executor"]
 logger = logging.getLogger("stargraph.scheduler")
 
 StopReason = Literal["cancel", "shutdown", "lost"]
+_PLAIN = frozenset({str, int, bool})  # JSON as they are; floats may be NaN, so they are checked
 _EVENTS = {
     RunStatus.succeeded: "run.succeeded",
     RunStatus.failed: "run.failed",
@@ -58,6 +59,18 @@ class _Done:
     run: Run
     completion: Completion
     duration: float
+
+
+@attrs.frozen
+class _Series:
+    """The metric children of one (graph, trigger source, status), looked up once."""
+
+    finished: Any
+    duration: Any
+
+    def record(self, seconds: float) -> None:
+        self.finished.inc()
+        self.duration.observe(seconds)
 
 
 class Executor:
@@ -91,6 +104,7 @@ class Executor:
         self._limiter: anyio.CapacityLimiter | None = None
         self._closing = False
         self._completer_exited = False
+        self._series_cache: dict[tuple[str, str, RunStatus], _Series] = {}
 
     # -- capacity and bookkeeping -----------------------------------------------------------
 
@@ -228,7 +242,8 @@ class Executor:
 
     def _succeeded(self, run: Run, result: Any, duration: float) -> None:
         try:
-            _json.dumps(result)
+            if not (result is None or type(result) in _PLAIN):
+                _json.dumps(result)
         except (TypeError, ValueError) as err:
             error = RunError(
                 type="InvalidResult",
@@ -290,10 +305,7 @@ class Executor:
             if run.run_id not in recorded:
                 log_event(logger, "run.lease_lost", logging.WARNING, **fields)
                 continue
-            self._metrics.runs_finished.labels(
-                run.graph_id, run.trigger_source, completion.status.value
-            ).inc()
-            self._metrics.run_duration.labels(run.graph_id).observe(done.duration)
+            self._series(run, completion.status).record(done.duration)
             if completion.error is not None:
                 fields["error_type"] = completion.error.type
             level = logging.WARNING if completion.status is RunStatus.failed else logging.INFO
@@ -301,6 +313,18 @@ class Executor:
                       duration=round(done.duration, 6), **fields)
         self.finished.notify()
         self._on_change()
+
+    def _series(self, run: Run, status: RunStatus) -> _Series:
+        key = (run.graph_id, run.trigger_source, status)
+        series = self._series_cache.get(key)
+        if series is None:
+            series = _Series(
+                finished=self._metrics.runs_finished.labels(run.graph_id, run.trigger_source,
+                                                            status.value),
+                duration=self._metrics.run_duration.labels(run.graph_id),
+            )
+            self._series_cache[key] = series
+        return series
 
     async def flush(self) -> None:
         """Record every queued completion and release shutdown-interrupted leases."""

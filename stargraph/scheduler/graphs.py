@@ -104,14 +104,17 @@ class Graph:
     graph_id: str = attrs.field(validator=_check_graph_id)
     fn: GraphFn = attrs.field(validator=_check_fn, eq=False)
     policy: RunPolicy = attrs.field(factory=RunPolicy)
+    #: True when ``fn`` is a coroutine function (awaited); else it runs in a worker thread.
+    is_async: bool = attrs.field(
+        init=False, eq=False, repr=False,
+        default=attrs.Factory(lambda self: _is_coroutine_fn(self.fn), takes_self=True),
+    )
 
-    @property
-    def is_async(self) -> bool:
-        """True when ``fn`` is a coroutine function (awaited); else it runs in a thread."""
-        fn = self.fn
-        return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-            getattr(fn, "__call__", None)  # noqa: B004 - callable objects with async __call__
-        )
+
+def _is_coroutine_fn(fn: object) -> bool:
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004 - callable objects with async __call__
+    )
 
 
 @attrs.frozen(kw_only=True)
