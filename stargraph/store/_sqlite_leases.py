@@ -145,7 +145,7 @@ def release(conn: sqlite3.Connection, *, owner: str, run_ids: Sequence[str]) -> 
     return count
 
 
-_EXPIRED = "status = 'running' AND lease_expires_at < ?"
+_EXPIRED = "status = 'running' AND lease_expires_at < ?"  # served by the runs_lease index
 _LEASE_LOST = (
     "'lease of ' || COALESCE(lease_owner, '?') || ' expired before attempt ' || attempt || "
     "' finished (its process stopped or stalled)'"

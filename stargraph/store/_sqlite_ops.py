@@ -145,7 +145,8 @@ def _remaining(conn: sqlite3.Connection, graph_limits: Mapping[str, int]) -> dic
         return {}
     running = dict(
         conn.execute(
-            "SELECT graph_id, COUNT(*) FROM runs WHERE status = 'running' GROUP BY graph_id"
+            "SELECT graph_id, COUNT(*) FROM runs INDEXED BY runs_lease "
+            "WHERE status = 'running' GROUP BY graph_id"
         ).fetchall()
     )
     return {g: limit - int(running.get(g, 0)) for g, limit in graph_limits.items()}
@@ -159,7 +160,10 @@ def _due_page(
     only: Sequence[str] | None,
     after: tuple[int, int, str] | None,
 ) -> list[tuple[str, str, int, int]]:
-    sql = "SELECT run_id, graph_id, not_before, enqueued_at FROM runs WHERE status = 'pending'"
+    sql = (
+        "SELECT run_id, graph_id, not_before, enqueued_at FROM runs INDEXED BY runs_due "
+        "WHERE status = 'pending'"
+    )
     sql += " AND not_before <= ?"
     args: list[Any] = [now_us]
     if only is not None:

@@ -18,7 +18,7 @@ from stargraph.store._rows import (
     trigger_from_row,
 )
 from stargraph.store._sqlite_ops import ADVANCE_CURSOR, bump, write_tx
-from stargraph.store.base import NonceRequest, Run, RunFilter, RunPage, TriggerState
+from stargraph.store.base import NonceRequest, Run, RunFilter, RunPage, RunStatus, TriggerState
 
 __all__ = [
     "PRUNE_CHUNK",
@@ -34,6 +34,8 @@ __all__ = [
     "set_trigger_paused",
 ]
 
+_SORT_PENDING_UP_TO = 5_000  # pending runs listed by sorting the claim index, not scanning
+
 #: Rows deleted per transaction (and per worker-thread call), so claims and enqueues interleave.
 PRUNE_CHUNK = 2_000
 
@@ -47,11 +49,9 @@ def get_run(conn: sqlite3.Connection, run_id: str) -> Run | None:
 def _where(flt: RunFilter, cursor: str | None) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     args: list[Any] = []
-    for column, value in (
-        ("graph_id", flt.graph_id),
-        ("status", None if flt.status is None else flt.status.value),
-        ("trigger_id", flt.trigger_id),
-    ):
+    if flt.status is not None:  # a literal, so SQLite can use the per-status partial indexes
+        clauses.append(f"status = '{RunStatus(flt.status).value}'")
+    for column, value in (("graph_id", flt.graph_id), ("trigger_id", flt.trigger_id)):
         if value is not None:
             clauses.append(f"{column} = ?")
             args.append(value)
@@ -68,13 +68,31 @@ def _where(flt: RunFilter, cursor: str | None) -> tuple[str, list[Any]]:
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 
+def _hint(conn: sqlite3.Connection, status: RunStatus | None) -> str:
+    """Pick the index for a status filter that SQLite's planner, lacking statistics, misjudges.
+
+    Running runs are few (bounded by concurrency): read them through ``runs_lease`` and sort.
+    Pending runs too, unless there is a backlog; then they are dense among the newest runs and
+    the newest-first scan of ``runs_listing`` (the planner's own choice) finds them quickly.
+    """
+    if status is RunStatus.running:
+        return " INDEXED BY runs_lease"
+    if status is RunStatus.pending:
+        row = conn.execute("SELECT n FROM run_counts WHERE status = 'pending'").fetchone()
+        if row is not None and row[0] <= _SORT_PENDING_UP_TO:
+            return " INDEXED BY runs_due"
+    return ""
+
+
 def list_runs(conn: sqlite3.Connection, flt: RunFilter, limit: int, cursor: str | None) -> RunPage:
     """Return one page of matching runs, newest first, keyset-paginated."""
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
     where, args = _where(flt, cursor)
+    hint = _hint(conn, None if flt.status is None else RunStatus(flt.status))
     rows = conn.execute(
-        f"SELECT {RUN_COLUMNS} FROM runs{where} ORDER BY enqueued_at DESC, run_id DESC LIMIT ?",
+        f"SELECT {RUN_COLUMNS} FROM runs{hint}{where} "
+        "ORDER BY enqueued_at DESC, run_id DESC LIMIT ?",
         [*args, limit + 1],
     ).fetchall()
     items = [run_from_row(row) for row in rows[:limit]]
@@ -86,7 +104,9 @@ def list_runs(conn: sqlite3.Connection, flt: RunFilter, limit: int, cursor: str 
 
 def next_due(conn: sqlite3.Connection) -> datetime | None:
     """Return the earliest ``not_before`` of any pending run."""
-    row = conn.execute("SELECT MIN(not_before) FROM runs WHERE status = 'pending'").fetchone()
+    row = conn.execute(
+        "SELECT MIN(not_before) FROM runs INDEXED BY runs_due WHERE status = 'pending'"
+    ).fetchone()
     return from_us_opt(row[0])
 
 
@@ -94,8 +114,8 @@ def prune_chunk(conn: sqlite3.Connection, finished_before: datetime) -> int:
     """Delete up to :data:`PRUNE_CHUNK` finished runs older than *finished_before*."""
     with write_tx(conn):
         statuses = conn.execute(
-            "DELETE FROM runs WHERE rowid IN (SELECT rowid FROM runs WHERE "
-            "finished_at IS NOT NULL AND finished_at < ? "
+            "DELETE FROM runs WHERE rowid IN (SELECT rowid FROM runs INDEXED BY runs_finished "
+            "WHERE finished_at IS NOT NULL AND finished_at < ? "
             "AND status IN ('succeeded', 'failed', 'cancelled') LIMIT ?) RETURNING status",
             (to_us(finished_before), PRUNE_CHUNK),
         ).fetchall()

@@ -38,11 +38,14 @@ CREATE TABLE runs (
     UNIQUE (graph_id, idempotency_key)
 );
 CREATE INDEX runs_due ON runs (not_before, enqueued_at, run_id) WHERE status = 'pending';
-CREATE INDEX runs_running_graph ON runs (graph_id) WHERE status = 'running';
 CREATE INDEX runs_lease ON runs (lease_expires_at) WHERE status = 'running';
+CREATE INDEX runs_finished ON runs (finished_at) WHERE finished_at IS NOT NULL;
 CREATE INDEX runs_listing ON runs (enqueued_at DESC, run_id DESC);
 CREATE INDEX runs_graph_listing ON runs (graph_id, enqueued_at DESC, run_id DESC);
-CREATE INDEX runs_finished ON runs (finished_at) WHERE finished_at IS NOT NULL;
+CREATE INDEX runs_failed_listing ON runs (enqueued_at DESC, run_id DESC)
+    WHERE status = 'failed';
+CREATE INDEX runs_cancelled_listing ON runs (enqueued_at DESC, run_id DESC)
+    WHERE status = 'cancelled';
 CREATE TABLE trigger_state (
     trigger_id  TEXT PRIMARY KEY,
     cursor      INTEGER,

@@ -566,3 +566,18 @@ async def test_nonces_refuse_replays_until_they_expire(store: RunStore) -> None:
     assert not await store.add_nonce("hook-a", "n1", expires_at=at(600), now=at(299))
     assert await store.add_nonce("hook-a", "n1", expires_at=at(600), now=at(301))
     assert not await store.add_nonce("hook-a", "n1", expires_at=at(900), now=at(400))
+
+
+async def test_batched_nonces_when_the_store_offers_them(store: RunStore) -> None:
+    from stargraph.store.base import BatchNonceStore, NonceRequest
+
+    if not isinstance(store, BatchNonceStore):
+        pytest.skip(f"{type(store).__name__} has no add_nonces (an optional capability)")
+    assert await store.add_nonce("hook", "old", expires_at=at(100), now=at(0))
+    items = [
+        NonceRequest(scope="hook", nonce=n, expires_at=at(500))
+        for n in ("a", "b", "a", "old", "late")
+    ]
+    assert await store.add_nonces(items[:4], now=at(50)) == [True, True, False, False]
+    assert await store.add_nonces([items[3], items[4]], now=at(101)) == [True, True]
+    assert await store.add_nonces([], now=at(102)) == []
