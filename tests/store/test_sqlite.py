@@ -121,6 +121,9 @@ async def test_data_survives_reopen(sqlite_url: str) -> None:
     await store.open()
     await store.enqueue_batch([req(new_run("r1", params={"x": 1}))])
     await store.close()
+    await store.open()  # the same object opens again after close
+    assert await store.get_run("r1") is not None
+    await store.close()
     store = open_store(sqlite_url)
     await store.open()
     run = await store.get_run("r1")
