@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stargraph.errors import ConfigError, InvalidCursor, StoreError
-from stargraph.store import Run, RunStatus, RunStore, open_store
+from stargraph.store import Run, RunFilter, RunStatus, RunStore, open_store
 from stargraph.store._cursor import decode_page_cursor, encode_page_cursor
 from stargraph.store._rows import from_us, to_us
 from stargraph.store._sqlite_schema import SCHEMA_VERSION
@@ -287,3 +289,44 @@ async def test_prune_works_through_a_backlog_in_chunks(sqlite_url: str) -> None:
     counts = await store.count_by_status()
     await store.close()
     assert counts[RunStatus.succeeded] == 0 and counts[RunStatus.pending] == 3
+
+
+# -- crash durability -------------------------------------------------------------------------
+
+
+def _enqueue_then_kill(url: str, seconds: float) -> int:
+    """Run the enqueuer, SIGKILL it after *seconds*, return the last acknowledged run index."""
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("_enqueuer.py")), url],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        time.sleep(seconds)
+    finally:
+        proc.kill()
+    out, _ = proc.communicate(timeout=30)
+    acks = [line.split() for line in out.splitlines() if line.startswith("ack ")]
+    return int(acks[-1][2]) if acks else -1
+
+
+@pytest.mark.parametrize("synchronous", ["full", "normal"])
+async def test_acknowledged_runs_survive_sigkill(sqlite_url: str, synchronous: str) -> None:
+    url = f"{sqlite_url}?synchronous={synchronous}"
+    with anyio.fail_after(60):
+        last = await anyio.to_thread.run_sync(_enqueue_then_kill, url, random.uniform(0.4, 1.2))
+    assert last >= 49, "the child acknowledged nothing before it was killed"
+    store = open_store(url)
+    await store.open()
+    try:
+        for i in (0, last // 2, last):
+            run = await store.get_run(f"r{i:06}")
+            assert run is not None and run.params == {"i": i}
+        counts = await store.count_by_status()
+        page = await store.list_runs(RunFilter(), limit=1, cursor=None)
+    finally:
+        await store.close()
+    assert counts[RunStatus.pending] >= last + 1  # every acknowledged run, maybe a batch more
+    assert counts[RunStatus.pending] % 50 == 0  # whole batches only: nothing half-committed
+    assert page.items[0].run_id == f"r{counts[RunStatus.pending] - 1:06}"
