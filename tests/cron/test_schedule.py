@@ -216,7 +216,7 @@ def test_latest_and_between_agree_with_brute_force() -> None:
 
 @pytest.mark.parametrize(
     ("kw", "match"),
-    [({"schedule": "0 0 31 2 *"}, r"'cron:x'.*'0 0 31 2 \*' never fires"),
+    [({"schedule": "0 0 31 2 *"}, r"'cron:x'.*'0 0 31 2 \*' is invalid: it never fires"),
      ({"schedule": "0 0 30 2 *"}, "never fires"),
      ({"schedule": "61 * * * *"}, r"'61 \* \* \* \*' is invalid"),
      ({"schedule": "* * *"}, "expected 5 fields"),

@@ -94,8 +94,9 @@ def _expand_hash(field: str, idx: int, hash_id: str) -> str:
     return str(x) if x == end else f"{x}-{end}/{step}"
 
 
-def canonical(schedule: str, hash_id: str) -> str:
-    """Return *schedule* with aliases resolved and ``H`` fields expanded for *hash_id*."""
+@functools.lru_cache(maxsize=4096)
+def _normalise(schedule: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """Fields of *schedule* (aliases resolved, equal ranges collapsed) and its H positions."""
     text = " ".join(schedule.split()).lower()
     if text.startswith("@"):
         if text not in ALIASES:
@@ -110,11 +111,21 @@ def canonical(schedule: str, hash_id: str) -> str:
             f"expected 5 fields (minute hour day month weekday), 6 (+ second) or 7 (+ year), "
             f"got {len(fields)}"
         )
-    if any(_HASH_RE.match(f) for f in fields):
-        fields = [_expand_hash(f, i, hash_id) for i, f in enumerate(fields)]
     if "-" in text:
         fields = [_single_values(f) for f in fields]
-    return " ".join(fields)
+    hashed = tuple(i for i, f in enumerate(fields) if _HASH_RE.match(f))
+    return tuple(fields), hashed
+
+
+def canonical(schedule: str, hash_id: str) -> str:
+    """Return *schedule* with aliases resolved and ``H`` fields expanded for *hash_id*."""
+    fields, hashed = _normalise(schedule)
+    if not hashed:
+        return " ".join(fields)
+    out = list(fields)
+    for i in hashed:
+        out[i] = _expand_hash(fields[i], i, hash_id)
+    return " ".join(out)
 
 
 def _single_values(field: str) -> str:

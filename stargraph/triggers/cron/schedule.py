@@ -15,7 +15,7 @@ import math
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-from stargraph.triggers.cron._expr import Parsed, canonical, parse
+from stargraph.triggers.cron._expr import ExprError, Parsed, canonical, parse
 from stargraph.triggers.cron._matcher import Matcher, matcher_for
 from stargraph.triggers.cron._zone import Zone, zone
 
@@ -121,7 +121,13 @@ class Schedule:
 
 @functools.cache
 def _compiled(text: str, tz: str, fall_back: str) -> Schedule:
-    return Schedule(parse(text), zone(tz), fall_back)
+    sched = Schedule(parse(text), zone(tz), fall_back)
+    if sched.next_after(to_epoch(datetime.now(UTC))) is None:
+        raise ExprError(
+            "it never fires after now (an impossible date such as February 31, or a year "
+            "field in the past)"
+        )
+    return sched
 
 
 def compile_schedule(schedule: str, tz: str, hash_id: str, fall_back: str = "first") -> Schedule:

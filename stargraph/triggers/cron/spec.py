@@ -9,10 +9,9 @@ from zoneinfo import ZoneInfoNotFoundError
 import attrs
 
 from stargraph._json import JSONObject, ensure_json_object
-from stargraph.clock import utcnow
 from stargraph.errors import ConfigError
 from stargraph.triggers.cron._expr import ExprError
-from stargraph.triggers.cron.schedule import Schedule, compile_schedule, to_epoch
+from stargraph.triggers.cron.schedule import Schedule, compile_schedule
 
 __all__ = ["FALL_BACK_MODES", "MISSED_FIRE_POLICIES", "CronSpec", "MissedFirePolicy"]
 
@@ -57,6 +56,8 @@ def _aware(inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
 
 
 def _params(value: Any) -> JSONObject:
+    if isinstance(value, dict) and not value:
+        return value
     try:
         return ensure_json_object(value, "cron params")
     except ValueError as exc:
@@ -101,11 +102,6 @@ class CronSpec:
             ) from None
         if self.start_at and self.end_at and self.end_at < self.start_at:
             raise ConfigError(f"{where}: end_at {self.end_at} is before start_at {self.start_at}")
-        if sched.next_after(to_epoch(utcnow())) is None:
-            raise ConfigError(
-                f"{where}: schedule {self.schedule!r} never fires after now (an impossible "
-                "date such as February 31, or a year field in the past)"
-            )
         object.__setattr__(self, "_compiled", sched)
 
     @property
