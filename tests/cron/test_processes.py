@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import subprocess
@@ -69,7 +70,7 @@ def _assert_every_second_exactly_once(runs: list[Run]) -> None:
     fires = sorted(r.scheduled_fire for r in runs if r.scheduled_fire is not None)
     assert len(fires) == len(runs) == len(set(fires)), "a fire ran twice"
     assert len({r.idempotency_key for r in runs}) == len(runs)
-    gaps = [(a, b) for a, b in zip(fires, fires[1:], strict=False) if b - a != timedelta(seconds=1)]
+    gaps = [(a, b) for a, b in itertools.pairwise(fires) if b - a != timedelta(seconds=1)]
     assert gaps == [], f"fires lost between {gaps}"
 
 
