@@ -277,3 +277,22 @@ async def test_a_pause_stored_by_another_process_is_adopted(sqlite_url: str) -> 
         await wait_for(lambda: _count(two, before + 1))
         fires = [r.scheduled_fire for r in await runs_of(two.store)][before:]
         assert fires and all(f and f > T0 + 60 * S for f in fires)
+
+
+async def test_many_triggers_share_one_metrics_label(sqlite_url: str) -> None:
+    clock = ManualClock(T0)
+    specs = [every10(f"m{i}") for i in range(1001)]
+    async with cron_runtime(sqlite_url, specs, clock) as rt:
+        await advance(clock, 10)
+        await wait_for(lambda: _count(rt, 1001), timeout=20)
+
+        def lag_count(label: str) -> float:
+            value = rt.metrics.registry.get_sample_value(
+                "stargraph_cron_fire_lag_seconds_count", {"trigger_id": label}
+            )
+            return value or 0.0
+
+        with anyio.fail_after(10):
+            while lag_count("_all") < 1001:
+                await anyio.sleep(0.05)
+        assert lag_count("m0") == 0

@@ -40,6 +40,7 @@ LATE_GRACE = 10  # seconds: a fire later than this (clock jump, stall) is a miss
 BUSY_RETRY = 0.05  # seconds before retrying fires refused by a full intake
 FAIL_RETRY = 1.0  # seconds before retrying fires whose commit failed
 REFRESH_SECONDS = 30.0  # re-read pause flags set by other processes
+LABEL_LIMIT = 1000  # above this many specs, cron metrics share the trigger_id label "_all"
 _YIELD_EVERY = 256
 
 Receipt = tuple[Any, int, int]  # (EnqueueReceipt, fire epoch, spec index)
@@ -70,6 +71,7 @@ class CronLoop:
         self._send: MemoryObjectSendStream[Receipt] | None = None
         self._new: list[int] = []
         self._started_at = 0
+        self._per_trigger_labels = len(specs) <= LABEL_LIMIT
 
     # -- state --------------------------------------------------------------------------------
 
@@ -91,6 +93,10 @@ class CronLoop:
         """Pause spec *i*, or resume it with no fire at or before *cursor*."""
         self._paused[i] = paused
         self.set_next(i, None if paused else next_fire(self.specs[i], cursor))
+
+    def label(self, i: int) -> str:
+        """The ``trigger_id`` label of spec *i* in cron metrics (bounded cardinality)."""
+        return self.specs[i].trigger_id if self._per_trigger_labels else "_all"
 
     def wake(self) -> None:
         """Make the loop recompute its wake-up time now."""
@@ -211,7 +217,7 @@ class CronLoop:
     async def _apply(self, i: int, plan: CatchUp) -> None:
         spec = self.specs[i]
         if plan.skipped:
-            self.metrics.cron_fires_skipped.labels(spec.trigger_id).inc(plan.skipped)
+            self.metrics.cron_fires_skipped.labels(self.label(i)).inc(plan.skipped)
         log_event(
             logger, "cron.catchup", logging.INFO if plan.skipped else logging.DEBUG,
             trigger_id=spec.trigger_id, policy=spec.missed_fire_policy, fired=len(plan.fires),
@@ -235,7 +241,7 @@ class CronLoop:
             self._schedule_retry(i, fire, BUSY_RETRY if isinstance(exc, SchedulerBusy) else 1.0)
             return
         except StargraphError as exc:  # the graph vanished or params became invalid
-            self.metrics.cron_fires_skipped.labels(spec.trigger_id).inc()
+            self.metrics.cron_fires_skipped.labels(self.label(i)).inc()
             log_event(logger, "cron.fire.refused", logging.ERROR, trigger_id=spec.trigger_id,
                       fire=when.isoformat(), error=f"{type(exc).__name__}: {exc}")
             return
@@ -262,7 +268,7 @@ class CronLoop:
                 continue
             if not result.deduplicated:
                 delay = self.clock.now().timestamp() - fire
-                lag.labels(self.specs[i].trigger_id).observe(max(delay, 0.0))
+                lag.labels(self.label(i)).observe(max(delay, 0.0))
 
     # -- background upkeep ----------------------------------------------------------------------
 
