@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import anyio
 import attrs
@@ -95,7 +95,7 @@ def parse_url(url: str) -> PgSettings:
         )
     query = parse_qsl(parts.query, keep_blank_values=True)
     fields = _ours({k: v for k, v in query if k in _OURS})
-    rest = urlencode([(k, v) for k, v in query if k not in _OURS])
+    rest = urlencode([(k, v) for k, v in query if k not in _OURS], quote_via=quote)
     conninfo = urlunsplit(parts._replace(query=rest))
     try:
         info = conninfo_to_dict(conninfo)
@@ -112,12 +112,41 @@ def store_error(exc: psycopg.Error, what: str, where: str) -> StoreError:
     return StoreError(f"PostgreSQL {what} failed at {where}: {type(exc).__name__}: {detail}")
 
 
+class _Abandoned(Exception):
+    """The caller was cancelled before the work touched the database."""
+
+
 class _Slot:
     """The connection a worker thread holds, so a cancelled caller can cancel its statement."""
 
     def __init__(self) -> None:
+        self.lock = threading.Lock()
         self.conn: Conn | None = None
+        self.abandoned = False
         self.done = threading.Event()
+
+    def hold(self, conn: Conn | None) -> None:
+        """Record the connection in use (``None`` when released); refuse once abandoned."""
+        with self.lock:
+            if conn is not None and self.abandoned:
+                raise _Abandoned
+            self.conn = conn
+
+    def abandon(self) -> bool:
+        """Mark the work abandoned and cancel its running statement; True if one was running.
+
+        The cancel request is sent under the lock, so the worker cannot hand the connection
+        back to the pool (and to another statement) before the request was delivered.
+        """
+        with self.lock:
+            self.abandoned = True
+            if self.conn is None or self.done.is_set():
+                return False
+            try:
+                self.conn.cancel_safe(timeout=CANCEL_GRACE)
+            except psycopg.Error as exc:
+                log_event(logger, "store.cancel.failed", logging.WARNING, error=type(exc).__name__)
+            return True
 
 
 class PgRunner:
@@ -128,16 +157,19 @@ class PgRunner:
         self.limiter = limiter
         self.where = where
 
+    def _once(self, fn: Callable[[Conn], T], slot: _Slot) -> T:
+        with self.pool.connection() as conn:
+            slot.hold(conn)
+            try:
+                return fn(conn)
+            finally:
+                slot.hold(None)
+
     def _work(self, fn: Callable[[Conn], T], slot: _Slot) -> T:
         try:
             for attempt in range(1, _ATTEMPTS + 1):
                 try:
-                    with self.pool.connection() as conn:
-                        slot.conn = conn
-                        try:
-                            return fn(conn)
-                        finally:
-                            slot.conn = None
+                    return self._once(fn, slot)
                 except _RETRYABLE:
                     if attempt == _ATTEMPTS:
                         raise
@@ -160,11 +192,6 @@ class PgRunner:
             raise store_error(exc, what, self.where) from exc
 
     def _cancel(self, slot: _Slot) -> None:
-        conn = slot.conn
-        if conn is not None and not slot.done.is_set():
-            try:
-                conn.cancel_safe(timeout=CANCEL_GRACE)
-            except psycopg.Error as exc:
-                log_event(logger, "store.cancel.failed", logging.WARNING, error=type(exc).__name__)
-        if not slot.done.wait(CANCEL_GRACE):
+        """Cancel the statement the abandoned work runs, and wait (bounded) for its rollback."""
+        if slot.abandon() and not slot.done.wait(CANCEL_GRACE):
             log_event(logger, "store.cancel.slow", logging.WARNING, where=self.where)

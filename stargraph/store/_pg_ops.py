@@ -46,6 +46,8 @@ _INSERT = (
     "AS u(r, g, k, p, t, s, f, e, nb, m) "
     "ON CONFLICT (graph_id, idempotency_key) DO NOTHING RETURNING run_id"
 )
+#: The insert plus a NOTIFY per inserted row (PostgreSQL folds them into one per transaction).
+_INSERT_NOTIFY = f"WITH ins AS ({_INSERT}) SELECT run_id, pg_notify(%s, '')::text FROM ins"
 _HOLDERS = (
     "SELECT runs.graph_id, runs.idempotency_key, runs.run_id FROM runs "
     "JOIN unnest(%s::text[], %s::text[]) AS u(g, k) "
@@ -67,7 +69,7 @@ def notify(conn: Conn, channel: str) -> None:
 # -- enqueue ----------------------------------------------------------------------------------
 
 
-def _insert(conn: Conn, runs: Sequence[NewRun]) -> set[str]:
+def _insert(conn: Conn, runs: Sequence[NewRun], channel: str) -> set[str]:
     columns: list[list[Any]] = [[] for _ in range(10)]
     for run in runs:
         values = (
@@ -77,16 +79,19 @@ def _insert(conn: Conn, runs: Sequence[NewRun]) -> set[str]:
         )  # fmt: skip
         for column, value in zip(columns, values, strict=True):
             column.append(value)
-    return {row[0] for row in conn.execute(_INSERT, columns).fetchall()}
+    rows = conn.execute(_INSERT_NOTIFY, [*columns, channel]).fetchall()
+    return {row[0] for row in rows}
 
 
-def _resolve(conn: Conn, firsts: dict[tuple[str, str], NewRun]) -> dict[tuple[str, str], str]:
-    """Insert the first request of every key; return ``key -> run id holding it``."""
+def _resolve(
+    conn: Conn, firsts: dict[tuple[str, str], NewRun], channel: str
+) -> dict[tuple[str, str], str]:
+    """Insert the first request of every key (NOTIFY if any is new); return who holds each key."""
     # Sorted by key, so two nodes inserting overlapping batches lock in the same order.
     todo = sorted(firsts.items())
     holders: dict[tuple[str, str], str] = {}
     for _ in range(3):  # a holder pruned between the conflict and the lookup: insert again
-        inserted = _insert(conn, [run for _, run in todo])
+        inserted = _insert(conn, [run for _, run in todo], channel)
         holders.update((key, run.run_id) for key, run in todo if run.run_id in inserted)
         todo = [(key, run) for key, run in todo if key not in holders]
         if not todo:
@@ -122,11 +127,12 @@ def enqueue_batch(
     firsts: dict[tuple[str, str], NewRun] = {}
     for req in requests:
         firsts.setdefault((req.run.graph_id, req.run.idempotency_key), req.run)
-    with conn.transaction():
-        holders = _resolve(conn, firsts)
-        _advance(conn, requests)
-        if any(holders[key] == run.run_id for key, run in firsts.items()):
-            notify(conn, channel)
+    if any(req.cursor is not None for req in requests):
+        with conn.transaction():
+            holders = _resolve(conn, firsts, channel)
+            _advance(conn, requests)
+    else:  # the one INSERT statement is the transaction: no BEGIN/COMMIT round trips
+        holders = _resolve(conn, firsts, channel)
     outcomes = []
     for req in requests:
         holder = holders[(req.run.graph_id, req.run.idempotency_key)]
@@ -179,9 +185,7 @@ def _capacity(
     nodes until commit, and the running count is read *after* the lock (a new snapshot under
     READ COMMITTED), so it includes every claim another node committed before.
     """
-    wanted = sorted(g for g in graph_limits if only is None or g in only)
-    if not wanted:
-        return {}
+    wanted = _limited(graph_limits, only)
     due = [row[0] for row in conn.execute(_DUE_LIMITED, (wanted, now)).fetchall()]
     if not due:
         return {}
@@ -197,21 +201,38 @@ def claim(
     """Lease up to *limit* due pending runs to *owner* in one transaction, oldest first."""
     if limit <= 0 or (graph_ids is not None and not graph_ids):
         return []
-    with conn.transaction():
-        caps = _capacity(conn, now, graph_limits, graph_ids, lock_prefix)
-        open_caps = {g: n for g, n in caps.items() if n > 0}
-        rows = conn.execute(
-            _CLAIM,
-            {
-                "now": now, "limited": list(graph_limits), "all": graph_ids is None,
-                "only": list(graph_ids or ()), "limit": limit, "owner": owner,
-                "cap_g": list(open_caps), "cap_n": list(open_caps.values()),
-                "expires": now + timedelta(seconds=lease_seconds),
-            },
-        ).fetchall()  # fmt: skip
+    if not _limited(graph_limits, graph_ids):  # one statement, its own transaction
+        rows = _claim_rows(conn, {}, now=now, owner=owner, limit=limit, lease_seconds=lease_seconds,
+                           graph_limits=graph_limits, graph_ids=graph_ids)  # fmt: skip
+    else:
+        with conn.transaction():
+            caps = _capacity(conn, now, graph_limits, graph_ids, lock_prefix)
+            rows = _claim_rows(conn, caps, now=now, owner=owner, limit=limit,
+                               lease_seconds=lease_seconds, graph_limits=graph_limits,
+                               graph_ids=graph_ids)  # fmt: skip
     runs = [run_from_row(row) for row in rows]
     runs.sort(key=lambda r: (r.not_before, r.enqueued_at, r.run_id))
     return runs
+
+
+def _limited(graph_limits: Mapping[str, int], only: Sequence[str] | None) -> list[str]:
+    """The limited graphs this claim may touch, sorted (the advisory-lock order)."""
+    return sorted(g for g in graph_limits if only is None or g in only)
+
+
+def _claim_rows(
+    conn: Conn, caps: Mapping[str, int], *, now: datetime, owner: str, limit: int,
+    lease_seconds: float, graph_limits: Mapping[str, int], graph_ids: Sequence[str] | None,
+) -> list[Any]:  # fmt: skip
+    """Run the claim statement: unlimited graphs, plus each limited graph up to its cap."""
+    open_caps = {g: n for g, n in caps.items() if n > 0}
+    params = {
+        "now": now, "limited": list(graph_limits), "all": graph_ids is None,
+        "only": list(graph_ids or ()), "limit": limit, "owner": owner,
+        "cap_g": list(open_caps), "cap_n": list(open_caps.values()),
+        "expires": now + timedelta(seconds=lease_seconds),
+    }  # fmt: skip
+    return conn.execute(_CLAIM, params).fetchall()
 
 
 # -- leases -----------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,10 +16,11 @@ from stargraph.store._pg_rows import (
     trigger_from_row,
     utc,
 )
-from stargraph.store.base import Run, RunFilter, RunPage, RunStatus, TriggerState
+from stargraph.store.base import NonceRequest, Run, RunFilter, RunPage, RunStatus, TriggerState
 
 __all__ = [
     "add_nonce",
+    "add_nonces",
     "get_run",
     "get_trigger_state",
     "list_runs",
@@ -144,22 +146,49 @@ def set_trigger_paused(
     return trigger_from_row(row)
 
 
-def add_nonce(conn: Conn, scope: str, nonce: str, expires_at: datetime, now: datetime) -> bool:
-    """Record a nonce; ``False`` when an unexpired copy exists. Sweeps some expired nonces.
+_SWEEP_NONCES = (
+    "DELETE FROM webhook_nonces WHERE (scope, nonce) IN (SELECT scope, nonce "
+    "FROM webhook_nonces WHERE expires_at <= %s LIMIT %s FOR UPDATE SKIP LOCKED)"
+)
+_ADD_NONCES = (
+    "INSERT INTO webhook_nonces (scope, nonce, expires_at) "
+    "SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[]) "
+    "ON CONFLICT (scope, nonce) DO UPDATE SET expires_at = excluded.expires_at "
+    "WHERE webhook_nonces.expires_at <= %s RETURNING scope, nonce"
+)
 
-    One statement decides "new or replay" atomically: a concurrent insert of the same nonce on
-    another node waits for this one to commit, then sees an unexpired row and reports a replay.
+
+def add_nonces(conn: Conn, items: Sequence[NonceRequest], now: datetime) -> list[bool]:
+    """Record nonces in one transaction; ``False`` for each replay. Sweeps some expired ones.
+
+    A nonce is new when it is absent or its stored copy expired (``expires_at <= now``); one
+    upsert decides that atomically, so a concurrent insert of the same nonce on another node
+    waits for this transaction and then sees an unexpired row: a replay. A nonce repeated
+    within *items* is a replay after its first occurrence.
     """
+    firsts: dict[tuple[str, str], NonceRequest] = {}
+    for item in items:
+        firsts.setdefault((item.scope, item.nonce), item)
+    todo = sorted(firsts.items())  # one lock order for every node
     with conn.transaction():
-        conn.execute(
-            "DELETE FROM webhook_nonces WHERE (scope, nonce) IN (SELECT scope, nonce "
-            "FROM webhook_nonces WHERE expires_at <= %s LIMIT %s FOR UPDATE SKIP LOCKED)",
-            (now, _NONCE_SWEEP),
-        )
-        row = conn.execute(
-            "INSERT INTO webhook_nonces (scope, nonce, expires_at) VALUES (%s, %s, %s) "
-            "ON CONFLICT (scope, nonce) DO UPDATE SET expires_at = excluded.expires_at "
-            "WHERE webhook_nonces.expires_at <= %s RETURNING 1",
-            (scope, nonce, expires_at, now),
-        ).fetchone()
-    return row is not None
+        conn.execute(_SWEEP_NONCES, (now, _NONCE_SWEEP))
+        rows = conn.execute(
+            _ADD_NONCES,
+            (
+                [k[0] for k, _ in todo],
+                [k[1] for k, _ in todo],
+                [i.expires_at for _, i in todo],
+                now,
+            ),
+        ).fetchall()
+    fresh = {(row[0], row[1]) for row in rows}
+    out: list[bool] = []
+    for item in items:
+        key = (item.scope, item.nonce)
+        out.append(key in fresh and firsts[key] is item)
+    return out
+
+
+def add_nonce(conn: Conn, scope: str, nonce: str, expires_at: datetime, now: datetime) -> bool:
+    """Record a nonce; ``False`` when an unexpired copy exists (see :func:`add_nonces`)."""
+    return add_nonces(conn, [NonceRequest(scope=scope, nonce=nonce, expires_at=expires_at)], now)[0]

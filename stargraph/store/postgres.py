@@ -44,6 +44,7 @@ from stargraph.store.base import (
     Completion,
     EnqueueOutcome,
     EnqueueRequest,
+    NonceRequest,
     Run,
     RunError,
     RunFilter,
@@ -87,15 +88,18 @@ class PostgresStore:
 
     def _open_pool(self) -> tuple[ConnectionPool[Any], tuple[int, int]]:
         s = self.settings
+        kwargs: dict[str, Any] = {"autocommit": True, "application_name": s.application_name}
+        # One direct connection first: a wrong password or host fails now, with its own
+        # message, instead of as a pool timeout; it also applies the migrations.
+        with psycopg.connect(s.conninfo, **kwargs) as conn:
+            self._configure(conn)
+            versions = migrate(conn, s.schema)
         pool: ConnectionPool[Any] = ConnectionPool(
             s.conninfo, min_size=s.pool_min_size, max_size=s.pool_max_size, open=False,
-            timeout=s.pool_timeout, configure=self._configure, name="stargraph",
-            kwargs={"autocommit": True, "application_name": s.application_name},
+            timeout=s.pool_timeout, configure=self._configure, name="stargraph", kwargs=kwargs,
         )  # fmt: skip
         try:
             pool.open(wait=True, timeout=s.pool_timeout)
-            with pool.connection() as conn:
-                versions = migrate(conn, s.schema)
         except BaseException:
             pool.close(timeout=1.0)
             raise
@@ -283,6 +287,12 @@ class PostgresStore:
     ) -> bool:
         """Record a nonce; ``False`` when an unexpired copy exists (a replay)."""
         return await self._call(queries.add_nonce, scope, nonce, expires_at, now, what="add_nonce")
+
+    async def add_nonces(self, items: Sequence[NonceRequest], *, now: datetime) -> list[bool]:
+        """Record several nonces in one transaction (see :class:`BatchNonceStore`)."""
+        if not items:
+            return []
+        return await self._call(queries.add_nonces, list(items), now, what="add_nonces")
 
     async def wait_for_work(self, timeout: float) -> None:
         """Return on a ``NOTIFY`` from any node, or after *timeout* seconds (polling fallback)."""
