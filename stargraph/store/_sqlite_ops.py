@@ -82,10 +82,11 @@ def marks(count: int) -> str:
 
 def _insert_row(req: EnqueueRequest) -> tuple[Any, ...]:
     run = req.run
+    enqueued = to_us(run.enqueued_at)
+    due = enqueued if run.not_before is run.enqueued_at else to_us(run.not_before)
     return (
         run.run_id, run.graph_id, run.idempotency_key, dumps(run.params), run.trigger_id,
-        run.trigger_source, to_us_opt(run.scheduled_fire), to_us(run.enqueued_at),
-        to_us(run.not_before), run.max_attempts,
+        run.trigger_source, to_us_opt(run.scheduled_fire), enqueued, due, run.max_attempts,
     )  # fmt: skip
 
 
