@@ -72,6 +72,7 @@ class CronLoop:
         self._new: list[int] = []
         self._started_at = 0
         self._per_trigger_labels = len(specs) <= LABEL_LIMIT
+        self._last_fire = (-1, from_epoch(0), "")  # (epoch, datetime, ISO text) of a fire
 
     # -- state --------------------------------------------------------------------------------
 
@@ -180,8 +181,16 @@ class CronLoop:
         for fire, i in late:  # a clock jump or a stall: the spec's policy decides
             await self._apply(i, plan_missed(self.specs[i], fire - 1, now - LATE_GRACE))
             self._reschedule(i, next_fire(self.specs[i], now - LATE_GRACE))
+        shared: dict[tuple[int, int], int | None] = {}  # specs sharing a compiled schedule
         for n, (fire, i) in enumerate(on_time, 1):
-            self._reschedule(i, next_fire(self.specs[i], fire))
+            spec = self.specs[i]
+            if spec.start_at is None and spec.end_at is None:
+                key = (id(spec.compiled), fire)
+                if key not in shared:
+                    shared[key] = next_fire(spec, fire)
+                self._reschedule(i, shared[key])
+            else:
+                self._reschedule(i, next_fire(spec, fire))
             if n % _YIELD_EVERY == 0:
                 await checkpoint()
 
@@ -230,10 +239,14 @@ class CronLoop:
             await self.store.set_trigger_cursor(spec.trigger_id, cursor, now=self.clock.now())
 
     def _enqueue(self, i: int, fire: int) -> None:
-        spec, when = self.specs[i], from_epoch(fire)
+        spec = self.specs[i]
+        if fire != self._last_fire[0]:
+            when = from_epoch(fire)
+            self._last_fire = (fire, when, when.isoformat())
+        _, when, iso = self._last_fire
         try:
             receipt = self.scheduler.enqueue(
-                spec.graph_id, spec.params, fire_key(spec.trigger_id, fire),
+                spec.graph_id, spec.params, f"cron:{spec.trigger_id}:{iso}",
                 trigger_id=spec.trigger_id, trigger_source="cron", scheduled_fire=when,
                 cursor=CursorAdvance(trigger_id=spec.trigger_id, cursor=when),
             )
