@@ -161,9 +161,12 @@ class SQLiteStore:
             return
         limiter = anyio.CapacityLimiter(1)
         try:
-            conn, (before, after) = await anyio.to_thread.run_sync(
-                _connect, self.options, limiter=limiter
-            )
+            # shielded: a cancelled open must not leak the connection its thread creates;
+            # the wait is bounded by busy_timeout
+            with anyio.CancelScope(shield=True):
+                conn, (before, after) = await anyio.to_thread.run_sync(
+                    _connect, self.options, limiter=limiter
+                )
         except sqlite3.Error as exc:
             raise StoreError(f"Cannot open SQLite database {self.options.path}: {exc}") from exc
         if self._conn is not None:  # a concurrent open() won the race: keep its connection
@@ -181,13 +184,20 @@ class SQLiteStore:
         if conn is None or limiter is None:
             return
         self._conn = self._limiter = None
-        with anyio.CancelScope(shield=True):
+        bound = 2 * self.options.busy_timeout_ms / 1000 + 10  # in-flight calls finish first
+        with anyio.move_on_after(bound, shield=True) as scope:
             await anyio.to_thread.run_sync(conn.close, limiter=limiter)
+        if scope.cancelled_caught:
+            log_event(
+                logger, "store.close_timeout", logging.WARNING, backend="sqlite",
+                path=self.options.path, seconds=bound,
+            )  # fmt: skip
+            return
         log_event(logger, "store.closed", backend="sqlite", path=self.options.path)
 
     async def ping(self) -> None:
         """Raise StoreError unless the database answers."""
-        await self._call(lambda conn: conn.execute("SELECT 1").fetchone())
+        await self._call(lambda conn: conn.execute("SELECT n FROM run_counts").fetchall())
 
     # -- runs -----------------------------------------------------------------------------------
 

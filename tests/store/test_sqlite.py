@@ -145,6 +145,17 @@ async def test_cancelled_caller_leaves_the_store_usable(sqlite_url: str) -> None
     await store.close()
 
 
+async def test_open_under_cancellation_does_not_lose_the_connection(sqlite_url: str) -> None:
+    store = open_store(sqlite_url)
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await store.open()  # shielded: completes, so no connection is left behind unowned
+        await anyio.sleep(1)  # the cancellation lands at the next checkpoint
+    assert scope.cancelled_caught
+    await store.ping()
+    await store.close()
+
+
 async def test_naive_datetime_is_refused(sqlite_url: str) -> None:
     store = open_store(sqlite_url)
     await store.open()
