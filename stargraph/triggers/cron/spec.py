@@ -90,18 +90,21 @@ class CronSpec:
     _compiled: Schedule = attrs.field(init=False, eq=False, repr=False, alias="_compiled")
 
     def __attrs_post_init__(self) -> None:
-        where = _where(self)
         try:
             sched = compile_schedule(self.schedule, self.tz, self.trigger_id, self.fall_back)
         except ExprError as exc:
-            raise ConfigError(f"{where}: schedule {self.schedule!r} is invalid: {exc}") from None
+            raise ConfigError(
+                f"{_where(self)}: schedule {self.schedule!r} is invalid: {exc}"
+            ) from None
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ConfigError(
-                f"{where}: tz {self.tz!r} is not a known IANA time zone ({exc}); use a name "
-                "such as 'UTC' or 'Europe/Berlin'"
+                f"{_where(self)}: tz {self.tz!r} is not a known IANA time zone ({exc}); use a "
+                "name such as 'UTC' or 'Europe/Berlin'"
             ) from None
         if self.start_at and self.end_at and self.end_at < self.start_at:
-            raise ConfigError(f"{where}: end_at {self.end_at} is before start_at {self.start_at}")
+            raise ConfigError(
+                f"{_where(self)}: end_at {self.end_at} is before start_at {self.start_at}"
+            )
         object.__setattr__(self, "_compiled", sched)
 
     @property
