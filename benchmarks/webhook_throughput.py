@@ -42,13 +42,20 @@ LUA = r"""
 local lines, counter, step = {}, 0, 1
 local path = os.getenv("WEBHOOK_REQS")
 local nthreads, made = %d, 0
+SCHEME = os.getenv("WEBHOOK_SCHEME") or "stargraph"
 function setup(thread) thread:set("tid", made); made = made + 1 end
 function init(args)
   for line in io.lines(path) do
-    local ts, sig, body = line:match("^(%%d+) (%%x+) (.*)$")
-    lines[#lines + 1] = wrk.format("POST", "/hook", {
-      ["X-Stargraph-Timestamp"] = ts, ["X-Stargraph-Signature"] = sig,
-      ["Content-Type"] = "application/json"}, body)
+    local ts, sig, body = line:match("^(%%S+) (%%x+) (.*)$")
+    local headers = {["Content-Type"] = "application/json"}
+    if SCHEME == "github" then
+      headers["X-GitHub-Delivery"] = ts
+      headers["X-Hub-Signature-256"] = "sha256=" .. sig
+    else
+      headers["X-Stargraph-Timestamp"] = ts
+      headers["X-Stargraph-Signature"] = sig
+    end
+    lines[#lines + 1] = wrk.format("POST", "/hook", headers, body)
   end
   counter, step = tid + 1, nthreads
 end
@@ -68,13 +75,19 @@ async def _noop(params: dict[str, object], ctx: object) -> None:
     return None
 
 
-async def _serve(backend: str, port: int, db: str) -> None:
+async def _hold(params: dict[str, object], ctx: object) -> None:
+    import anyio
+
+    await anyio.sleep_forever()
+
+
+async def _serve(backend: str, port: int, db: str, scheme: str, mode: str) -> None:
     import anyio
     from hypercorn.config import Config
     from quart import Quart, Response
     from quart_trio import QuartTrio
 
-    from stargraph.scheduler import Graph, Scheduler
+    from stargraph.scheduler import Graph, Scheduler, SchedulerSettings
     from stargraph.store import open_store
     from stargraph.triggers.webhook import WebhookSpec, WebhookTrigger
 
@@ -85,8 +98,13 @@ async def _serve(backend: str, port: int, db: str) -> None:
     store = open_store(f"sqlite:///{db}{os.environ.get('BENCH_STORE_QUERY', '')}")
     await store.open()
     spec = WebhookSpec(trigger_id="webhook:bench", path="/hook", graph_id="noop",
-                       scheme="stargraph", secrets=(SECRET,))
-    async with Scheduler(store, [Graph(graph_id="noop", fn=_noop)]) as scheduler, \
+                       scheme=scheme, secrets=(SECRET,))
+    if mode == "intake":  # one execution slot, held forever by the first run: intake only
+        graph = Graph(graph_id="noop", fn=_hold)
+        settings = SchedulerSettings(max_concurrent_runs=1, shutdown_grace=0.5)
+    else:
+        graph, settings = Graph(graph_id="noop", fn=_noop), SchedulerSettings()
+    async with Scheduler(store, [graph], settings=settings) as scheduler, \
             anyio.create_task_group() as tg:
         trigger = WebhookTrigger()
         trigger.init({"scheduler": scheduler, "store": store, "webhook_specs": [spec],
@@ -126,9 +144,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start(backend: str, db: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _start(backend: str, db: Path, scheme: str, mode: str
+           ) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", backend, str(port), str(db)])
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", backend, str(port), str(db),
+                             scheme, mode])
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -141,15 +161,19 @@ def _start(backend: str, db: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit(f"server on {backend} did not start")
 
 
-def _write_requests(path: Path, count: int, round_no: int) -> None:
+def _write_requests(path: Path, count: int, round_no: int, scheme: str) -> None:
     from stargraph.triggers.webhook import sign
 
     ts = int(time.time())
     with path.open("w") as out:
         for n in range(count):
             body = json.dumps({"n": n, "round": round_no}, separators=(",", ":"))
-            sig = sign("stargraph", SECRET, body, timestamp=ts)["X-Stargraph-Signature"]
-            out.write(f"{ts} {sig} {body}\n")
+            if scheme == "github":
+                h = sign("github", SECRET, body, msg_id=f"d-{round_no}-{n}")
+                out.write(f"{h['X-GitHub-Delivery']} {h['X-Hub-Signature-256'][7:]} {body}\n")
+            else:
+                sig = sign("stargraph", SECRET, body, timestamp=ts)["X-Stargraph-Signature"]
+                out.write(f"{ts} {sig} {body}\n")
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
@@ -180,21 +204,23 @@ def _wrk(url: str, path: str, script: Path | None, duration: int, env: dict[str,
     }
 
 
-def _bench(backend: str, duration: int, rounds: int, per_round: int) -> dict[str, dict[str, float]]:
+def _bench(backend: str, duration: int, rounds: int, per_round: int, scheme: str, mode: str
+           ) -> dict[str, dict[str, float]]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         db = folder / "bench.db"
         script = folder / "hook.lua"
         script.write_text(LUA % 1)
         reqs = folder / "reqs.txt"
-        proc, url = _start(backend, db)
+        proc, url = _start(backend, db, scheme, mode)
         bare: list[dict[str, float]] = []
         hook: list[dict[str, float]] = []
         try:
             for r in range(rounds):
                 bare.append(_wrk(url, "/bare", None, duration, {}))
-                _write_requests(reqs, per_round, r)
-                hook.append(_wrk(url, "/hook", script, duration, {"WEBHOOK_REQS": str(reqs)}))
+                _write_requests(reqs, per_round, r, scheme)
+                hook.append(_wrk(url, "/hook", script, duration,
+                                 {"WEBHOOK_REQS": str(reqs), "WEBHOOK_SCHEME": scheme}))
                 if hook[-1]["non2xx"] or hook[-1]["socket_errors"]:
                     raise SystemExit(f"{backend}: webhook round {r} had non-2xx answers or "
                                      f"socket errors: {hook[-1]}")
@@ -223,21 +249,31 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--per-round", type=int, default=60_000)
     parser.add_argument("--backends", default="asyncio,trio")
+    parser.add_argument("--scheme", default="stargraph", choices=["stargraph", "github"])
+    parser.add_argument("--modes", default="intake,execute",
+                        help="intake: runs are only committed (execution excluded); execute: "
+                        "the noop graph also runs, in the same process")
     args = parser.parse_args()
-    for backend in args.backends.split(","):
-        res = _bench(backend, args.duration, args.rounds, args.per_round)
-        b, h = res["bare"], res["hook"]
-        print(f"{backend:8} bare    {b['rps']:8.0f} req/s  p50 {b['p50']:6.2f} ms  "
-              f"p99 {b['p99']:6.2f} ms")
-        print(f"{backend:8} webhook {h['rps']:8.0f} req/s  p50 {h['p50']:6.2f} ms  "
-              f"p99 {h['p99']:6.2f} ms  ({h['rps'] / b['rps']:.0%} of bare; "
-              f"{res['runs']['count']:.0f} durable runs = every 202)", flush=True)
+    for mode in args.modes.split(","):
+        for backend in args.backends.split(","):
+            _report(backend, mode, _bench(backend, args.duration, args.rounds, args.per_round,
+                                          args.scheme, mode))
+
+
+def _report(backend: str, mode: str, res: dict[str, dict[str, float]]) -> None:
+    b, h = res["bare"], res["hook"]
+    print(f"{mode:7} {backend:8} bare    {b['rps']:8.0f} req/s  p50 {b['p50']:6.2f} ms  "
+          f"p99 {b['p99']:6.2f} ms")
+    print(f"{mode:7} {backend:8} webhook {h['rps']:8.0f} req/s  p50 {h['p50']:6.2f} ms  "
+          f"p99 {h['p99']:6.2f} ms  ({h['rps'] / b['rps']:.0%} of bare; "
+          f"{res['runs']['count']:.0f} durable runs = every 202)", flush=True)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "--serve":
+    if len(sys.argv) == 7 and sys.argv[1] == "--serve":
         import anyio
 
-        anyio.run(_serve, sys.argv[2], int(sys.argv[3]), sys.argv[4], backend=sys.argv[2])
+        anyio.run(_serve, sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6],
+                  backend=sys.argv[2])
     else:
         main()

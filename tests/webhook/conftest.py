@@ -40,10 +40,11 @@ async def _noop(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
 DEFAULT_GRAPHS = (Graph(graph_id=GRAPH_ID, fn=_noop),)
 
 
-def make_app(blueprints: Sequence[Blueprint]) -> Quart:
+def make_app(blueprints: Sequence[Blueprint], config: dict[str, Any] | None = None) -> Quart:
     """Return a Quart (asyncio) or QuartTrio (trio) app holding *blueprints*."""
     cls = QuartTrio if sniffio.current_async_library() == "trio" else Quart
     app = cls("stargraph-webhook-tests")
+    app.config.update(config or {})
     for bp in blueprints:
         app.register_blueprint(bp)
     return app
@@ -121,13 +122,14 @@ def webhook_plugin(rt: Runtime) -> WebhookTrigger:
 async def webhook_stack(store_url: str, specs: Sequence[WebhookSpec], *,
                         graphs: Sequence[Graph] = DEFAULT_GRAPHS,
                         settings: SchedulerSettings | None = None,
-                        clock: Clock | None = None) -> AsyncIterator[Stack]:
+                        clock: Clock | None = None,
+                        app_config: dict[str, Any] | None = None) -> AsyncIterator[Stack]:
     """Run a real Runtime (store, scheduler, bundled triggers) behind Hypercorn."""
     rt = Runtime(store_url, graphs=graphs, settings=settings, clock=clock,
                  deps={"webhook_specs": list(specs)}, graph_entry_points=False)
     async with rt:
         trigger = webhook_plugin(rt)
-        async with serving(make_app(rt.routes)) as url, \
+        async with serving(make_app(rt.routes, app_config)) as url, \
                 httpx.AsyncClient(timeout=10) as client:
             yield Stack(url=url, client=client, runtime=rt, trigger=trigger)
 

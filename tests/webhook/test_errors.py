@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from stargraph.scheduler import SchedulerSettings
+from stargraph.triggers.webhook.deadlines import BodyDeadlines
 
 from .conftest import webhook_stack
 from .test_e2e import signed, spec
@@ -81,15 +82,23 @@ async def test_every_error_code(sqlite_url: str, caplog: pytest.LogCaptureFixtur
         assert headers["X-Stargraph-Signature"] not in text
 
 
-async def raw_request(url: str, data: bytes, timeout: float = 5) -> bytes:
-    """Send *data* on a new connection and return what comes back (until close or timeout)."""
+def _complete(response: bytes) -> bool:
+    head, _, body = response.partition(b"\r\n\r\n")
+    for line in head.lower().split(b"\r\n"):
+        if line.startswith(b"content-length:"):
+            return len(body) >= int(line.split(b":")[1])
+    return False
+
+
+async def raw_request(url: str, data: bytes, timeout: float = 5, *, full: bool = False) -> bytes:
+    """Send *data* on a new connection; return the answer's head (or all of it, *full*)."""
     host, port = url.removeprefix("http://").split(":")
     out = b""
     with anyio.move_on_after(timeout):
         async with await anyio.connect_tcp(host, int(port)) as conn:
             await conn.send(data)
             try:
-                while b"\r\n\r\n" not in out:
+                while b"\r\n\r\n" not in out or (full and not _complete(out)):
                     out += await conn.receive()
             except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
                 pass
@@ -186,3 +195,22 @@ async def test_saturated_scheduler_answers_503_with_retry_after(sqlite_url: str)
             assert 503 in results and 202 in results, results
             assert set(results) <= {202, 503}
             assert await st.run_count() == results.count(202)
+
+
+@pytest.mark.parametrize("watchdog", [True, False])
+async def test_stalled_body_times_out_with_408(sqlite_url: str, watchdog: bool) -> None:
+    sp = spec("stargraph")
+    async with webhook_stack(sqlite_url, [sp], app_config={"BODY_TIMEOUT": 1}) as st:
+        if not watchdog:  # the fallback path: a cancel scope per read
+            st.trigger._deadlines = BodyDeadlines()
+        assert (st.trigger.deadlines is not None) and st.trigger.deadlines.running is watchdog
+        body = b'{"stalled": true}'
+        lines = "".join(f"{k}: {v}\r\n" for k, v in signed("stargraph", body).items())
+        start = time.monotonic()
+        head = await raw_request(st.url, f"POST {sp.path} HTTP/1.1\r\nHost: x\r\n{lines}"
+                                 f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:5],
+                                 timeout=10, full=True)
+        assert head.startswith(b"HTTP/1.1 408"), head
+        assert 0.9 < time.monotonic() - start < 4
+        assert b'"code":"body_timeout"' in head
+        assert await st.run_count() == 0

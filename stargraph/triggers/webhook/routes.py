@@ -30,6 +30,7 @@ from stargraph.errors import (
     UnknownGraph,
     WebhookRejected,
 )
+from stargraph.triggers.webhook.deadlines import BodyDeadlines
 from stargraph.triggers.webhook.params import Extractor, make_params
 from stargraph.triggers.webhook.schemes import Delivery, verify
 from stargraph.triggers.webhook.spec import WebhookSpec
@@ -61,6 +62,9 @@ class WebhookHost(Protocol):
 
     @property
     def metrics(self) -> Any: ...
+
+    @property
+    def deadlines(self) -> BodyDeadlines | None: ...
 
     def is_paused(self, trigger_id: str) -> bool: ...
 
@@ -97,27 +101,48 @@ def _lower_headers() -> dict[str, str]:
     return out
 
 
-async def _read_body(limit: int) -> bytes:
+def _too_large(limit: int) -> WebhookRejected:
+    return WebhookRejected("payload_too_large", f"the request body is larger than {limit} bytes",
+                           413)
+
+
+async def _collect(limit: int) -> bytes:
+    data = bytearray()
+    try:
+        async for chunk in request.body:
+            data += chunk
+            if len(data) > limit:
+                raise _too_large(limit)
+    except RequestEntityTooLarge:
+        raise _too_large(limit) from None
+    return bytes(data)
+
+
+async def _read_body(host: WebhookHost, limit: int) -> bytes:
     """Read the body, refusing (413) as soon as it is known to exceed *limit* bytes."""
-    too_large = WebhookRejected("payload_too_large",
-                                f"the request body is larger than {limit} bytes", 413)
     length = request.content_length
     if length is not None and length > limit:
-        raise too_large
-    data = bytearray()
+        raise _too_large(limit)
     timeout = float(getattr(request, "body_timeout", None) or DEFAULT_BODY_TIMEOUT)
+    deadlines = host.deadlines
+    if deadlines is None or not deadlines.running:
+        try:
+            with anyio.fail_after(timeout):
+                return await _collect(limit)
+        except TimeoutError:
+            raise _timed_out(timeout) from None
+    key, watch = deadlines.watch(request.body, timeout)
     try:
-        with anyio.fail_after(timeout):
-            async for chunk in request.body:
-                data += chunk
-                if len(data) > limit:
-                    raise too_large
-    except RequestEntityTooLarge:
-        raise too_large from None
-    except TimeoutError:
-        raise WebhookRejected("body_timeout", f"the body did not arrive within {timeout:g} s",
-                              408) from None
-    return bytes(data)
+        data = await _collect(limit)
+    finally:
+        deadlines.done(key)
+    if watch.timed_out:
+        raise _timed_out(timeout)
+    return data
+
+
+def _timed_out(timeout: float) -> WebhookRejected:
+    return WebhookRejected("body_timeout", f"the body did not arrive within {timeout:g} s", 408)
 
 
 def _enqueue(host: WebhookHost, spec: WebhookSpec, params: dict[str, Any], key: str) -> Any:
@@ -154,7 +179,7 @@ async def _accept(host: WebhookHost, ep: Endpoint) -> Response:
     spec = ep.spec
     if host.is_paused(spec.trigger_id):
         raise _Unavailable("trigger_paused", f"trigger {spec.trigger_id!r} is paused", 60)
-    body = await _read_body(spec.max_body_bytes)
+    body = await _read_body(host, spec.max_body_bytes)
     headers = _lower_headers()
     now = host.clock.now()
     delivery = verify(spec.scheme, headers, body, ep.keys, now=math.floor(now.timestamp()),

@@ -14,6 +14,7 @@ from stargraph._log import log_event
 from stargraph.clock import Clock, SystemClock
 from stargraph.errors import ConfigError, StargraphRuntimeError, StoreError, TriggerNotFound
 from stargraph.triggers._control import TriggerInfo
+from stargraph.triggers.webhook.deadlines import BodyDeadlines
 from stargraph.triggers.webhook.nonces import NonceWriter
 from stargraph.triggers.webhook.params import load_extractor
 from stargraph.triggers.webhook.routes import Endpoint, build_blueprint
@@ -70,6 +71,7 @@ class WebhookTrigger:
         self._metrics: Any = None
         self._task_group: Any = None
         self._nonces = NonceWriter(None)
+        self._deadlines = BodyDeadlines()
 
     # -- what the routes read ------------------------------------------------------------------
 
@@ -88,6 +90,10 @@ class WebhookTrigger:
     @property
     def metrics(self) -> Any:
         return self._metrics
+
+    @property
+    def deadlines(self) -> BodyDeadlines | None:
+        return self._deadlines
 
     def is_paused(self, trigger_id: str) -> bool:
         return self._paused.get(trigger_id, (False, None))[0]
@@ -131,6 +137,7 @@ class WebhookTrigger:
         await self._refresh()
         if self._task_group is not None:
             await self._task_group.start(self._nonces.run)
+            self._task_group.start_soon(self._deadlines.run)
             self._task_group.start_soon(self._refresh_loop)
 
     def stop(self) -> None:
