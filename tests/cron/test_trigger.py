@@ -22,6 +22,14 @@ from .conftest import T0, Recorder, cron_of, cron_runtime, runs_of, wait_for
 S = timedelta(seconds=1)
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    """The same scenario on both stores (PostgreSQL skips when unreachable)."""
+    if request.param == "sqlite":
+        return sqlite_url
+    return str(request.getfixturevalue("postgres_url"))
+
+
 def every10(tid: str = "c", schedule: str = "* * * * * */10", **kw: object) -> CronSpec:
     return CronSpec(trigger_id=tid, schedule=schedule, graph_id="g", **kw)  # type: ignore[arg-type]
 
@@ -81,15 +89,15 @@ def ten_minutes(tid: str, **kw: object) -> CronSpec:
     return CronSpec(trigger_id=tid, schedule="*/10 * * * *", graph_id="g", **kw)  # type: ignore[arg-type]
 
 
-async def test_each_missed_fire_policy_after_downtime(sqlite_url: str) -> None:
-    store = open_store(sqlite_url)
+async def test_each_missed_fire_policy_after_downtime(store_url: str) -> None:
+    store = open_store(store_url)
     await store.open()
     for tid in POLICIES:
         await store.set_trigger_cursor(tid, T0, now=T0)
     await store.close()
     clock = ManualClock(T0 + timedelta(minutes=65))  # down for 65 minutes: six fires missed
     specs = [ten_minutes(tid, **kw) for tid, kw in POLICIES.items()]
-    async with cron_runtime(sqlite_url, specs, clock) as rt:
+    async with cron_runtime(store_url, specs, clock) as rt:
         await wait_for(lambda: _count(rt, 1 + 6 + 3))
         await anyio.sleep(0.1)
         fires = {tid: [r.scheduled_fire for r in await runs_of(rt.store, tid)] for tid in POLICIES}
@@ -132,16 +140,16 @@ async def test_first_deploy_starts_from_now_and_persists_the_cursor(sqlite_url: 
         ]
 
 
-async def test_pause_and_resume_are_persisted_and_resume_has_no_burst(sqlite_url: str) -> None:
+async def test_pause_and_resume_are_persisted_and_resume_has_no_burst(store_url: str) -> None:
     clock = ManualClock(T0)
-    async with cron_runtime(sqlite_url, [every10()], clock) as rt:
+    async with cron_runtime(store_url, [every10()], clock) as rt:
         info = await cron_of(rt).pause("c", note="maintenance")
         assert (info.paused, info.note, info.next_fire) == (True, "maintenance", None)
         for _ in range(6):
             await advance(clock, 10)
         await anyio.sleep(0.1)
         assert await runs_of(rt.store) == []
-    async with cron_runtime(sqlite_url, [every10()], clock) as rt:  # a restart stays paused
+    async with cron_runtime(store_url, [every10()], clock) as rt:  # a restart stays paused
         [info] = await cron_of(rt).describe()
         assert info.paused and info.note == "maintenance"
         await advance(clock, 10)
@@ -197,11 +205,11 @@ async def test_clock_jumps_apply_the_policy_and_never_refire(sqlite_url: str) ->
         assert (await runs_of(rt.store))[-1].scheduled_fire == T0 + 3610 * S
 
 
-async def test_two_runtimes_on_one_store_make_one_run_per_fire(sqlite_url: str) -> None:
+async def test_two_runtimes_on_one_store_make_one_run_per_fire(store_url: str) -> None:
     clock = ManualClock(T0)
     specs = [every10("a"), every10("b", schedule="* * * * * */5")]
-    async with cron_runtime(sqlite_url, specs, clock) as one, cron_runtime(
-        sqlite_url, specs, clock
+    async with cron_runtime(store_url, specs, clock) as one, cron_runtime(
+        store_url, specs, clock
     ) as two:
         for _ in range(6):
             await advance(clock, 5)
