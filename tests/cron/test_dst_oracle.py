@@ -7,8 +7,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from cronsim import CronSim
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stargraph.triggers.cron import CronSpec, next_fires
+
+from .test_schedule import EXPRS
 
 # 2026 transitions (UTC instants), found with zoneinfo; Santiago, Havana and Beirut move at
 # local midnight, Lord Howe by 30 minutes.
@@ -136,3 +140,21 @@ def test_lord_howe_half_hour_fall_back_follows_the_real_clock() -> None:
     assert [f.astimezone(tz).strftime("%H:%M%z") for f in halves] == [
         "01:00+1100", "01:20+1100", "01:40+1100", "01:40+1030",
     ]
+
+
+TRANSITION_LIST = [
+    (tz, datetime.fromisoformat(w).replace(tzinfo=UTC))
+    for tz, ws in TRANSITIONS.items() if tz != "Australia/Lord_Howe" for w in ws
+]
+
+
+@settings(max_examples=250, deadline=None)
+@given(EXPRS, st.sampled_from(TRANSITION_LIST), st.integers(1, 30))
+def test_random_expressions_across_transitions_match_cronsim(
+    expr: str, where: tuple[str, datetime], hours_before: int
+) -> None:
+    tz, t = where
+    start, until = t - timedelta(hours=hours_before), t + timedelta(hours=26)
+    ours = _ours(expr, tz, start, until)
+    theirs = _oracle(expr, tz, start, until)
+    assert ours == theirs
