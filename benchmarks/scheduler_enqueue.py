@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 
 from stargraph._json import dumps
 from stargraph.scheduler import Graph, RunContext, Scheduler, SchedulerSettings
@@ -87,7 +88,7 @@ async def stream(path: Path, count: int) -> float:
             for i in range(count):
                 receipts.append(s.enqueue("noop", {"i": i}))
                 if i % BATCH == BATCH - 1:
-                    await anyio.sleep(0)
+                    await anyio.lowlevel.checkpoint()
             for receipt in receipts:
                 await receipt
             elapsed = time.perf_counter() - start
