@@ -133,12 +133,12 @@ class Supervisor:
             h.set_state(PluginState.FAILED, f"supervisor: {describe(exc)}")
             log_event(_log, "trigger.failed", logging.ERROR, plugin=h.name, error=h.error,
                       restarts=h.restarts)
-        finally:
+        finally:  # also when the host itself is cancelled from outside
             ready()
             await self._stop(h)
-        if h.state in (PluginState.RUNNING, PluginState.RESTARTING):
-            h.set_state(PluginState.STOPPED)
-            log_event(_log, "trigger.stopped", plugin=h.name)
+            if h.state in (PluginState.RUNNING, PluginState.RESTARTING):
+                h.set_state(PluginState.STOPPED)
+                log_event(_log, "trigger.stopped", plugin=h.name)
 
     async def _run_with_restarts(self, h: Hosted, ready: _Ready) -> None:
         opts = self.options

@@ -97,12 +97,15 @@ class TriggerHost:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None:
-        # The body's own exception is not the task group's business: it propagates unwrapped
-        # once every plugin has been stopped.
+    ) -> bool | None:
         assert self._tg is not None
         self._cancel_all()
+        if exc is not None and not isinstance(exc, Exception):  # cancellation and the like
+            return await self._tg.__aexit__(exc_type, exc, tb)
+        # The body's own error is not the task group's business: it propagates unwrapped (not in
+        # an exception group) once every plugin has been stopped.
         await self._tg.__aexit__(None, None, None)
+        return None
 
     def _cancel_all(self) -> None:
         for h in self._hosted:

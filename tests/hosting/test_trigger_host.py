@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -245,9 +246,39 @@ async def test_shutdown_is_bounded_with_several_misbehaving_plugins() -> None:
 async def test_outer_cancellation_still_stops_every_plugin() -> None:
     a, hooks = Ticker(), SyncHooks()
     with anyio.move_on_after(0.2) as scope:
-        async with TriggerHost(manager(a=a, h=hooks), options=FAST):
+        async with TriggerHost(manager(a=a, h=hooks), options=FAST) as host:
             await anyio.sleep_forever()
     assert scope.cancelled_caught
+    assert a.calls[-1] == "stop" and hooks.calls[-1] == "stop"
+    assert states(host) == {"a": "stopped", "h": "stopped"}
+
+
+@pytest.mark.timeout(15)  # the defect this guards against was a busy loop, not a wait
+async def test_cancelled_by_an_enclosing_task_group_through_an_exit_stack() -> None:
+    """Regression: exiting the host's task group as if nothing had been raised, while a
+    cancellation unwound the stack, gave asyncio a cyclic ``__context__`` chain that anyio
+    walked forever (only pytest-timeout's signal breaks that loop, hence the time check)."""
+    a, hooks = Ticker(), SyncHooks()
+
+    async def serve(*, task_status: Any) -> None:
+        async with AsyncExitStack() as stack:  # how the Runtime holds its host
+            below = await stack.enter_async_context(anyio.create_task_group())  # a scheduler
+            below.start_soon(anyio.sleep_forever)
+            stack.callback(below.cancel_scope.cancel)
+            host = await stack.enter_async_context(
+                TriggerHost(manager(a=a, h=hooks), options=FAST)
+            )
+            task_status.started(host)
+            await anyio.sleep_forever()
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            host = await tg.start(serve)
+            await wait_for(lambda: a.ticks > 2)
+            began = time.monotonic()
+            tg.cancel_scope.cancel()
+    assert time.monotonic() - began < 5
+    assert states(host) == {"a": "stopped", "h": "stopped"}
     assert a.calls[-1] == "stop" and hooks.calls[-1] == "stop"
 
 
