@@ -341,3 +341,31 @@ async def test_acknowledged_runs_survive_sigkill(sqlite_url: str, synchronous: s
     assert counts[RunStatus.pending] >= last + 1  # every acknowledged run, maybe a batch more
     assert counts[RunStatus.pending] % 50 == 0  # whole batches only: nothing half-committed
     assert page.items[0].run_id == f"r{counts[RunStatus.pending] - 1:06}"
+
+
+async def test_status_listing_is_the_same_through_either_index(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stargraph.store import _sqlite_queries
+
+    store = open_store(sqlite_url)
+    await store.open()
+    await store.enqueue_batch([req(new_run(f"r{i:02}", enqueued=i % 7)) for i in range(30)])
+    await _claim(store, 5, now=100)
+
+    async def pages(status: RunStatus) -> list[str]:
+        seen: list[str] = []
+        cursor: str | None = None
+        while True:
+            page = await store.list_runs(RunFilter(status=status), limit=4, cursor=cursor)
+            seen += [r.run_id for r in page.items]
+            if (cursor := page.next_cursor) is None:
+                return seen
+
+    sorted_small = await pages(RunStatus.pending)  # sorts the claim index (small backlog)
+    monkeypatch.setattr(_sqlite_queries, "_SORT_PENDING_UP_TO", 0)
+    scanned = await pages(RunStatus.pending)  # scans newest-first (large backlog)
+    running = await pages(RunStatus.running)
+    await store.close()
+    assert sorted_small == scanned and len(scanned) == 25
+    assert len(running) == 5 and not set(running) & set(scanned)
