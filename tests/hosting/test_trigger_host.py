@@ -234,12 +234,12 @@ async def test_hang_in_stop_is_bounded_and_others_still_stop() -> None:
 
 
 async def test_shutdown_is_bounded_with_several_misbehaving_plugins() -> None:
-    plugins = {f"hung{i}": Ticker(hang="stop") for i in range(5)}
+    plugins = {f"hung{i}": Ticker(hang="stop") for i in range(10)}
     plugins["bad"] = Ticker(fail="stop")
     options = HostOptions(stop_timeout=0.3)
     async with TriggerHost(manager(**plugins), options=options) as host:
         began = time.monotonic()
-    assert time.monotonic() - began < 1.5  # stops run concurrently, each bounded
+    assert time.monotonic() - began < 2  # concurrent and each bounded (one by one: 3 s)
     assert set(states(host).values()) == {PluginState.FAILED}
 
 
