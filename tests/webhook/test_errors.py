@@ -13,6 +13,7 @@ import anyio
 import httpx
 import pytest
 
+from stargraph.errors import StoreError
 from stargraph.scheduler import SchedulerSettings
 from stargraph.triggers.webhook.deadlines import BodyDeadlines
 
@@ -214,3 +215,26 @@ async def test_stalled_body_times_out_with_408(sqlite_url: str, watchdog: bool) 
         assert 0.9 < time.monotonic() - start < 4
         assert b'"code":"body_timeout"' in head
         assert await st.run_count() == 0
+
+
+async def test_failed_commit_does_not_consume_the_nonce(sqlite_url: str) -> None:
+    sp = spec("stargraph")
+    async with webhook_stack(sqlite_url, [sp]) as st:
+        with anyio.fail_after(20):
+            body = b'{"retry": "as is"}'
+            headers = signed("stargraph", body)
+            store: Any = st.store
+            real = store.enqueue_batch
+
+            async def fail_once(requests: Any) -> Any:
+                store.enqueue_batch = real
+                raise StoreError("injected: the disk is full")
+
+            store.enqueue_batch = fail_once  # the nonce table itself still works
+            r = await st.post(sp.path, body, headers)
+            assert (r.status_code, _code(r)) == (503, "unavailable"), r.text
+            assert int(r.headers["retry-after"]) >= 1
+            r = await st.post(sp.path, body, headers)  # the very same bytes
+            assert r.status_code == 202 and r.json()["deduplicated"] is False, r.text
+            r = await st.post(sp.path, body, headers)
+            assert (r.status_code, _code(r)) == (409, "duplicate_nonce")

@@ -50,6 +50,7 @@ def test_defaults_and_repr_hides_secrets(caplog: pytest.LogCaptureFixture) -> No
         ({"max_body_bytes": 0}, "max_body_bytes"),
         ({"params": "yaml"}, "params"),
         ({"trigger_id": " "}, "trigger_id"),
+        ({"trigger_id": "w" * 201}, "trigger_id"),
     ],
 )
 def test_invalid_fields_raise_config_error_naming_the_trigger(kw: dict[str, Any],

@@ -1,8 +1,10 @@
 """The webhook Blueprint: one POST route per spec, written once for Quart and QuartTrio.
 
 Order of checks: paused → size limit (413 before reading more than the limit) → headers,
-timestamp window and signature → params → enqueue → replay check (the store's nonce table) →
-durable receipt → 202. Every refusal is a JSON ``{"error": {"code", "message"}}`` answer, is
+timestamp window and signature → params → durable enqueue → replay check (the store's nonce
+table) → 202. A replay of an accepted delivery always maps to the same idempotency key, so
+enqueueing it before the nonce check only deduplicates onto the existing run; recording the
+nonce after the commit means a delivery whose commit failed can be retried as is. Every refusal is a JSON ``{"error": {"code", "message"}}`` answer, is
 logged as ``webhook.rejected`` and counted in ``stargraph_webhook_rejections``.
 """
 
@@ -187,8 +189,8 @@ async def _accept(host: WebhookHost, ep: Endpoint) -> Response:
     params = await make_params(spec.params, ep.extractor, body, headers)
     key = f"{spec.trigger_id}:{delivery.dedup_id}"
     receipt = _enqueue(host, spec, params, key)
+    enqueued = await receipt  # durable first: a failed commit must not consume the nonce
     await _check_replay(host, spec, delivery, now)
-    enqueued = await receipt
     host.accepted(spec.trigger_id, now)
     return _json(202, {"run_id": enqueued.run_id, "idempotency_key": key,
                        "deduplicated": enqueued.deduplicated})

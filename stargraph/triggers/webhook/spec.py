@@ -13,6 +13,7 @@ __all__ = ["PARAMS_MODES", "SCHEMES", "WebhookSpec"]
 
 SCHEMES = ("stargraph", "standard-webhooks", "github", "stripe", "slack")
 PARAMS_MODES = ("json", "form", "raw")
+MAX_TRIGGER_ID = 200
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
 
@@ -49,8 +50,11 @@ def _fail(spec: WebhookSpec, key: str, reason: str) -> ConfigError:
 
 
 def _validate(spec: WebhookSpec) -> None:
-    if not isinstance(spec.trigger_id, str) or not spec.trigger_id.strip():
-        raise ConfigError(f"webhook trigger_id must be a non-empty string, got {spec.trigger_id!r}")
+    tid = spec.trigger_id
+    if not isinstance(tid, str) or not tid.strip() or len(tid) > MAX_TRIGGER_ID:
+        raise ConfigError(f"webhook trigger_id must be a non-empty string of at most "
+                          f"{MAX_TRIGGER_ID} characters (it prefixes idempotency keys), got "
+                          f"{tid!r:.80}")
     if not isinstance(spec.path, str) or not _PATH.match(spec.path):
         raise _fail(spec, "path", f"must start with '/' and hold only URL path characters "
                     f"(no '<', '>', '?', '#' or spaces), got {spec.path!r}")
