@@ -1,9 +1,9 @@
 """Embed Stargraph in an existing asyncio application.
 
-The application owns its task group. Stargraph's runtime runs as one task in it, beside the
-application's own tasks; the HTTP API is optional. Everything stops by cancellation: the
-application cancels its task group, and the runtime stops its triggers, drains runs within the
-grace period and closes the store on the way out.
+The application owns its ``asyncio.TaskGroup``. Stargraph's runtime runs as one task in it,
+beside the application's own tasks; the HTTP API is optional. It stops by plain asyncio
+cancellation (``task.cancel()``): the runtime stops its triggers, drains runs within the grace
+period and closes the store on the way out.
 
     python examples/embed_asyncio.py                 # runs for 3 seconds, then stops
     python examples/embed_asyncio.py --serve 8081    # also serves the API on 127.0.0.1:8081
@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from anyio.abc import TaskStatus
 
 from stargraph.runtime import Runtime
 from stargraph.scheduler import Graph, RunContext, SchedulerSettings
@@ -31,16 +30,15 @@ async def greet(params: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     return {"greeting": f"hello, {params.get('name', 'world')}"}
 
 
-async def run_stargraph(
-    db: Path, port: int | None, *, task_status: TaskStatus[Runtime] = anyio.TASK_STATUS_IGNORED
-) -> None:
+async def run_stargraph(db: Path, port: int | None, ready: asyncio.Future[Runtime]) -> None:
     """Run the runtime (and optionally its HTTP API) until this task is cancelled."""
     settings = SchedulerSettings(shutdown_grace=2)
     async with Runtime(f"sqlite:///{db}", graphs=[Graph(graph_id="greet", fn=greet)],
                        settings=settings) as runtime:
         if port is None:
-            task_status.started(runtime)
+            ready.set_result(runtime)
             await anyio.sleep_forever()
+            return
         app = create_app("asyncio")
         attach_runtime(app, runtime)
         with bind_socket("127.0.0.1", port) as sock:
@@ -48,7 +46,7 @@ async def run_stargraph(
                 host, bound = await tg.start(lambda task_status: serve_app(
                     app, sock=sock, grace=2, task_status=task_status))
                 print(f"listening on http://{host}:{bound}", flush=True)
-                task_status.started(runtime)
+                ready.set_result(runtime)
 
 
 async def heartbeat(beats: list[int]) -> None:
@@ -61,14 +59,17 @@ async def heartbeat(beats: list[int]) -> None:
 async def main(seconds: float, port: int | None) -> None:
     beats: list[int] = []
     with tempfile.TemporaryDirectory() as tmp:
-        async with anyio.create_task_group() as tg:  # the application's task group
-            tg.start_soon(heartbeat, beats)
-            runtime = await tg.start(run_stargraph, Path(tmp) / "embed.db", port)
+        ready: asyncio.Future[Runtime] = asyncio.get_running_loop().create_future()
+        async with asyncio.TaskGroup() as tg:  # the application's task group
+            beating = tg.create_task(heartbeat(beats))
+            stargraph = tg.create_task(run_stargraph(Path(tmp) / "embed.db", port, ready))
+            runtime = await ready
             done = await runtime.scheduler.submit("greet", {"name": "asyncio"})
             run = await runtime.scheduler.wait_run(done.run_id)
             print(f"run {run.run_id} {run.status}: {run.result}", flush=True)
-            await anyio.sleep(seconds)
-            tg.cancel_scope.cancel()  # stop everything by cancellation
+            await asyncio.sleep(seconds)
+            stargraph.cancel()  # stop Stargraph by cancellation ...
+            beating.cancel()  # ... and the application's own task
     print(f"stopped cleanly after {len(beats)} heartbeats", flush=True)
 
 

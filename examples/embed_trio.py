@@ -41,6 +41,7 @@ async def run_stargraph(
         if port is None:
             task_status.started(runtime)
             await anyio.sleep_forever()
+            return
         app = create_app("trio")
         attach_runtime(app, runtime)
         with bind_socket("127.0.0.1", port) as sock:
