@@ -11,7 +11,8 @@ the enqueue, ``--gap`` seconds apart. Figures are p50/p99 in milliseconds, media
 
 - ``raw``: the floor -- plain psycopg, no Stargraph: INSERT + ``pg_notify`` committed on one
   connection, received by a thread blocked in ``LISTEN`` on another (same process);
-- ``notify``: the worker listens (the default);
+- ``notify``: the worker listens (the default); measured from the enqueue call, and from the
+  moment the enqueue returned (the run is durable: what an HTTP client waits for);
 - ``poll``: the worker's store URL has ``?listen=false``: it finds work by polling only.
 """
 
@@ -38,11 +39,11 @@ from stargraph.store.postgres import PostgresStore
 
 async def worker(url: str, count: int) -> None:
     """The worker process: run *count* pings, then print their latencies (seconds) as JSON."""
-    seen: list[float] = []
+    seen: dict[int, float] = {}
     done = anyio.Event()
 
     async def ping(params: dict[str, Any], ctx: RunContext) -> None:
-        seen.append(time.time() - params["t"])
+        seen[params["i"]] = time.time()
         if len(seen) >= count:
             done.set()
 
@@ -58,43 +59,56 @@ async def worker(url: str, count: int) -> None:
     print(json.dumps(seen), flush=True)
 
 
-async def enqueuer(url: str, count: int, gap: float) -> None:
+async def enqueuer(url: str, count: int, gap: float) -> list[tuple[float, float]]:
+    """Enqueue *count* pings; return (time of the call, time of the durable ack) of each."""
     store = PostgresStore(url)
     await store.open()
+    times: list[tuple[float, float]] = []
     try:
-        for _ in range(count):
+        for i in range(count):
             now = datetime.now(UTC)
             run = NewRun(run_id=uuid.uuid4().hex, graph_id="ping", idempotency_key=uuid.uuid4().hex,
-                         params={"t": time.time()}, enqueued_at=now, not_before=now)  # fmt: skip
+                         params={"i": i}, enqueued_at=now, not_before=now)  # fmt: skip
+            called = time.time()
             await store.enqueue_batch([EnqueueRequest(run=run)])
+            times.append((called, time.time()))
             await anyio.sleep(gap)
     finally:
         await store.close()
+    return times
 
 
-def two_processes(url: str, count: int, gap: float, backend: str) -> list[float]:
+def two_processes(
+    url: str, count: int, gap: float, backend: str
+) -> tuple[list[float], list[float]]:
+    """Start latencies in ms, measured from the enqueue call and from its durable ack."""
     proc = subprocess.Popen(
         [sys.executable, __file__, "--worker", url, "--runs", str(count), "--backend", backend],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
-    anyio.run(enqueuer, url, count, gap, backend=backend)
+    times = anyio.run(enqueuer, url, count, gap, backend=backend)
     out, _ = proc.communicate(timeout=120)
-    return [v * 1000 for v in json.loads(out)]
+    started = {int(i): t for i, t in json.loads(out).items()}
+    from_call = [(started[i] - called) * 1000 for i, (called, _) in enumerate(times)]
+    from_ack = [(started[i] - acked) * 1000 for i, (_, acked) in enumerate(times)]
+    return from_call, from_ack
 
 
 def raw(url: str, count: int, gap: float) -> list[float]:
     """Commit-to-receipt of INSERT + pg_notify between two plain psycopg connections."""
     sent: list[float] = []
     got: list[float] = []
-    with psycopg.connect(url, autocommit=True) as listen, psycopg.connect(url, autocommit=True) as c:
+    with (
+        psycopg.connect(url, autocommit=True) as listen,
+        psycopg.connect(url, autocommit=True) as c,
+    ):
         c.execute("CREATE TABLE IF NOT EXISTS raw_ping (id text PRIMARY KEY)")
         listen.execute("LISTEN raw_ping")
 
         def receive() -> None:
-            for _ in listen.notifies(stop_after=count, timeout=60):
-                got.append(time.time())
+            got.extend(time.time() for _ in listen.notifies(stop_after=count, timeout=60))
 
         thread = threading.Thread(target=receive)
         thread.start()
@@ -124,22 +138,28 @@ def main() -> None:
     print(f"enqueue -> start latency, {args.runs} runs {args.gap * 1000:.0f} ms apart, ms, "
           f"median of {args.repeat}")  # fmt: skip
     for backend in backends:
-        cases: dict[str, list[tuple[float, float]]] = {"raw": [], "notify": [], "poll": []}
+        cases: dict[str, list[tuple[float, float]]] = {
+            k: [] for k in ("raw", "notify", "ack", "poll")
+        }
+
+        def add(case: str, lat: list[float], cases: dict[str, Any] = cases) -> None:
+            cases[case].append((percentile(lat, 50), percentile(lat, 99)))
+
         for _ in range(args.repeat):
             with fresh_db() as url:
-                lat = raw(url, args.runs, args.gap)
-                cases["raw"].append((percentile(lat, 50), percentile(lat, 99)))
-                lat = two_processes(url, args.runs, args.gap, backend)
-                cases["notify"].append((percentile(lat, 50), percentile(lat, 99)))
+                add("raw", raw(url, args.runs, args.gap))
+                from_call, from_ack = two_processes(url, args.runs, args.gap, backend)
+                add("notify", from_call)
+                add("ack", from_ack)
             with fresh_db() as url:
                 n = max(20, args.runs // 10)
-                lat = two_processes(url + "?listen=false", n, args.gap, backend)
-                cases["poll"].append((percentile(lat, 50), percentile(lat, 99)))
+                add("poll", two_processes(url + "?listen=false", n, args.gap, backend)[0])
         m = {k: (median([p[0] for p in v]), median([p[1] for p in v])) for k, v in cases.items()}
         print(
             f"{backend:8} raw NOTIFY p50 {m['raw'][0]:.2f} p99 {m['raw'][1]:.2f} | "
             f"stargraph notify p50 {m['notify'][0]:.2f} p99 {m['notify'][1]:.2f} "
-            f"({m['notify'][0] / m['raw'][0]:.1f}x raw) | "
+            f"({m['notify'][0] / m['raw'][0]:.1f}x raw; from the ack p50 {m['ack'][0]:.2f} "
+            f"p99 {m['ack'][1]:.2f}) | "
             f"polling only p50 {m['poll'][0]:.1f} p99 {m['poll'][1]:.1f}"
         )
 

@@ -14,6 +14,7 @@ own ``schema``, ``pool_min_size``, ``pool_max_size`` and ``pool_timeout`` query 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
@@ -62,6 +63,41 @@ T = TypeVar("T")
 CHANNEL = "stargraph_runs"
 
 
+class _Opening:
+    """A pool opened in a worker thread that closes it itself if its opener was cancelled."""
+
+    def __init__(self, open_pool: Callable[[], tuple[ConnectionPool[Any], tuple[int, int]]]):
+        self._open_pool = open_pool
+        self._lock = threading.Lock()
+        self._pool: ConnectionPool[Any] | None = None
+        self._abandoned = False
+
+    def run(self) -> tuple[ConnectionPool[Any], tuple[int, int]]:
+        pool, versions = self._open_pool()
+        with self._lock:
+            if not self._abandoned:
+                self._pool = pool
+                return pool, versions
+        pool.close(timeout=1.0)  # nobody is waiting for it any more
+        return pool, versions
+
+    def abandon(self) -> ConnectionPool[Any] | None:
+        """Give up on the result; return the pool if it was already open (to close it)."""
+        with self._lock:
+            self._abandoned = True
+            pool, self._pool = self._pool, None
+        return pool
+
+
+async def _discard(pool: ConnectionPool[Any] | None, listener: Listener | None) -> None:
+    """Close what a failed or cancelled open left behind (shielded, bounded)."""
+    with anyio.move_on_after(10, shield=True):
+        if listener is not None:
+            await listener.close()
+        if pool is not None:
+            await anyio.to_thread.run_sync(partial(pool.close, timeout=5.0), abandon_on_cancel=True)
+
+
 class PostgresStore:
     """A :class:`~stargraph.store.base.RunStore` on PostgreSQL (see the module doc)."""
 
@@ -89,6 +125,8 @@ class PostgresStore:
     def _open_pool(self) -> tuple[ConnectionPool[Any], tuple[int, int]]:
         s = self.settings
         kwargs: dict[str, Any] = {"autocommit": True, "application_name": s.application_name}
+        if "connect_timeout" not in s.conninfo:
+            kwargs["connect_timeout"] = 10
         # One direct connection first: a wrong password or host fails now, with its own
         # message, instead of as a pool timeout; it also applies the migrations.
         with psycopg.connect(s.conninfo, **kwargs) as conn:
@@ -114,24 +152,30 @@ class PostgresStore:
         return await runner.run(lambda conn: fn(conn, *args, **kwargs), what)
 
     async def open(self) -> None:
-        """Connect the pool, apply migrations and start listening. Idempotent."""
+        """Connect the pool, apply migrations and start listening. Idempotent.
+
+        Cancelling it closes whatever was opened so far (the pool, the listening connection).
+        """
         if self._runner is not None:
             return
         s = self.settings
-        try:
-            pool, (before, after) = await anyio.to_thread.run_sync(self._open_pool)
-        except psycopg.Error as exc:
-            raise store_error(exc, "connect and migrate", s.where) from exc
+        opening = _Opening(self._open_pool)
         listener = None
-        if s.listen:
-            listener = Listener(s.conninfo, self.channel, s.where, f"{s.application_name}-listen")
-            try:
+        try:
+            pool, (before, after) = await anyio.to_thread.run_sync(
+                opening.run, abandon_on_cancel=True
+            )
+            if s.listen:
+                listener = Listener(
+                    s.conninfo, self.channel, s.where, f"{s.application_name}-listen"
+                )
                 await listener.connect()
-            except psycopg.Error as exc:
-                await anyio.to_thread.run_sync(partial(pool.close, timeout=1.0))
-                raise store_error(exc, "LISTEN", s.where) from exc
-        limiter = anyio.CapacityLimiter(s.pool_max_size)
-        self._runner = PgRunner(pool, limiter, s.where)
+        except BaseException as exc:
+            await _discard(opening.abandon(), listener)
+            if isinstance(exc, psycopg.Error):
+                raise store_error(exc, "open", s.where) from exc
+            raise
+        self._runner = PgRunner(pool, anyio.CapacityLimiter(s.pool_max_size), s.where)
         self._listener = listener
         log_event(
             logger, "store.opened", backend="postgres", where=s.where, schema=s.schema,

@@ -11,7 +11,9 @@ import anyio
 import psycopg
 import pytest
 
+from stargraph.errors import StoreError
 from stargraph.store import RunStatus
+from stargraph.store._pg_schema import LOCK_NAMESPACE
 from stargraph.store.postgres import PostgresStore
 
 from ._helpers import at, new_run, req
@@ -87,3 +89,23 @@ async def test_close_while_a_query_is_blocked_is_bounded(
             assert anyio.current_time() - start < 3
     finally:
         await anyio.to_thread.run_sync(blocker.close)
+
+
+async def test_a_cancelled_open_leaves_no_connection_behind(
+    postgres_url: str, admin: psycopg.Connection[Any]
+) -> None:
+    admin.execute(  # hold the migration lock: open() blocks in migrate
+        "SELECT pg_advisory_lock(%s, hashtext('migrate:'))", (LOCK_NAMESPACE,)
+    )
+    store = PostgresStore(postgres_url + "?application_name=opener")
+    with anyio.fail_after(10):
+        with anyio.move_on_after(0.5) as scope:
+            await store.open()
+        assert scope.cancelled_caught
+        admin.execute("SELECT pg_advisory_unlock_all()")
+        while admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'opener%%'"
+        ).fetchone() != (0,):
+            await anyio.sleep(0.1)
+    with pytest.raises(StoreError, match="not open"):
+        await store.ping()
