@@ -65,6 +65,9 @@ def test_open_store_dispatches_on_scheme() -> None:
         open_store("mysql://u:secret@h/db")
     with pytest.raises(ConfigError):
         open_store("stargraph.db")
+    postgres = pytest.importorskip("stargraph.store.postgres")
+    for url in ("postgresql://u@h:5432/db", "postgres://u@h/db"):
+        assert isinstance(open_store(url), postgres.PostgresStore)  # not connected yet
 
 
 async def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
