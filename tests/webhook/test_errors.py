@@ -238,3 +238,18 @@ async def test_failed_commit_does_not_consume_the_nonce(sqlite_url: str) -> None
             assert r.status_code == 202 and r.json()["deduplicated"] is False, r.text
             r = await st.post(sp.path, body, headers)
             assert (r.status_code, _code(r)) == (409, "duplicate_nonce")
+
+
+async def test_pause_on_one_node_reaches_another(sqlite_url: str) -> None:
+    sp = spec("github")
+    async with webhook_stack(sqlite_url, [sp]) as a, webhook_stack(sqlite_url, [sp]) as b:
+        with anyio.fail_after(15):
+            await a.trigger.pause(sp.trigger_id, note="from node a")
+            await b.trigger._refresh()  # what b's refresh loop does every few seconds
+            body = b'{"x": 1}'
+            r = await b.post(sp.path, body, signed("github", body))
+            assert (r.status_code, _code(r)) == (503, "trigger_paused")
+            assert (await b.trigger.describe())[0].note == "from node a"
+            await a.trigger.resume(sp.trigger_id)
+            await b.trigger._refresh()
+            assert (await b.post(sp.path, body, signed("github", body))).status_code == 202
