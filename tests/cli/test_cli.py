@@ -164,3 +164,32 @@ def test_serve_refuses_a_public_bind_without_token(
     assert code == 1
     assert err.startswith("stargraph: error: refusing to listen on 0.0.0.0 without an API token")
     assert len(err.splitlines()) == 1
+
+
+def test_cron_next_across_spring_forward(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "cron", "next", "0 2 * * *", "--tz", "America/New_York",
+                        "--after", "2026-03-07T00:00:00+00:00", "-n", "3", "--json")
+    # Debian cron: the 02:00 fire inside the 03-08 gap runs right after it, at 03:00 EDT.
+    assert code == 0 and json.loads(out) == [
+        "2026-03-07T07:00:00+00:00", "2026-03-08T07:00:00+00:00", "2026-03-09T06:00:00+00:00"]
+
+
+def test_cron_next_table_and_seconds(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "cron", "next", "* * * * * */20", "--after",
+                        "2026-01-01T00:00:05+00:00", "-n", "2")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].split() == ["UTC", "LOCAL", "(UTC)"]
+    assert lines[1].startswith("2026-01-01T00:00:20+00:00")
+    assert lines[2].startswith("2026-01-01T00:00:40+00:00")
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (("cron", "next", "61 * * * *"), "stargraph: error: invalid schedule '61 * * * *'"),
+    (("cron", "next", "* * * * *", "--tz", "Nowhere/City"), "unknown time zone 'Nowhere/City'"),
+    (("cron", "next", "* * * * *", "--after", "2026-01-01T00:00"), "--after: give an offset"),
+    (("cron", "next", "* * * * *", "-n", "0"), "-n must be at least 1"),
+])
+def test_cron_next_errors(capsys: pytest.CaptureFixture[str], argv: tuple[str, ...],
+                          message: str) -> None:
+    code, _, err = _run(capsys, *argv)
+    assert code == 1 and message in err and len(err.splitlines()) == 1

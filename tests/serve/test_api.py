@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
@@ -327,3 +329,29 @@ def test_error_mapping() -> None:
     assert (busy.status, busy.code, busy.headers) == (503, "busy", {"Retry-After": "3"})
     assert from_stargraph(SchedulerClosed("stopped")).status == 503
     assert from_stargraph(InvalidParams("x")).status == 422
+
+
+# -- the CLI's remote listings against this server ------------------------------------------------
+
+async def test_cli_lists_triggers_and_plugins(
+    server: Server, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stargraph.cli import main
+
+    logger = logging.getLogger("stargraph")
+    monkeypatch.setattr(logger, "handlers", logger.handlers[:])  # main() configures logging
+    monkeypatch.setattr(logger, "propagate", logger.propagate)
+    monkeypatch.setattr(logger, "level", logger.level)
+    monkeypatch.setenv("STARGRAPH_API_TOKEN", TOKEN)
+    monkeypatch.delenv("STARGRAPH_CONFIG", raising=False)
+    code = await anyio.to_thread.run_sync(main, ["triggers", "list", "--url", server.url])
+    out = capsys.readouterr().out
+    assert code == 0 and out.splitlines()[0].split()[:3] == ["TRIGGER", "PLUGIN", "KIND"]
+    assert "cron:hourly" in out and "webhook:test" in out
+    code = await anyio.to_thread.run_sync(main, ["plugins", "list", "--json", "--url",
+                                                 server.url])
+    items = json.loads(capsys.readouterr().out)["items"]
+    assert code == 0 and "stargraph:stargraph.triggers:cron" in {i["name"] for i in items}
+    monkeypatch.setenv("STARGRAPH_API_TOKEN", "wrong")
+    code = await anyio.to_thread.run_sync(main, ["plugins", "list", "--url", server.url])
+    assert code == 1 and "answered 401" in capsys.readouterr().err
