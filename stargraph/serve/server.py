@@ -7,6 +7,7 @@ server always shuts down gracefully (lifespan shutdown runs, the port closes) wi
 
 from __future__ import annotations
 
+import importlib
 import logging
 import signal
 import socket
@@ -50,6 +51,12 @@ def _hypercorn_config(sock: socket.socket, grace: float) -> HypercornConfig:
     return config
 
 
+def _hypercorn_serve() -> Any:
+    """Return ``hypercorn.trio.serve`` or ``hypercorn.asyncio.serve`` for the running loop."""
+    backend = "trio" if sniffio.current_async_library() == "trio" else "asyncio"
+    return importlib.import_module(f"hypercorn.{backend}").serve
+
+
 async def serve_app(
     app: Any,
     *,
@@ -62,11 +69,7 @@ async def serve_app(
 
     Reports ``(host, port)`` through *task_status* once Hypercorn is serving the socket.
     """
-    serve: Any
-    if sniffio.current_async_library() == "trio":
-        from hypercorn.trio import serve
-    else:
-        from hypercorn.asyncio import serve as serve
+    serve = _hypercorn_serve()
     config = _hypercorn_config(sock, grace)
     internal = anyio.Event()
     shield = anyio.CancelScope(shield=True)
