@@ -274,11 +274,31 @@ def _plugins(t: Table) -> PluginsConfig:
     return PluginsConfig(disable=t.str_list("disable"))
 
 
-def build_runtime(cfg: StargraphConfig) -> Runtime:
-    """Return a :class:`~stargraph.runtime.Runtime` (not yet entered) built from *cfg*."""
-    from stargraph.runtime import Runtime
+def _check_trigger_graphs(cfg: StargraphConfig, known: list[str]) -> None:
+    entries = [("cron", i, s.graph_id) for i, s in enumerate(cfg.cron)]
+    entries += [("webhook", i, s.graph_id) for i, s in enumerate(cfg.webhook)]
+    for section, index, graph_id in entries:
+        if graph_id not in known:
+            raise ConfigError(
+                f"{cfg.path or '<config>'}: {section}[{index}].graph_id: unknown graph "
+                f"{graph_id!r}; add a [graphs.{graph_id}] table (known: "
+                f"{', '.join(known) or 'none'})"
+            )
 
+
+def build_runtime(cfg: StargraphConfig) -> Runtime:
+    """Return a :class:`~stargraph.runtime.Runtime` (not yet entered) built from *cfg*.
+
+    Imports the graph targets, adds the ``stargraph.graphs`` entry points, and checks that
+    every ``[[cron]]`` and ``[[webhook]]`` entry names a known graph.
+    """
+    from stargraph.runtime import Runtime
+    from stargraph.scheduler import GraphRegistry
+
+    registry = GraphRegistry(cfg.load_graphs())
+    registry.load_entry_points()
+    _check_trigger_graphs(cfg, registry.ids())
     return Runtime(
-        cfg.store.url, graphs=cfg.load_graphs(), settings=cfg.scheduler_settings(),
-        deps=cfg.runtime_deps(), disable_plugins=cfg.plugins.disable,
+        cfg.store.url, graphs=registry, settings=cfg.scheduler_settings(),
+        deps=cfg.runtime_deps(), disable_plugins=cfg.plugins.disable, graph_entry_points=False,
     )

@@ -229,3 +229,24 @@ def test_bad_graph_targets(tmp_path: Path, target: str, expected: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(path, env={}).load_graphs()
     assert str(info.value).startswith(f"{path}: ") and expected in str(info.value)
+
+
+def test_build_runtime_rejects_triggers_of_unknown_graphs(tmp_path: Path) -> None:
+    from stargraph.config import build_runtime
+
+    (tmp_path / "cfg_graphs_mod3.py").write_text("def work(params, ctx):\n    return 1\n")
+    path = _write(tmp_path, """
+        [graphs.work]
+        target = "cfg_graphs_mod3:work"
+        [[cron]]
+        trigger_id = "c"
+        schedule = "* * * * *"
+        graph_id = "work"
+        [[cron]]
+        trigger_id = "d"
+        schedule = "* * * * *"
+        graph_id = "wrok"
+    """)
+    with pytest.raises(ConfigError) as info:
+        build_runtime(load_config(path, env={}))
+    assert str(info.value).startswith(f"{path}: cron[1].graph_id: unknown graph 'wrok'")
