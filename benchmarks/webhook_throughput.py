@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -130,8 +131,9 @@ async def _serve(backend: str, port: int, db: str, scheme: str, mode: str) -> No
                     stop.set()
                     return
 
-        tg.start_soon(on_signal)
-        await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+        async with anyio.create_task_group() as server:
+            server.start_soon(on_signal)
+            server.start_soon(partial(serve, app, config, shutdown_trigger=stop.wait))
         tg.cancel_scope.cancel()
 
 
