@@ -169,8 +169,7 @@ async def _check_replay(host: WebhookHost, spec: WebhookSpec, delivery: Delivery
         return
     expires = datetime.fromtimestamp(delivery.nonce_expires + 1, UTC)
     fresh = await host.add_nonce(spec.trigger_id, delivery.nonce,
-                                       expires_at=max(expires, now + timedelta(seconds=1)),
-                                       now=now)
+                                 expires_at=max(expires, now + timedelta(seconds=1)), now=now)
     if not fresh:
         raise WebhookRejected("duplicate_nonce", "this signed delivery was already accepted "
                               "(a replay); a sender retry must carry a fresh timestamp and "
