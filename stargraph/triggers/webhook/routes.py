@@ -4,8 +4,10 @@ Order of checks: paused → size limit (413 before reading more than the limit) 
 timestamp window and signature → params → durable enqueue → replay check (the store's nonce
 table) → 202. A replay of an accepted delivery always maps to the same idempotency key, so
 enqueueing it before the nonce check only deduplicates onto the existing run; recording the
-nonce after the commit means a delivery whose commit failed can be retried as is. Every refusal is a JSON ``{"error": {"code", "message"}}`` answer, is
-logged as ``webhook.rejected`` and counted in ``stargraph_webhook_rejections``.
+nonce after the commit means a delivery whose commit failed can be retried as is.
+
+Every refusal is a JSON ``{"error": {"code", "message"}}`` answer, is logged as
+``webhook.rejected`` and counted in ``stargraph_webhook_rejections``.
 """
 
 from __future__ import annotations
