@@ -46,6 +46,10 @@ CREATE INDEX runs_due_graph ON runs (graph_id, not_before, enqueued_at, run_id)
 CREATE INDEX runs_running_graph ON runs (graph_id) WHERE status = 'running';
 CREATE INDEX runs_lease ON runs (lease_expires_at) WHERE status = 'running';
 CREATE INDEX runs_listing ON runs (enqueued_at DESC, run_id DESC);
+CREATE INDEX runs_listing_graph ON runs (graph_id, enqueued_at DESC, run_id DESC);
+CREATE INDEX runs_listing_failed ON runs (enqueued_at DESC, run_id DESC) WHERE status = 'failed';
+CREATE INDEX runs_listing_cancelled ON runs (enqueued_at DESC, run_id DESC)
+    WHERE status = 'cancelled';
 CREATE INDEX runs_finished ON runs (finished_at, status) WHERE finished_at IS NOT NULL;
 CREATE TABLE trigger_state (
     trigger_id  text PRIMARY KEY,
