@@ -7,6 +7,7 @@ from typing import Any
 
 from quart import Blueprint, jsonify, request
 
+from stargraph.scheduler.scheduler import MAX_KEY_LENGTH
 from stargraph.serve._auth import require_token
 from stargraph.serve._errors import ApiError
 from stargraph.serve._render import run_to_json
@@ -41,8 +42,9 @@ def _run_request(body: dict[str, Any]) -> tuple[str, Any, str | None]:
     graph_id, key = body.get("graph_id"), body.get("idempotency_key")
     if not isinstance(graph_id, str) or not graph_id:
         raise ApiError(400, "bad_body", "graph_id must be a non-empty string")
-    if key is not None and (not isinstance(key, str) or not key):
-        raise ApiError(400, "bad_body", "idempotency_key must be a non-empty string or null")
+    if key is not None and (not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH):
+        raise ApiError(400, "bad_body", f"idempotency_key must be a non-empty string of at most "
+                       f"{MAX_KEY_LENGTH} characters, or null")
     params = body.get("params")
     if params is not None and not isinstance(params, dict):
         raise ApiError(422, "invalid_params", "params must be a JSON object")

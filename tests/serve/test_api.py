@@ -157,6 +157,7 @@ async def test_post_run_deduplicates_on_the_key(server: Server) -> None:
     (b'{"graph_id": 3}', 400, "bad_body"),
     (b'{"graph_id": "ok", "extra": 1}', 400, "bad_body"),
     (b'{"graph_id": "ok", "idempotency_key": ""}', 400, "bad_body"),
+    (b'{"graph_id": "ok", "idempotency_key": "' + b"k" * 513 + b'"}', 400, "bad_body"),
     (b'{"graph_id": "ok", "params": [1]}', 422, "invalid_params"),
     (b'{"graph_id": "ok", "params": {"x": NaN}}', 422, "invalid_params"),
     (b'{"graph_id": "nope"}', 404, "unknown_graph"),
