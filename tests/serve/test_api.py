@@ -356,3 +356,33 @@ async def test_cli_lists_triggers_and_plugins(
     monkeypatch.setenv("STARGRAPH_API_TOKEN", "wrong")
     code = await anyio.to_thread.run_sync(main, ["plugins", "list", "--url", server.url])
     assert code == 1 and "answered 401" in capsys.readouterr().err
+
+
+async def test_full_intake_answers_503_busy(anyio_backend: str, tmp_path: Path) -> None:
+    """A tiny intake under 100 concurrent POSTs: some are refused 503 busy with Retry-After."""
+    from stargraph.scheduler import SchedulerSettings
+
+    settings = SchedulerSettings(intake_capacity=1)
+    codes: list[tuple[int, str | None, str | None]] = []
+    async with Runtime(f"sqlite:///{tmp_path / 'busy.db'}", graphs=GRAPHS,
+                       settings=settings) as runtime:
+        app = create_app(anyio_backend)
+        attach_runtime(app, runtime)
+        with bind_socket("127.0.0.1", 0) as sock, anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                host, port = await tg.start(partial(serve_app, app, sock=sock, grace=2))
+                limits = httpx.Limits(max_connections=100)
+                async with httpx.AsyncClient(base_url=f"http://{host}:{port}",
+                                             limits=limits) as client:
+
+                    async def post() -> None:
+                        r = await client.post("/v1/runs", json={"graph_id": "ok"})
+                        code = r.json().get("error", {}).get("code")
+                        codes.append((r.status_code, r.headers.get("Retry-After"), code))
+
+                    async with anyio.create_task_group() as posts:
+                        for _ in range(100):
+                            posts.start_soon(post)
+                tg.cancel_scope.cancel()
+    assert (503, "1", "busy") in codes and (202, None, None) in codes
+    assert set(codes) == {(503, "1", "busy"), (202, None, None)}
