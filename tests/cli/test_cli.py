@@ -193,3 +193,16 @@ def test_cron_next_errors(capsys: pytest.CaptureFixture[str], argv: tuple[str, .
                           message: str) -> None:
     code, _, err = _run(capsys, *argv)
     assert code == 1 and message in err and len(err.splitlines()) == 1
+
+
+def test_store_flag_overrides_the_config(project: Path, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    code, out, _ = _run(capsys, "run", "hello", "--json", "--store", other,
+                        "--config", str(project))
+    run_id = json.loads(out)["run_id"]
+    code, out, _ = _run(capsys, "runs", "list", "--json", "--store", other,
+                        "--config", str(project))
+    assert [item["run_id"] for item in json.loads(out)["items"]] == [run_id]
+    code, out, _ = _run(capsys, "runs", "list", "--config", str(project))
+    assert code == 0 and out == "(none)\n"
