@@ -234,5 +234,5 @@ async def test_runs_of_a_killed_node_are_rescued_and_finished_by_the_others(
     by_id = {row[0]: row for row in rows}
     for (run_id,) in held:
         _, status, attempt, result = by_id[run_id]
-        assert status == "succeeded" and attempt == 2
+        assert status == "succeeded" and attempt >= 2  # 2 unless a survivor stalled too
         assert result["pid"] in {node.pid for node in cluster.nodes}

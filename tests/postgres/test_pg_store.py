@@ -50,6 +50,19 @@ def test_bad_url_options_raise_config_error(query: str, word: str) -> None:
         PostgresStore(f"postgresql://u@h/db?{query}")
 
 
+def test_without_psycopg_the_module_import_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib
+    import sys
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # "not installed"
+    monkeypatch.setitem(sys.modules, "psycopg_pool", None)
+    monkeypatch.delitem(sys.modules, "stargraph.store.postgres")  # restored afterwards
+    with pytest.raises(ConfigError, match=r"pip install 'stargraph\[postgres\]'"):
+        importlib.import_module("stargraph.store.postgres")
+
+
 def test_open_store_dispatches_postgres_urls() -> None:
     assert isinstance(open_store("postgres://u@h/db"), PostgresStore)
 
