@@ -5,7 +5,8 @@ one keep-alive httpx client on the same machine:
 
 - ``GET /healthz`` (the baseline: Quart + Hypercorn, no store),
 - ``POST /v1/runs`` (a durable enqueue: the group-commit writer, one fsync per batch),
-- ``GET /v1/runs/{id}`` (one store read).
+- ``GET /v1/runs/{id}`` (one store read),
+- ``POST /v1/runs`` from 32 concurrent clients (group commit: many enqueues per transaction).
 
 Prints the median requests/second of several rounds and the ratio to the baseline.
 
@@ -25,6 +26,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import anyio
 import httpx
 
 GRAPHS = "def noop(params, ctx):\n    return None\n"
@@ -71,8 +73,25 @@ def _rate(n: int, call: Callable[[int], httpx.Response]) -> float:
     return n / (time.perf_counter() - start)
 
 
+async def _concurrent_posts(url: str, n: int, clients: int = 32) -> float:
+    limits = httpx.Limits(max_connections=clients)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+
+        async def worker(count: int) -> None:
+            for i in range(count):
+                r = await client.post("/v1/runs", json={"graph_id": "noop", "params": {"i": i}})
+                r.raise_for_status()
+
+        start = time.perf_counter()
+        async with anyio.create_task_group() as tg:
+            for _ in range(clients):
+                tg.start_soon(worker, n // clients)
+        return (n // clients * clients) / (time.perf_counter() - start)
+
+
 def _measure(url: str, n: int, rounds: int) -> dict[str, float]:
-    results: dict[str, list[float]] = {"healthz": [], "post_run": [], "get_run": []}
+    results: dict[str, list[float]] = {"healthz": [], "post_run": [], "get_run": [],
+                                       "post_run_c32": []}
     with httpx.Client(base_url=url) as client:
         run_id = client.post("/v1/runs", json={"graph_id": "noop"}).json()["run_id"]
         for _ in range(rounds):
@@ -80,6 +99,7 @@ def _measure(url: str, n: int, rounds: int) -> dict[str, float]:
             results["post_run"].append(_rate(n, lambda i: client.post(
                 "/v1/runs", json={"graph_id": "noop", "params": {"i": i}})))
             results["get_run"].append(_rate(n, lambda i: client.get(f"/v1/runs/{run_id}")))
+            results["post_run_c32"].append(anyio.run(_concurrent_posts, url, n))
     return {name: statistics.median(values) for name, values in results.items()}
 
 
@@ -101,7 +121,7 @@ def main() -> None:
                 proc.wait(30)
         base = medians["healthz"]
         for name, value in medians.items():
-            print(f"{backend:8} {name:9} {value:8.0f} req/s  ({value / base:.2f}x healthz)")
+            print(f"{backend:8} {name:12} {value:8.0f} req/s  ({value / base:.2f}x healthz)")
 
 
 if __name__ == "__main__":

@@ -57,8 +57,10 @@ async def create_run() -> Any:
     graph_id, params, key = _run_request(await _json_body())
     scheduler = current_runtime().scheduler
     done = await scheduler.submit(graph_id, params, key, trigger_source="manual")
-    run = await scheduler.get_run(done.run_id)
-    body = {"run_id": done.run_id, "status": str(run.status), "deduplicated": done.deduplicated}
+    status = "pending"  # as committed; an existing run (deduplicated) may be further along
+    if done.deduplicated:
+        status = str((await scheduler.get_run(done.run_id)).status)
+    body = {"run_id": done.run_id, "status": status, "deduplicated": done.deduplicated}
     return jsonify(body), 202, {"Location": f"/v1/runs/{done.run_id}"}
 
 
