@@ -5,7 +5,7 @@ Lag = commit of the run (receipt resolved) minus the planned instant, per fire, 
 straight into the scheduler at the planned instant and awaits their receipts (the cost of the
 durable group commit alone). The dispatcher runs the (no-op) graphs meanwhile, as in production.
 
-Usage: .venv/bin/python benchmarks/cron_burst.py [N] [RUNS] [--real-metrics]
+Usage: .venv/bin/python benchmarks/cron_burst.py [N] [RUNS]
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio
@@ -39,11 +39,16 @@ async def _start(specs: list[CronSpec], path: Path) -> float:
 
 
 def _seed_cursors(path: Path, specs: list[CronSpec]) -> None:
-    cursor_us = int((datetime.now(UTC) - timedelta(seconds=1)).timestamp() * 1_000_000)
+    """Store, for every spec, its latest planned fire: a restart right after a clean stop."""
+    now = int(datetime.now(UTC).timestamp())
+    rows = []
+    for s in specs:
+        last = s.compiled.latest_at_or_before(now, now - 40 * 86_400) or now - 1
+        rows.append((s.trigger_id, last * 1_000_000, now * 1_000_000))
     with sqlite3.connect(path) as conn:
         conn.executemany(
             "INSERT OR REPLACE INTO trigger_state (trigger_id, cursor, paused, updated_at) "
-            "VALUES (?, ?, 0, ?)", [(s.trigger_id, cursor_us, cursor_us) for s in specs],
+            "VALUES (?, ?, 0, ?)", rows,
         )
 
 

@@ -46,6 +46,24 @@ _YIELD_EVERY = 256
 Receipt = tuple[Any, int, int]  # (EnqueueReceipt, fire epoch, spec index)
 
 
+class _SharedNext:
+    """``next_fire`` memoised for specs that share a compiled schedule and have no bounds
+    (after a restart, thousands of specs with one expression share their cursor)."""
+
+    __slots__ = ("_memo",)
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[int, int], int | None] = {}
+
+    def __call__(self, spec: CronSpec, after: int) -> int | None:
+        if spec.start_at is not None or spec.end_at is not None:
+            return next_fire(spec, after)
+        key = (id(spec.compiled), after)
+        if key not in self._memo:
+            self._memo[key] = next_fire(spec, after)
+        return self._memo[key]
+
+
 def fire_key(trigger_id: str, fire: int) -> str:
     """The idempotency key of the planned fire at epoch *fire*."""
     return f"cron:{trigger_id}:{from_epoch(fire).isoformat()}"
@@ -113,6 +131,7 @@ class CronLoop:
         now = to_epoch(self.clock.now())
         self._started_at = now
         plans: list[tuple[int, CatchUp]] = []
+        shared = _SharedNext()
         for i, spec in enumerate(self.specs):
             if i % 4096 == 4095:
                 await checkpoint()  # 100,000 specs take seconds: let the rest of the app run
@@ -122,13 +141,13 @@ class CronLoop:
                 continue
             if st is None or st.cursor is None:
                 self._new.append(i)
-                self._next[i] = next_fire(spec, now)
+                self._next[i] = shared(spec, now)
                 continue
             cursor = to_epoch(st.cursor)
-            first = next_fire(spec, cursor)
+            first = shared(spec, cursor)
             if first is not None and first <= now:
                 plans.append((i, plan_missed(spec, cursor, now)))
-                first = next_fire(spec, now)
+                first = shared(spec, now)
             self._next[i] = first
         self._heap = [n << _SHIFT | i for i, n in enumerate(self._next) if n is not None]
         heapq.heapify(self._heap)
@@ -184,16 +203,9 @@ class CronLoop:
         for fire, i in late:  # a clock jump or a stall: the spec's policy decides
             await self._apply(i, plan_missed(self.specs[i], fire - 1, now - LATE_GRACE))
             self._reschedule(i, next_fire(self.specs[i], now - LATE_GRACE))
-        shared: dict[tuple[int, int], int | None] = {}  # specs sharing a compiled schedule
+        shared = _SharedNext()
         for n, (fire, i) in enumerate(on_time, 1):
-            spec = self.specs[i]
-            if spec.start_at is None and spec.end_at is None:
-                key = (id(spec.compiled), fire)
-                if key not in shared:
-                    shared[key] = next_fire(spec, fire)
-                self._reschedule(i, shared[key])
-            else:
-                self._reschedule(i, next_fire(spec, fire))
+            self._reschedule(i, shared(self.specs[i], fire))
             if n % _YIELD_EVERY == 0:
                 await checkpoint()
 
