@@ -42,11 +42,10 @@ def _target() -> datetime:
     return datetime.fromtimestamp(math.ceil(now.timestamp()) + 3, UTC)
 
 
-async def _cron_run(n: int, real_metrics: bool) -> list[float]:
+async def _cron_run(n: int) -> list[float]:
     lags: list[float] = []
     metrics = Metrics()
-    if not real_metrics:
-        metrics.cron_fire_lag = _Recorder(lags)  # type: ignore[assignment]
+    metrics.cron_fire_lag = _Recorder(lags)  # type: ignore[assignment]
     when = _target()
     expr = f"{when.minute} {when.hour} * * * {when.second}"
     specs = [CronSpec(trigger_id=f"cron:burst-{i}", schedule=expr, graph_id="work")
@@ -56,42 +55,10 @@ async def _cron_run(n: int, real_metrics: bool) -> list[float]:
         trig.init({"cron_specs": specs, "scheduler": sched, "task_group": tg})
         await trig.start()
         with anyio.fail_after(60):
-            while True:
+            while len(lags) < n:
                 await anyio.sleep(0.2)
-                done = _count(metrics, lags, real_metrics)
-                if done >= n:
-                    break
-        if real_metrics:
-            lags = _from_histogram(metrics)
         tg.cancel_scope.cancel()
     return lags
-
-
-def _count(metrics: Metrics, lags: list[float], real: bool) -> int:
-    if not real:
-        return len(lags)
-    total = 0.0
-    for family in metrics.registry.collect():
-        for sample in family.samples:
-            if sample.name == "stargraph_cron_fire_lag_seconds_count":
-                total += sample.value
-    return int(total)
-
-
-def _from_histogram(metrics: Metrics) -> list[float]:
-    """Approximate lags from bucket counts (upper bounds), for the real-metrics variant."""
-    counts: dict[float, float] = {}
-    for family in metrics.registry.collect():
-        for s in family.samples:
-            if s.name == "stargraph_cron_fire_lag_seconds_bucket":
-                le = float(s.labels["le"])
-                counts[le] = counts.get(le, 0.0) + s.value
-    out: list[float] = []
-    prev = 0.0
-    for le in sorted(counts):
-        out += [le] * int(counts[le] - prev)
-        prev = counts[le]
-    return out
 
 
 async def _baseline_run(n: int) -> list[float]:
@@ -116,16 +83,14 @@ async def _baseline_run(n: int) -> list[float]:
 
 
 def main() -> None:
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    real = "--real-metrics" in sys.argv
-    n = int(args[0]) if args else 10_000
-    runs = int(args[1]) if len(args) > 1 else 3
-    cron = [anyio.run(_cron_run, n, real) for _ in range(runs)]
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    cron = [anyio.run(_cron_run, n) for _ in range(runs)]
     base = [anyio.run(_baseline_run, n) for _ in range(runs)]
     c50, c99 = median([pct(x, 50) for x in cron]), median([pct(x, 99) for x in cron])
     b50, b99 = median([pct(x, 50) for x in base]), median([pct(x, 99) for x in base])
     print(f"cron burst: {n:,} specs due in the same second, SQLite (WAL, durable), "
-          f"median of {runs} runs{' (real per-trigger lag histogram)' if real else ''}")
+          f"median of {runs} runs")
     print(f"  cron:     lag p50 {c50 * 1000:.0f} ms, p99 {c99 * 1000:.0f} ms, "
           f"max {median([max(x) for x in cron]) * 1000:.0f} ms")
     print(f"  baseline: lag p50 {b50 * 1000:.0f} ms, p99 {b99 * 1000:.0f} ms "
