@@ -186,14 +186,22 @@ def _ms(text: str) -> float:
     return float(value) * _UNITS[unit]
 
 
-def _wrk(url: str, path: str, script: Path | None, duration: int, env: dict[str, str]
-         ) -> dict[str, float]:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time the server process used so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _wrk(proc: subprocess.Popen[bytes], url: str, path: str, script: Path | None, duration: int,
+         env: dict[str, str]) -> dict[str, float]:
     cmd = ["wrk", "-t1", "-c32", f"-d{duration}s", "--latency"]
     if script is not None:
         cmd += ["-s", str(script)]
     cmd.append(url + path)
+    cpu = _cpu_seconds(proc.pid)
     out = subprocess.run(cmd, capture_output=True, text=True, check=True,
                          env={**os.environ, **env}).stdout
+    cpu = _cpu_seconds(proc.pid) - cpu
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
     return {
@@ -203,6 +211,7 @@ def _wrk(url: str, path: str, script: Path | None, duration: int, env: dict[str,
         "requests": float(re.search(r"(\d+) requests in", out).group(1)),  # type: ignore[union-attr]
         "non2xx": float(non2xx.group(1)) if non2xx else 0.0,
         "socket_errors": 1.0 if errors else 0.0,
+        "cpu_ms": cpu * 1000 / max(1, int(re.search(r"(\d+) requests in", out).group(1))),  # type: ignore[union-attr]
     }
 
 
@@ -219,9 +228,9 @@ def _bench(backend: str, duration: int, rounds: int, per_round: int, scheme: str
         hook: list[dict[str, float]] = []
         try:
             for r in range(rounds):
-                bare.append(_wrk(url, "/bare", None, duration, {}))
+                bare.append(_wrk(proc, url, "/bare", None, duration, {}))
                 _write_requests(reqs, per_round, r, scheme)
-                hook.append(_wrk(url, "/hook", script, duration,
+                hook.append(_wrk(proc, url, "/hook", script, duration,
                                  {"WEBHOOK_REQS": str(reqs), "WEBHOOK_SCHEME": scheme}))
                 if hook[-1]["non2xx"] or hook[-1]["socket_errors"]:
                     raise SystemExit(f"{backend}: webhook round {r} had non-2xx answers or "
@@ -265,9 +274,10 @@ def main() -> None:
 def _report(backend: str, mode: str, res: dict[str, dict[str, float]]) -> None:
     b, h = res["bare"], res["hook"]
     print(f"{mode:7} {backend:8} bare    {b['rps']:8.0f} req/s  p50 {b['p50']:6.2f} ms  "
-          f"p99 {b['p99']:6.2f} ms")
+          f"p99 {b['p99']:6.2f} ms  server CPU {b['cpu_ms']:.3f} ms/req")
     print(f"{mode:7} {backend:8} webhook {h['rps']:8.0f} req/s  p50 {h['p50']:6.2f} ms  "
-          f"p99 {h['p99']:6.2f} ms  ({h['rps'] / b['rps']:.0%} of bare; "
+          f"p99 {h['p99']:6.2f} ms  server CPU {h['cpu_ms']:.3f} ms/req  "
+          f"({h['rps'] / b['rps']:.0%} of bare req/s, {b['cpu_ms'] / h['cpu_ms']:.0%} by CPU; "
           f"{res['runs']['count']:.0f} durable runs = every 202)", flush=True)
 
 
