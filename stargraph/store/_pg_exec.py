@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -25,7 +26,7 @@ from psycopg_pool import ConnectionPool
 from stargraph._log import log_event
 from stargraph.errors import ConfigError, StoreError
 
-__all__ = ["Conn", "PgRunner", "PgSettings", "parse_url"]
+__all__ = ["Conn", "PgRunner", "PgSettings", "check_idle", "parse_url", "store_error"]
 
 Conn = psycopg.Connection[Any]
 T = TypeVar("T")
@@ -37,6 +38,16 @@ CANCEL_GRACE = 5.0
 #: Transient errors after which the whole transaction is run again.
 _RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
 _ATTEMPTS = 4
+#: A pooled connection idle longer than this (seconds) is checked with one round trip before
+#: use, so a server restart or failover while the node was idle costs no failed call.
+IDLE_CHECK = 2.0
+_USED = "_stargraph_used"
+
+
+def check_idle(conn: Conn) -> None:
+    """Pool ``check`` callback: verify a connection that sat idle; raise if it is broken."""
+    if time.monotonic() - getattr(conn, _USED, 0.0) > IDLE_CHECK:
+        ConnectionPool.check_connection(conn)
 
 
 @attrs.frozen(kw_only=True)
@@ -163,6 +174,7 @@ class PgRunner:
             try:
                 return fn(conn)
             finally:
+                setattr(conn, _USED, time.monotonic())
                 slot.hold(None)
 
     def _work(self, fn: Callable[[Conn], T], slot: _Slot) -> T:

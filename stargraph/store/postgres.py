@@ -38,7 +38,14 @@ from stargraph._log import log_event
 from stargraph.errors import StoreError
 from stargraph.store import _pg_ops as ops
 from stargraph.store import _pg_queries as queries
-from stargraph.store._pg_exec import Conn, PgRunner, PgSettings, parse_url, store_error
+from stargraph.store._pg_exec import (
+    Conn,
+    PgRunner,
+    PgSettings,
+    check_idle,
+    parse_url,
+    store_error,
+)
 from stargraph.store._pg_listen import Listener
 from stargraph.store._pg_schema import migrate
 from stargraph.store.base import (
@@ -135,6 +142,7 @@ class PostgresStore:
         pool: ConnectionPool[Any] = ConnectionPool(
             s.conninfo, min_size=s.pool_min_size, max_size=s.pool_max_size, open=False,
             timeout=s.pool_timeout, configure=self._configure, name="stargraph", kwargs=kwargs,
+            check=check_idle,
         )  # fmt: skip
         try:
             pool.open(wait=True, timeout=s.pool_timeout)

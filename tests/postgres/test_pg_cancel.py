@@ -13,6 +13,7 @@ import pytest
 
 from stargraph.errors import StoreError
 from stargraph.store import RunStatus
+from stargraph.store._pg_exec import IDLE_CHECK
 from stargraph.store._pg_schema import LOCK_NAMESPACE
 from stargraph.store.postgres import PostgresStore
 
@@ -115,3 +116,19 @@ async def test_a_cancelled_open_leaves_no_connection_behind(
             await anyio.sleep(0.1)
     with pytest.raises(StoreError, match="not open"):
         await store.ping()
+
+
+async def test_connections_killed_while_idle_are_replaced_without_a_failed_call(
+    node_factory: Callable[..., Any], admin: psycopg.Connection[Any]
+) -> None:
+    store: PostgresStore = await node_factory(application_name="victim", pool_min_size=2)
+    await store.enqueue_batch([req(new_run("r1"))])
+    killed = admin.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'victim'"
+    ).fetchall()
+    assert len(killed) >= 1
+    await anyio.sleep(IDLE_CHECK + 0.2)  # a restart or failover while the node was idle
+    with anyio.fail_after(10):
+        for _ in range(3):  # every pooled connection is checked and replaced
+            await store.ping()
+            assert await store.get_run("r1") is not None
