@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import anyio
 import psycopg
@@ -24,6 +25,8 @@ logger = logging.getLogger("stargraph.store")
 
 #: Longest time one worker thread blocks reading notifications.
 SLICE = 0.25
+#: Seconds between reconnect attempts while the server cannot be reached.
+RECONNECT_BACKOFF = 1.0
 
 
 class Listener:
@@ -39,6 +42,7 @@ class Listener:
         self._closed = False
         self._lost = False  # the connection dropped: notifications may have been missed
         self._unseen = False  # a reader whose waiter was cancelled got a notification
+        self._retry_at = 0.0  # no reconnect attempt before this monotonic time
         self._limiter = anyio.CapacityLimiter(2)
         self._busy = anyio.Lock()
         self._woken = anyio.Event()
@@ -51,33 +55,64 @@ class Listener:
         conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
         return conn
 
-    def _read(self, timeout: float) -> bool:
-        """Block up to *timeout* s for notifications; drain them; True if any arrived."""
-        with self._io:
+    def _read(self, timeout: float) -> bool | None:
+        """Block up to *timeout* s for notifications and drain them.
+
+        Returns True if any arrived (or the connection was just restored: some may have been
+        missed), False if none, None while the server cannot be reached (polling fallback).
+        """
+        if not self._io.acquire(timeout=timeout):  # an abandoned reader still holds it
+            return False
+        try:
             if self._closed:
-                return False
+                return None
             if self._unseen:
                 return True
-            if self._conn is None or self._conn.closed:
-                self._conn = self._connect()
-                if self._lost:  # work may have been announced while we were away
-                    self._lost = False
-                    log_event(logger, "store.listen.restored", where=self._where)
-                    return True
-            for _ in self._conn.notifies(timeout=timeout, stop_after=1):
-                self._unseen = True
-            return self._unseen
+            if self._conn is None and time.monotonic() < self._retry_at:
+                return None  # reconnect backoff
+            try:
+                return self._notifies(timeout)
+            except psycopg.Error as exc:
+                self._fail(exc)
+                return None
+        finally:
+            self._io.release()
 
-    def _drop(self, lost: bool = False) -> None:
+    def _notifies(self, timeout: float) -> bool:
+        if self._conn is None or self._conn.closed:
+            self._conn = self._connect()
+            if self._lost:  # work may have been announced while we were away
+                self._lost = False
+                log_event(logger, "store.listen.restored", where=self._where)
+                return True
+        for _ in self._conn.notifies(timeout=timeout, stop_after=1):
+            self._unseen = True
+        return self._unseen
+
+    def _fail(self, exc: psycopg.Error) -> None:
+        """Drop a broken connection (logged once per outage) and back off reconnecting."""
+        conn, self._conn = self._conn, None
+        self._retry_at = time.monotonic() + RECONNECT_BACKOFF
+        if conn is not None:
+            conn.close()
+            log_event(logger, "store.listen.lost", logging.WARNING, where=self._where,
+                      error=type(exc).__name__)  # fmt: skip
+        self._lost = True
+
+    def _drop(self) -> None:
         with self._io:
             conn, self._conn = self._conn, None
-            self._lost = self._lost or lost
         if conn is not None:
             conn.close()
 
     async def connect(self) -> None:
         """Open the connection and ``LISTEN`` now (so no notification before a wait is lost)."""
-        await anyio.to_thread.run_sync(self._read, 0.0, limiter=self._limiter)
+
+        def first() -> None:
+            with self._io:
+                self._conn = self._connect()
+
+        await anyio.to_thread.run_sync(first, limiter=self._limiter)
 
     async def wait(self, timeout: float) -> None:
         """Return after a notification, or after *timeout* seconds."""
@@ -96,21 +131,12 @@ class Listener:
             if self._closed:
                 await anyio.sleep(left)
                 return
-            try:
-                got = await anyio.to_thread.run_sync(
-                    self._read, min(left, SLICE), limiter=self._limiter, abandon_on_cancel=True
-                )
-            except psycopg.Error as exc:
-                log_event(
-                    logger,
-                    "store.listen.lost",
-                    logging.WARNING,
-                    where=self._where,
-                    error=type(exc).__name__,
-                )
-                await anyio.to_thread.run_sync(self._drop, True, limiter=self._limiter)
-                await anyio.sleep(max(0.0, deadline - anyio.current_time()))
-                return
+            got = await anyio.to_thread.run_sync(
+                self._read, min(left, SLICE), limiter=self._limiter, abandon_on_cancel=True
+            )
+            if got is None:  # unreachable (or closed): sleep until the next reconnect attempt
+                await anyio.sleep(max(0.0, min(left, self._retry_at - time.monotonic(), SLICE)))
+                continue
             if got:
                 self._unseen = False  # seen by this waiter
                 return

@@ -9,6 +9,7 @@ import anyio
 import psycopg
 import pytest
 
+from stargraph.store._pg_listen import RECONNECT_BACKOFF, Listener
 from stargraph.store.postgres import PostgresStore
 
 from ._helpers import at, new_run, req
@@ -115,8 +116,8 @@ async def test_lost_listener_falls_back_to_polling_then_reconnects(
     with anyio.fail_after(10):
         # the broken connection is noticed; the wait degrades to a sleep, never an error
         await waiter.wait_for_work(0.3)
-        # reconnecting reports a (possibly missed) wake-up at once
-        assert await _timed_wait(waiter, 3) < 1.0
+        # it reconnects (after a short backoff) and reports a possibly missed wake-up
+        assert await _timed_wait(waiter, 5) < RECONNECT_BACKOFF + 1.0
         await writer.enqueue_batch([req(new_run("r1"))])
         assert await _timed_wait(waiter, 3) < 1.0
 
@@ -127,3 +128,13 @@ async def test_listen_false_polls_instead(node_factory: Callable[..., Any]) -> N
     await writer.enqueue_batch([req(new_run("r1"))])
     with anyio.fail_after(5):
         assert await _timed_wait(waiter, 0.3) >= 0.25  # no LISTEN: sleeps out the timeout
+
+
+async def test_an_unreachable_server_degrades_to_sleeping() -> None:
+    listener = Listener("postgresql://u@127.0.0.1:1/nodb", "stargraph_runs", "nowhere", "t")
+    with anyio.fail_after(10):
+        for _ in range(2):  # no error, no busy loop: each wait sleeps out its timeout
+            start = anyio.current_time()
+            await listener.wait(0.6)
+            assert 0.55 <= anyio.current_time() - start < 3
+        await listener.close()
