@@ -18,6 +18,7 @@ from typing import Any
 import anyio
 from cron_common import median, pct, scheduler_on_sqlite
 
+from stargraph._log import configure_logging
 from stargraph.clock import SystemClock
 from stargraph.metrics import Metrics
 from stargraph.store.base import CursorAdvance
@@ -83,6 +84,7 @@ async def _baseline_run(n: int) -> list[float]:
 
 
 def main() -> None:
+    configure_logging("warning")
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     cron = [anyio.run(_cron_run, n) for _ in range(runs)]

@@ -284,19 +284,29 @@ class CronLoop:
         self.wake()
 
     async def _collect(self, receive: MemoryObjectReceiveStream[Receipt]) -> None:
-        lag = self.metrics.cron_fire_lag
-        async for receipt, fire, i in receive:
-            try:
-                result = await receipt
-            except Exception as exc:
-                log_event(logger, "cron.fire.retry", logging.WARNING,
-                          trigger_id=self.specs[i].trigger_id, fire=from_epoch(fire).isoformat(),
-                          error=f"{type(exc).__name__}: {exc}")
-                self._schedule_retry(i, fire, FAIL_RETRY)
-                continue
-            if not result.deduplicated:
-                delay = self.clock.now().timestamp() - fire
-                lag.labels(self.label(i)).observe(max(delay, 0.0))
+        """Await receipts (draining the stream in batches) and record each fire's lag."""
+        async for first in receive:
+            batch = [first]
+            while True:
+                try:
+                    batch.append(receive.receive_nowait())
+                except anyio.WouldBlock:
+                    break
+            for receipt, fire, i in batch:
+                await self._settle(receipt, fire, i)
+
+    async def _settle(self, receipt: Any, fire: int, i: int) -> None:
+        try:
+            result = await receipt
+        except Exception as exc:
+            log_event(logger, "cron.fire.retry", logging.WARNING,
+                      trigger_id=self.specs[i].trigger_id, fire=from_epoch(fire).isoformat(),
+                      error=f"{type(exc).__name__}: {exc}")
+            self._schedule_retry(i, fire, FAIL_RETRY)
+            return
+        if not result.deduplicated:
+            delay = self.clock.now().timestamp() - fire
+            self.metrics.cron_fire_lag.labels(self.label(i)).observe(max(delay, 0.0))
 
     # -- background upkeep ----------------------------------------------------------------------
 
