@@ -206,3 +206,15 @@ def test_store_flag_overrides_the_config(project: Path, tmp_path: Path,
     assert [item["run_id"] for item in json.loads(out)["items"]] == [run_id]
     code, out, _ = _run(capsys, "runs", "list", "--config", str(project))
     assert code == 0 and out == "(none)\n"
+
+
+@pytest.mark.postgres
+def test_run_and_list_on_postgres(project: Path, postgres_url: str,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "run", "hello", "-p", "name=pg", "--wait", "--json",
+                        "--store", postgres_url, "--config", str(project))
+    run = json.loads(out)
+    assert code == 0 and run["result"] == {"hello": "pg", "attempt": 1}
+    code, out, _ = _run(capsys, "runs", "list", "--json", "--store", postgres_url,
+                        "--config", str(project))
+    assert [item["run_id"] for item in json.loads(out)["items"]] == [run["run_id"]]
