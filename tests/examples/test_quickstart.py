@@ -36,7 +36,7 @@ def quickstart(tmp_path: Path) -> Path:
     folder = tmp_path / "quickstart"
     shutil.copytree(QUICKSTART, folder, ignore=shutil.ignore_patterns("*.db*", "__pycache__"))
     toml = folder / "stargraph.toml"
-    toml.write_text(toml.read_text().replace("graceful_timeout = 5", "graceful_timeout = 2"))
+    toml.write_text(toml.read_text().replace("graceful_timeout = 5", "graceful_timeout = 3"))
     return toml
 
 
