@@ -61,7 +61,8 @@ class Server:
 
 def runtime_deps() -> dict[str, Any]:
     return {
-        "cron_specs": [CronSpec(trigger_id="cron:hourly", schedule="0 * * * *", graph_id="ok")],
+        "cron_specs": [  # yearly: never fires by itself during the tests
+            CronSpec(trigger_id="cron:yearly", schedule="0 0 1 1 *", graph_id="ok")],
         "webhook_specs": [WebhookSpec(trigger_id="webhook:test", path="/hooks/test",
                                       graph_id="ok", scheme="stargraph", secrets=(HOOK_SECRET,))],
     }
@@ -102,7 +103,7 @@ async def wait_status(client: httpx.AsyncClient, run_id: str, *statuses: str) ->
 async def test_v1_routes_need_the_bearer_token(server: Server, header: str | None) -> None:
     headers = {"Authorization": header} if header else {}
     for method, path in [("GET", "/v1/runs"), ("POST", "/v1/runs"), ("GET", "/v1/triggers"),
-                         ("GET", "/v1/plugins"), ("POST", "/v1/triggers/cron:hourly/fire")]:
+                         ("GET", "/v1/plugins"), ("POST", "/v1/triggers/cron:yearly/fire")]:
         response = await server.anon.request(method, path, headers=headers)
         assert response.status_code == 401, (method, path)
         assert response.json()["error"]["code"] == "unauthorized"
@@ -233,8 +234,8 @@ async def test_cancel_running_pending_and_finished(server: Server) -> None:
 
 async def test_list_triggers(server: Server) -> None:
     items = {t["trigger_id"]: t for t in (await server.client.get("/v1/triggers")).json()["items"]}
-    assert {"cron:hourly", "webhook:test"} <= set(items)
-    cron = items["cron:hourly"]
+    assert {"cron:yearly", "webhook:test"} <= set(items)
+    cron = items["cron:yearly"]
     assert set(cron) >= {"trigger_id", "plugin", "kind", "state", "paused", "last_fire",
                          "next_fire"}
     assert cron["kind"] == "cron" and cron["state"] == "running" and cron["paused"] is False
@@ -244,17 +245,17 @@ async def test_list_triggers(server: Server) -> None:
 
 async def test_pause_resume_fire(server: Server) -> None:
     post = server.client.post
-    paused = await post("/v1/triggers/cron:hourly/pause", json={"note": "maintenance"})
+    paused = await post("/v1/triggers/cron:yearly/pause", json={"note": "maintenance"})
     assert paused.status_code == 200 and paused.json()["paused"] is True
     assert paused.json()["note"] == "maintenance"
-    shown = (await server.client.get("/v1/triggers/cron:hourly")).json()
+    shown = (await server.client.get("/v1/triggers/cron:yearly")).json()
     assert shown["paused"] is True
-    resumed = await post("/v1/triggers/cron:hourly/resume")
+    resumed = await post("/v1/triggers/cron:yearly/resume")
     assert resumed.status_code == 200 and resumed.json()["paused"] is False
-    fired = await post("/v1/triggers/cron:hourly/fire")
+    fired = await post("/v1/triggers/cron:yearly/fire")
     assert fired.status_code == 202, fired.text
     run = await wait_status(server.client, fired.json()["run_id"], "succeeded")
-    assert run["trigger_id"] == "cron:hourly" and run["trigger_source"] == "cron"
+    assert run["trigger_id"] == "cron:yearly" and run["trigger_source"] == "cron"
 
 
 async def test_trigger_errors(server: Server) -> None:
@@ -265,7 +266,7 @@ async def test_trigger_errors(server: Server) -> None:
             "trigger_not_found")
     response = await post("/v1/triggers/webhook:test/fire")
     assert response.status_code == 409 and response.json()["error"]["code"] == "not_supported"
-    bad = await post("/v1/triggers/cron:hourly/pause", content=b"{oops")
+    bad = await post("/v1/triggers/cron:yearly/pause", content=b"{oops")
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_json"
 
 
@@ -348,7 +349,7 @@ async def test_cli_lists_triggers_and_plugins(
     code = await anyio.to_thread.run_sync(main, ["triggers", "list", "--url", server.url])
     out = capsys.readouterr().out
     assert code == 0 and out.splitlines()[0].split()[:3] == ["TRIGGER", "PLUGIN", "KIND"]
-    assert "cron:hourly" in out and "webhook:test" in out
+    assert "cron:yearly" in out and "webhook:test" in out
     code = await anyio.to_thread.run_sync(main, ["plugins", "list", "--json", "--url",
                                                  server.url])
     items = json.loads(capsys.readouterr().out)["items"]
