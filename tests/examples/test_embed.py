@@ -29,7 +29,7 @@ def test_embedded_runtime_runs_and_stops_by_cancellation(name: str, spawn: Any) 
 @pytest.mark.parametrize("name", ["embed_asyncio.py", "embed_trio.py"])
 def test_embedded_runtime_serves_http(name: str, spawn: Any) -> None:
     port = free_port()
-    proc = spawn([sys.executable, str(EXAMPLES / name), "--seconds", "3", "--serve", str(port)])
+    proc = spawn([sys.executable, str(EXAMPLES / name), "--seconds", "5", "--serve", str(port)])
     deadline = time.monotonic() + 30
     while f"listening on http://127.0.0.1:{port}" not in proc.output():
         assert time.monotonic() < deadline and proc.popen.poll() is None, proc.output()
