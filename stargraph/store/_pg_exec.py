@@ -26,10 +26,11 @@ from psycopg_pool import ConnectionPool
 from stargraph._log import log_event
 from stargraph.errors import ConfigError, StoreError
 
-__all__ = ["Conn", "PgRunner", "PgSettings", "check_idle", "parse_url", "store_error"]
+__all__ = ["Conn", "PgRunner", "PgSettings", "Undo", "check_idle", "parse_url", "store_error"]
 
 Conn = psycopg.Connection[Any]
 T = TypeVar("T")
+Undo = Callable[[Conn, T], None]
 
 logger = logging.getLogger("stargraph.store")
 
@@ -127,14 +128,36 @@ class _Abandoned(Exception):
     """The caller was cancelled before the work touched the database."""
 
 
+_NONE: Any = object()  # no result (yet)
+
+
 class _Slot:
-    """The connection a worker thread holds, so a cancelled caller can cancel its statement."""
+    """The connection a worker thread holds, so a cancelled caller can cancel its statement.
+
+    It also settles who undoes a result nobody will receive (see :meth:`PgRunner.run`): the
+    canceller if the result is there when it looks, else the worker when the result arrives.
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.conn: Conn | None = None
         self.abandoned = False
         self.done = threading.Event()
+        self.result: Any = _NONE
+        self.orphaned = False  # the canceller found no result: the worker undoes its own
+
+    def deliver(self, result: Any) -> bool:
+        """Store the worker's result; True if the worker must undo it itself."""
+        with self.lock:
+            self.result = result
+            return self.orphaned
+
+    def take(self) -> Any:
+        """The canceller's side: the result to undo now, or ``_NONE`` (and the worker will)."""
+        with self.lock:
+            if self.result is _NONE:
+                self.orphaned = True
+            return self.result
 
     def hold(self, conn: Conn | None) -> None:
         """Record the connection in use (``None`` when released); refuse once abandoned."""
@@ -177,33 +200,52 @@ class PgRunner:
                 setattr(conn, _USED, time.monotonic())
                 slot.hold(None)
 
-    def _work(self, fn: Callable[[Conn], T], slot: _Slot) -> T:
+    def _work(self, fn: Callable[[Conn], T], slot: _Slot, undo: Undo[T] | None) -> T:
         try:
             for attempt in range(1, _ATTEMPTS + 1):
                 try:
-                    return self._once(fn, slot)
+                    result = self._once(fn, slot)
+                    break
                 except _RETRYABLE:
                     if attempt == _ATTEMPTS:
                         raise
-            raise AssertionError("unreachable")
+            if slot.deliver(result) and undo is not None:
+                self._undo(undo, result)
+            return result
         finally:
             slot.done.set()
 
-    async def run(self, fn: Callable[[Conn], T], what: str) -> T:
-        """Run ``fn(conn)`` in a worker thread; map psycopg errors to :class:`StoreError`."""
+    async def run(self, fn: Callable[[Conn], T], what: str, undo: Undo[T] | None = None) -> T:
+        """Run ``fn(conn)`` in a worker thread; map psycopg errors to :class:`StoreError`.
+
+        If the caller is cancelled, the running statement is cancelled; a result that was
+        committed anyway, and so will never reach the caller, is passed to ``undo(conn,
+        result)`` (exactly once), e.g. to release runs a cancelled claim leased.
+        """
         slot = _Slot()
         try:
             return await anyio.to_thread.run_sync(
-                self._work, fn, slot, limiter=self.limiter, abandon_on_cancel=True
+                self._work, fn, slot, undo, limiter=self.limiter, abandon_on_cancel=True
             )
         except anyio.get_cancelled_exc_class():
-            with anyio.move_on_after(CANCEL_GRACE + 1, shield=True):
-                await anyio.to_thread.run_sync(self._cancel, slot, abandon_on_cancel=True)
+            with anyio.move_on_after(2 * CANCEL_GRACE + 1, shield=True):
+                await anyio.to_thread.run_sync(self._cancel, slot, undo, abandon_on_cancel=True)
             raise
         except psycopg.Error as exc:
             raise store_error(exc, what, self.where) from exc
 
-    def _cancel(self, slot: _Slot) -> None:
-        """Cancel the statement the abandoned work runs, and wait (bounded) for its rollback."""
+    def _cancel(self, slot: _Slot, undo: Undo[Any] | None) -> None:
+        """Cancel the statement the abandoned work runs, wait (bounded), undo its result."""
         if slot.abandon() and not slot.done.wait(CANCEL_GRACE):
             log_event(logger, "store.cancel.slow", logging.WARNING, where=self.where)
+        result = slot.take()
+        if result is not _NONE and undo is not None:
+            self._undo(undo, result)
+
+    def _undo(self, undo: Undo[Any], result: Any) -> None:
+        try:
+            with self.pool.connection(timeout=CANCEL_GRACE) as conn:
+                undo(conn, result)
+        except psycopg.Error as exc:
+            log_event(logger, "store.undo.failed", logging.WARNING, where=self.where,
+                      error=type(exc).__name__)  # fmt: skip

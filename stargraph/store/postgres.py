@@ -42,6 +42,7 @@ from stargraph.store._pg_exec import (
     Conn,
     PgRunner,
     PgSettings,
+    Undo,
     check_idle,
     parse_url,
     store_error,
@@ -151,13 +152,16 @@ class PostgresStore:
             raise
         return pool, versions
 
-    async def _call(self, fn: Callable[..., T], *args: Any, what: str, **kwargs: Any) -> T:
+    async def _call(
+        self, fn: Callable[..., T], *args: Any, what: str, undo: Undo[T] | None = None,
+        **kwargs: Any,
+    ) -> T:  # fmt: skip
         runner = self._runner
         if runner is None:
             raise StoreError(
                 f"PostgreSQL store {self.settings.where} is not open; call await store.open() first"
             )
-        return await runner.run(lambda conn: fn(conn, *args, **kwargs), what)
+        return await runner.run(lambda conn: fn(conn, *args, **kwargs), what, undo)
 
     async def open(self) -> None:
         """Connect the pool, apply migrations and start listening. Idempotent.
@@ -225,12 +229,24 @@ class PostgresStore:
         graph_limits: Mapping[str, int],
         graph_ids: Sequence[str] | None = None,
     ) -> list[Run]:
-        """Lease due pending runs, oldest first, within the global and per-graph limits."""
+        """Lease due pending runs, oldest first, within the global and per-graph limits.
+
+        Cancel-safe: if the caller is cancelled while the claim commits, the runs it leased
+        (which the caller will never see) are released at once instead of waiting for their
+        lease to expire.
+        """
         only = None if graph_ids is None else list(graph_ids)
+
+        def unclaim(conn: Conn, runs: list[Run]) -> None:
+            if runs:
+                ids = [run.run_id for run in runs]
+                ops.release(conn, owner=owner, run_ids=ids, channel=self.channel)
+                log_event(logger, "store.claim.undone", count=len(ids), owner=owner)
+
         return await self._call(
             ops.claim, owner=owner, limit=limit, now=now, lease_seconds=lease_seconds,
             graph_limits=dict(graph_limits), graph_ids=only, lock_prefix=self._lock_prefix,
-            what="claim",
+            what="claim", undo=unclaim,
         )  # fmt: skip
 
     async def heartbeat(

@@ -132,3 +132,26 @@ async def test_connections_killed_while_idle_are_replaced_without_a_failed_call(
         for _ in range(3):  # every pooled connection is checked and replaced
             await store.ping()
             assert await store.get_run("r1") is not None
+
+
+async def test_a_cancelled_claim_never_leaves_runs_leased_behind(
+    node_factory: Callable[..., Any], admin: psycopg.Connection[Any]
+) -> None:
+    store: PostgresStore = await node_factory()
+    await store.enqueue_batch([req(new_run(f"r{i}")) for i in range(60)])
+    rng = random.Random(11)
+    seen: set[str] = set()  # runs whose claim reached the caller
+    cancelled = 0
+    with anyio.fail_after(60):
+        for _ in range(80):
+            with anyio.move_on_after(rng.uniform(0.0005, 0.006)) as scope:
+                runs = await store.claim(
+                    owner="me", limit=2, now=at(1), lease_seconds=30, graph_limits={}
+                )
+                seen.update(run.run_id for run in runs)
+            cancelled += scope.cancelled_caught
+    assert cancelled >= 5  # the test really cancelled claims mid-flight
+    leased = {row[0] for row in admin.execute("SELECT run_id FROM runs WHERE status = 'running'")}
+    assert leased == seen  # nothing leased that the caller never saw
+    attempts = admin.execute("SELECT DISTINCT attempt FROM runs").fetchall()
+    assert attempts == [(1,)]  # an undone claim costs no attempt
