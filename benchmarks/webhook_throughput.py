@@ -96,6 +96,10 @@ async def _serve(backend: str, port: int, db: str, scheme: str, mode: str) -> No
         from hypercorn.trio import serve
     else:
         from hypercorn.asyncio import serve
+    if os.environ.get("BENCH_NO_NONCE_BATCH"):  # A/B: one add_nonce transaction per delivery
+        from stargraph.store.sqlite import SQLiteStore
+
+        del SQLiteStore.add_nonces
     store = open_store(f"sqlite:///{db}{os.environ.get('BENCH_STORE_QUERY', '')}")
     await store.open()
     spec = WebhookSpec(trigger_id="webhook:bench", path="/hook", graph_id="noop",
