@@ -127,11 +127,11 @@ def enqueue_batch(
     firsts: dict[tuple[str, str], NewRun] = {}
     for req in requests:
         firsts.setdefault((req.run.graph_id, req.run.idempotency_key), req.run)
-    if any(req.cursor is not None for req in requests):
+    if len(firsts) > 1 or any(req.cursor is not None for req in requests):
         with conn.transaction():
             holders = _resolve(conn, firsts, channel)
             _advance(conn, requests)
-    else:  # the one INSERT statement is the transaction: no BEGIN/COMMIT round trips
+    else:  # one run, no cursor: its INSERT statement is the transaction (no BEGIN/COMMIT)
         holders = _resolve(conn, firsts, channel)
     outcomes = []
     for req in requests:

@@ -8,7 +8,8 @@ every query is cancellable (see :mod:`stargraph.store._pg_exec`). Claims use
 ``NOTIFY`` in the enqueue transaction and heard on a dedicated ``LISTEN`` connection.
 
 URL: ``postgresql://user:password@host:5432/dbname`` with any libpq option, plus Stargraph's
-own ``schema``, ``pool_min_size``, ``pool_max_size`` and ``pool_timeout`` query options.
+own ``schema``, ``pool_min_size``, ``pool_max_size``, ``pool_timeout`` and ``listen`` query
+options (see ``docs/postgres.md``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ try:
     import psycopg
     from psycopg import sql
     from psycopg_pool import ConnectionPool
-except ImportError as exc:  # pragma: no cover - exercised without the extra installed
+except ImportError as exc:  # without the ``postgres`` extra
     from stargraph.errors import ConfigError
 
     raise ConfigError(
