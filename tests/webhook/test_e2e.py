@@ -237,3 +237,16 @@ async def test_two_nodes_on_postgres_share_replay_protection(postgres_url: str) 
             r = await b.post("/hooks/stripe", body, signed("stripe", body, timestamp=ts + 1))
             assert r.status_code == 202 and r.json() == {**r1.json(), "deduplicated": True}
             assert await b.run_count() == 1
+
+
+async def test_slack_url_verification_is_answered_without_a_run(sqlite_url: str) -> None:
+    body = b'{"token":"t","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",' \
+        b'"type":"url_verification"}'
+    async with webhook_stack(sqlite_url, [spec("slack")]) as stack:
+        with anyio.fail_after(10):
+            r = await stack.post("/hooks/slack", body, signed("slack", body))
+            assert r.status_code == 200
+            assert r.json() == {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
+            bad = await stack.post("/hooks/slack", body, signed("slack", body, secret="wrong"))
+            assert bad.status_code == 401  # the check itself must be signed
+            assert await stack.run_count() == 0

@@ -36,7 +36,7 @@ from stargraph.errors import (
 )
 from stargraph.triggers.webhook.deadlines import BodyDeadlines
 from stargraph.triggers.webhook.params import Extractor, make_params
-from stargraph.triggers.webhook.schemes import Delivery, verify
+from stargraph.triggers.webhook.schemes import Delivery, slack_challenge, verify
 from stargraph.triggers.webhook.spec import WebhookSpec
 
 __all__ = ["BLUEPRINT_NAME", "Endpoint", "WebhookHost", "build_blueprint"]
@@ -187,6 +187,8 @@ async def _accept(host: WebhookHost, ep: Endpoint) -> Response:
     now = host.clock.now()
     delivery = verify(spec.scheme, headers, body, ep.keys, now=math.floor(now.timestamp()),
                       tolerance=spec.tolerance_seconds)
+    if spec.scheme == "slack" and (challenge := slack_challenge(body)) is not None:
+        return _json(200, {"challenge": challenge})  # Slack's signed endpoint check: no run
     params = await make_params(spec.params, ep.extractor, body, headers)
     key = f"{spec.trigger_id}:{delivery.dedup_id}"
     receipt = _enqueue(host, spec, params, key)

@@ -22,7 +22,7 @@ import attrs
 
 from stargraph.errors import WebhookRejected
 
-__all__ = ["Delivery", "secret_key", "sign", "verify"]
+__all__ = ["Delivery", "secret_key", "sign", "slack_challenge", "verify"]
 
 _MAX_HEADER = 4096
 _MAX_TOKENS = 32
@@ -215,6 +215,13 @@ def _verify_slack(headers: Headers, body: bytes, keys: Sequence[bytes],
     prefix = f"v0:{ts_text}:".encode("ascii")
     _check(keys, prefix, body, _hex_sigs([value], "X-Slack-Signature"))
     return _timed(prefix, body, ts, tolerance, _body_field(body, "event_id") or _body_hash(body))
+
+
+def slack_challenge(body: bytes) -> str | None:
+    """Return the ``challenge`` of a Slack ``url_verification`` body (answered, never run)."""
+    if _body_field(body, "type") != "url_verification":
+        return None
+    return _body_field(body, "challenge")
 
 
 def _body_field(body: bytes, name: str) -> str | None:
