@@ -234,9 +234,16 @@ def test_tampered_body_fails() -> None:
     assert _code(exc) == "invalid_signature"
 
 
-def test_sign_rejects_unknown_scheme() -> None:
+def test_sign_rejects_unknown_scheme_and_bad_ids() -> None:
     with pytest.raises(ValueError, match="unknown webhook scheme"):
         sign("nope", "s", b"")
+    with pytest.raises(ValueError, match="msg_id"):
+        sign("standard-webhooks", SW_SECRET, b"", msg_id="a.b")
+
+
+def test_empty_github_delivery_falls_back_to_the_body_hash() -> None:
+    headers = {**sign("github", "s", b"x"), "X-GitHub-Delivery": ""}
+    assert _verify("github", headers, b"x", "s", now=0).dedup_id == hashlib.sha256(b"x").hexdigest()
 
 
 def test_hmac_is_over_exact_bytes_including_non_utf8() -> None:

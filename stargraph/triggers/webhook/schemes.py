@@ -122,7 +122,7 @@ def _body_hash(body: bytes) -> str:
 
 
 def _message_id(value: str | None, name: str) -> str | None:
-    if value is None:
+    if value is None or not value.strip():
         return None
     value = value.strip()
     if not _ID.fullmatch(value):
@@ -263,6 +263,9 @@ def sign(scheme: str, secret: str, body: bytes | str, *, timestamp: int | None =
     """
     if scheme not in _VERIFIERS:
         raise ValueError(f"unknown webhook scheme {scheme!r}; use one of {', '.join(_VERIFIERS)}")
+    if msg_id is not None and (not _ID.fullmatch(msg_id) or "." in msg_id):
+        raise ValueError(f"msg_id must be 1-256 printable ASCII characters without '.', "
+                         f"got {msg_id!r:.80}")
     raw = body.encode("utf-8") if isinstance(body, str) else body
     key = secret_key(scheme, secret)
     ts = str(int(time.time()) if timestamp is None else int(timestamp))
