@@ -44,6 +44,7 @@ LABEL_LIMIT = 1000  # above this many specs, cron metrics share the trigger_id l
 _YIELD_EVERY = 256
 
 Receipt = tuple[Any, int, int]  # (EnqueueReceipt, fire epoch, spec index)
+CursorWrite = tuple[str, int]  # (trigger id, cursor epoch) stored without a run
 
 
 class _SharedNext:
@@ -87,6 +88,7 @@ class CronLoop:
         self._retry_at: float | None = None
         self._wake: anyio.Event | None = None
         self._send: MemoryObjectSendStream[Receipt] | None = None
+        self._cursors: MemoryObjectSendStream[CursorWrite] | None = None
         self._new: list[int] = []
         self._started_at = 0
         self._per_trigger_labels = len(specs) <= LABEL_LIMIT
@@ -157,14 +159,16 @@ class CronLoop:
         """Prepare, report started, then schedule until cancelled."""
         plans = await self.prepare()
         send, receive = anyio.create_memory_object_stream[Receipt](math.inf)
-        self._send = send
-        async with anyio.create_task_group() as tg, send, receive:
+        cursors, cursors_in = anyio.create_memory_object_stream[CursorWrite](math.inf)
+        self._send, self._cursors = send, cursors
+        async with anyio.create_task_group() as tg, send, receive, cursors, cursors_in:
             tg.start_soon(self._collect, receive)
+            tg.start_soon(self._write_cursors, cursors_in)
             tg.start_soon(self._persist_new_cursors)
             tg.start_soon(self._refresh)
             task_status.started()
             for n, (i, plan) in enumerate(plans, 1):
-                await self._apply(i, plan)
+                self._apply(i, plan)
                 if n % _YIELD_EVERY == 0:
                     await checkpoint()
             await self._loop()
@@ -201,7 +205,7 @@ class CronLoop:
             if n % _YIELD_EVERY == 0:
                 await checkpoint()
         for fire, i in late:  # a clock jump or a stall: the spec's policy decides
-            await self._apply(i, plan_missed(self.specs[i], fire - 1, now - LATE_GRACE))
+            self._apply(i, plan_missed(self.specs[i], fire - 1, now - LATE_GRACE))
             self._reschedule(i, next_fire(self.specs[i], now - LATE_GRACE))
         shared = _SharedNext()
         for n, (fire, i) in enumerate(on_time, 1):
@@ -238,7 +242,8 @@ class CronLoop:
 
     # -- enqueueing -----------------------------------------------------------------------------
 
-    async def _apply(self, i: int, plan: CatchUp) -> None:
+    def _apply(self, i: int, plan: CatchUp) -> None:
+        """Enqueue a catch-up's fires, count its skipped ones, queue its cursor write."""
         spec = self.specs[i]
         if plan.skipped:
             self.metrics.cron_fires_skipped.labels(self.label(i)).inc(plan.skipped)
@@ -250,8 +255,8 @@ class CronLoop:
         for fire in plan.fires:
             self._enqueue(i, fire)
         if plan.cursor is not None:
-            cursor = from_epoch(plan.cursor)
-            await self.store.set_trigger_cursor(spec.trigger_id, cursor, now=self.clock.now())
+            assert self._cursors is not None
+            self._cursors.send_nowait((spec.trigger_id, plan.cursor))
 
     def _enqueue(self, i: int, fire: int) -> None:
         spec = self.specs[i]
@@ -309,6 +314,13 @@ class CronLoop:
             self.metrics.cron_fire_lag.labels(self.label(i)).observe(max(delay, 0.0))
 
     # -- background upkeep ----------------------------------------------------------------------
+
+    async def _write_cursors(self, receive: MemoryObjectReceiveStream[CursorWrite]) -> None:
+        """Store cursors that no run carries (skipped fires), off the scheduling path."""
+        async for trigger_id, cursor in receive:
+            await self.store.set_trigger_cursor(
+                trigger_id, from_epoch(cursor), now=self.clock.now()
+            )
 
     async def _persist_new_cursors(self) -> None:
         """Store "start from now" for specs seen for the first time (unless a fire did)."""
