@@ -9,6 +9,7 @@ rest are cancelled and their leases released, and queued enqueues are committed.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import secrets
 import socket
@@ -16,7 +17,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeGuard
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
@@ -79,6 +80,32 @@ def _check_key(key: object) -> str:
             f"got {key!r:.80}; derive it from the signal or omit it for a random one"
         )
     return key
+
+
+def _is_flat_json(params: object) -> TypeGuard[dict[str, Any]]:
+    """True for a plain dict of string keys and str/int/bool/None/finite-float values."""
+    if type(params) is not dict:
+        return False
+    for key, value in params.items():
+        if type(key) is not str:
+            return False
+        kind = type(value)
+        if not (value is None or kind is str or kind is int or kind is bool
+                or (kind is float and math.isfinite(value))):
+            return False
+    return True
+
+
+def _snapshot(params: object, graph_id: str) -> dict[str, Any]:
+    """Return a private JSON-object copy of *params*; InvalidParams if it is not one."""
+    if params is None:
+        return {}
+    if _is_flat_json(params):  # the common case: a shallow copy is already a snapshot
+        return dict(params)
+    try:
+        return ensure_json_object(params, f"params of graph {graph_id!r}")
+    except ValueError as exc:
+        raise InvalidParams(str(exc)) from None
 
 
 def _check_fire(fire: object) -> datetime | None:
@@ -262,10 +289,7 @@ class Scheduler:
         if self._state != "running":
             raise SchedulerClosed(f"The scheduler is {self._state}; enqueue needs a running one")
         graph = self.graphs.get(graph_id)
-        try:
-            clean = ensure_json_object(params, f"params of graph {graph_id!r}")
-        except ValueError as exc:
-            raise InvalidParams(str(exc)) from None
+        clean = _snapshot(params, graph_id)
         key = uuid.uuid4().hex if idempotency_key is None else _check_key(idempotency_key)
         now = self.clock.now()
         run = NewRun(

@@ -123,11 +123,15 @@ async def test_params_are_snapshotted_at_enqueue(store: RunStore) -> None:
     async with Scheduler(store, [Graph(graph_id="g", fn=Counter())],
                          settings=fast_settings()) as s:
         params: dict[str, Any] = {"items": [1]}
-        receipt = s.enqueue("g", params)
+        flat: dict[str, Any] = {"a": 1, "b": "x", "c": None, "d": 1.5, "e": True}
+        receipt, flat_receipt = s.enqueue("g", params), s.enqueue("g", flat)
         params["items"].append(2)
+        flat["a"] = 2
         with anyio.fail_after(5):
             run = await s.wait_run((await receipt).run_id)
+            flat_run = await s.wait_run((await flat_receipt).run_id)
     assert run.params == {"items": [1]}
+    assert flat_run.params == {"a": 1, "b": "x", "c": None, "d": 1.5, "e": True}
 
 
 async def test_full_intake_raises_scheduler_busy(store: RunStore) -> None:
