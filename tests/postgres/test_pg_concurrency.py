@@ -78,3 +78,30 @@ async def test_graph_limit_is_never_exceeded_by_racing_nodes(
     assert max(s[0] for s in samples) <= LIMIT, samples
     assert max(s[0] for s in samples) == LIMIT  # the limit was actually reached
     assert max(s[1] for s in samples) > LIMIT  # unlimited graphs are not held back
+
+
+async def test_overlapping_batches_from_racing_nodes_agree_on_every_key(
+    node_factory: Callable[..., Any],
+) -> None:
+    nodes: list[PostgresStore] = [await node_factory() for _ in range(3)]
+    holders: dict[str, set[str]] = {}
+    fresh: dict[str, int] = {}
+
+    async def enqueue(store: PostgresStore, seed: int) -> None:
+        rng = random.Random(seed)
+        for b in range(10):
+            keys = rng.sample(range(100), 40)  # overlapping keys, each batch in its own order
+            batch = [req(new_run(f"n{seed}-b{b}-k{k}", key=f"k{k}")) for k in keys]
+            for request, outcome in zip(batch, await store.enqueue_batch(batch), strict=True):
+                key = request.run.idempotency_key
+                holders.setdefault(key, set()).add(outcome.run_id)
+                fresh[key] = fresh.get(key, 0) + (not outcome.deduplicated)
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as tg:
+            for seed, store in enumerate(nodes):
+                tg.start_soon(enqueue, store, seed)
+    assert all(len(ids) == 1 for ids in holders.values())  # one run per key, seen by all
+    assert all(count == 1 for count in fresh.values())  # created exactly once
+    counts = await nodes[0].count_by_status()
+    assert counts[RunStatus.pending] == len(holders)
