@@ -98,18 +98,9 @@ class Intake:
         try:
             outcomes = await self._store.enqueue_batch([item.request for item in batch])
         except BaseException as exc:
-            if not isinstance(exc, Exception):  # cancelled mid-commit: the outcome is unknown
-                closed = SchedulerClosed("The scheduler stopped while committing this enqueue")
-                for item in batch:
-                    item.receipt._set_error(closed)
+            _fail_batch(batch, exc)
+            if not isinstance(exc, Exception):
                 raise
-            log_event(
-                logger, "run.enqueue_failed", logging.ERROR, count=len(batch),
-                error=f"{type(exc).__name__}: {exc}",
-            )
-            err = exc if isinstance(exc, StoreError) else StoreError(f"enqueue failed: {exc}")
-            for item in batch:
-                item.receipt._set_error(err)
             return
         new = 0
         for item, outcome in zip(batch, outcomes, strict=True):
@@ -141,3 +132,15 @@ class Intake:
             failed += 1
         receive.close()
         return failed
+
+
+def _fail_batch(batch: list[IntakeItem], exc: BaseException) -> None:
+    """Fail every receipt of a batch whose commit raised *exc*."""
+    if not isinstance(exc, Exception):  # cancelled mid-commit: the outcome is unknown
+        err: BaseException = SchedulerClosed("The scheduler stopped while committing this enqueue")
+    else:
+        log_event(logger, "run.enqueue_failed", logging.ERROR, count=len(batch),
+                  error=f"{type(exc).__name__}: {exc}")
+        err = exc if isinstance(exc, StoreError) else StoreError(f"enqueue failed: {exc}")
+    for item in batch:
+        item.receipt._set_error(err)
