@@ -22,10 +22,19 @@ pytestmark = pytest.mark.slow
 
 
 async def _spawn(url: str, seconds: float, backend: str) -> Process:
-    proc = await anyio.open_process(
+    proc = await _open(url, seconds, backend)
+    await _ready(proc)
+    return proc
+
+
+async def _open(url: str, seconds: float, backend: str) -> Process:
+    return await anyio.open_process(
         [sys.executable, str(CHILD), url, str(seconds), backend],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
+
+
+async def _ready(proc: Process) -> None:
     assert proc.stdout is not None
     with anyio.fail_after(20):
         line = b""
@@ -33,7 +42,6 @@ async def _spawn(url: str, seconds: float, backend: str) -> Process:
             chunk = await proc.stdout.receive(1)
             line += chunk
     assert line.strip() == b"ready", line
-    return proc
 
 
 async def _finish(proc: Process) -> dict[str, float]:
@@ -98,8 +106,10 @@ async def test_kill_9_mid_stream_loses_and_duplicates_nothing(
 async def test_two_processes_on_one_store_make_one_run_per_fire(
     sqlite_url: str, anyio_backend: str
 ) -> None:
-    one = await _spawn(sqlite_url, 3.5, anyio_backend)
-    two = await _spawn(sqlite_url, 3, anyio_backend)
+    one = await _open(sqlite_url, 4, anyio_backend)  # both start together
+    two = await _open(sqlite_url, 4, anyio_backend)
+    await _ready(one)
+    await _ready(two)
     counts = [await _finish(one), await _finish(two)]
     runs = await _runs(sqlite_url)
     _assert_every_second_exactly_once(runs)
