@@ -50,6 +50,10 @@ def _check_concurrency(inst: object, attr: attrs.Attribute[Any], value: Any) -> 
         raise ConfigError(f"RunPolicy.concurrency must be an integer >= 1 or None, got {value!r}")
 
 
+def _exception_types(value: Iterable[type[BaseException]]) -> tuple[type[BaseException], ...]:
+    return tuple(value)
+
+
 def _check_retry_on(inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
     for exc_type in value:
         if not (isinstance(exc_type, type) and issubclass(exc_type, BaseException)):
@@ -74,7 +78,7 @@ class RunPolicy:
     backoff_max: float = attrs.field(default=300.0, validator=_non_negative)
     jitter: float = attrs.field(default=0.1, validator=_non_negative)
     retry_on: tuple[type[BaseException], ...] = attrs.field(
-        default=(Exception,), converter=tuple, validator=_check_retry_on
+        default=(Exception,), converter=_exception_types, validator=_check_retry_on
     )
 
     def backoff(self, failed_attempt: int, rand: float) -> float:

@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from stargraph.errors import InvalidParams, SchedulerBusy, SchedulerClosed, StoreError, UnknownGraph
-from stargraph.scheduler import Enqueued, Graph, RunContext, Scheduler
+from stargraph.scheduler import Enqueued, EnqueueReceipt, Graph, RunContext, Scheduler
 from stargraph.store import CursorAdvance, RunFilter, RunStatus, RunStore
 
 from ._util import fast_settings
@@ -137,7 +137,7 @@ async def test_params_are_snapshotted_at_enqueue(store: RunStore) -> None:
 async def test_full_intake_raises_scheduler_busy(store: RunStore) -> None:
     settings = fast_settings(intake_capacity=3)
     async with Scheduler(store, [Graph(graph_id="g", fn=Counter())], settings=settings) as s:
-        accepted = []
+        accepted: list[EnqueueReceipt] = []
         with pytest.raises(SchedulerBusy, match="3 requests waiting") as info:
             accepted.extend(s.enqueue("g") for _ in range(10))  # no await: no draining
         # 3 buffered, plus at most one handed straight to the waiting writer
