@@ -10,7 +10,7 @@ never scans ``runs``.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -26,6 +26,7 @@ __all__ = [
     "claim",
     "enqueue_batch",
     "marks",
+    "run_group",
     "status_counts",
     "write_tx",
 ]
@@ -48,7 +49,14 @@ ADVANCE_CURSOR = (
 
 @contextmanager
 def write_tx(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """Run the block in one ``BEGIN IMMEDIATE`` transaction; roll back on any exception."""
+    """Run the block in one ``BEGIN IMMEDIATE`` transaction; roll back on any exception.
+
+    Inside a group transaction (:func:`run_group`), the block joins it: the group's savepoint
+    undoes the block on an exception and the group's ``COMMIT`` makes it durable.
+    """
+    if conn.in_transaction:
+        yield conn
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
@@ -57,6 +65,30 @@ def write_tx(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+
+
+def run_group(
+    conn: sqlite3.Connection, calls: Sequence[Callable[[sqlite3.Connection], Any]]
+) -> list[tuple[bool, Any]]:
+    """Run several writes in one transaction (one commit, one fsync), each in a savepoint.
+
+    Return ``(True, result)`` or ``(False, exception)`` per call, in order; a call that raised
+    is rolled back alone. If ``BEGIN`` or ``COMMIT`` fails, every call reports that error.
+    """
+    outcomes: list[tuple[bool, Any]] = []
+    try:
+        with write_tx(conn):
+            for call in calls:
+                conn.execute("SAVEPOINT grouped")
+                try:
+                    outcomes.append((True, call(conn)))
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO grouped")
+                    outcomes.append((False, exc))
+                conn.execute("RELEASE grouped")
+    except Exception as exc:
+        return [(False, exc)] * len(calls)
+    return outcomes
 
 
 def bump(conn: sqlite3.Connection, deltas: Mapping[str, int]) -> None:

@@ -30,6 +30,7 @@ from stargraph.errors import ConfigError, StoreError
 from stargraph.store import _sqlite_leases as leases
 from stargraph.store import _sqlite_ops as ops
 from stargraph.store import _sqlite_queries as queries
+from stargraph.store._sqlite_group import WriteGroup
 from stargraph.store._sqlite_schema import migrate
 from stargraph.store.base import (
     Completion,
@@ -134,6 +135,7 @@ class SQLiteStore:
         self.options = parse_sqlite_url(url)
         self._conn: sqlite3.Connection | None = None
         self._limiter: anyio.CapacityLimiter | None = None
+        self._group: WriteGroup | None = None
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.options.path!r})"
@@ -150,6 +152,26 @@ class SQLiteStore:
             return await anyio.to_thread.run_sync(
                 partial(fn, conn, *args, **kwargs), limiter=limiter
             )
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"SQLite error on {self.options.path}: {exc.__class__.__name__}: {exc}"
+            ) from exc
+
+    def _open_conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(
+                f"SQLite store {self.options.path} is not open; call await store.open() first"
+            )
+        return self._conn
+
+    async def _write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Like :meth:`_call` for a write, committed together with concurrent writes."""
+        group = self._group
+        if self._conn is None or group is None:
+            self._open_conn()
+        assert group is not None
+        try:
+            return await group.call(lambda conn: fn(conn, *args, **kwargs))
         except sqlite3.Error as exc:
             raise StoreError(
                 f"SQLite error on {self.options.path}: {exc.__class__.__name__}: {exc}"
@@ -173,6 +195,7 @@ class SQLiteStore:
             await anyio.to_thread.run_sync(conn.close, limiter=limiter)
             return
         self._conn, self._limiter = conn, limiter
+        self._group = WriteGroup(limiter, self._open_conn)
         log_event(
             logger, "store.opened", backend="sqlite", path=self.options.path,
             schema_from=before, schema_to=after, synchronous=self.options.synchronous,
@@ -205,7 +228,7 @@ class SQLiteStore:
         """Insert runs in one transaction (see :meth:`RunStore.enqueue_batch`)."""
         if not requests:
             return []
-        return await self._call(ops.enqueue_batch, requests)
+        return await self._write(ops.enqueue_batch, requests)
 
     async def claim(
         self,
@@ -219,7 +242,7 @@ class SQLiteStore:
     ) -> list[Run]:
         """Lease due pending runs, oldest first, within the limits."""
         only = None if graph_ids is None else list(graph_ids)
-        return await self._call(
+        return await self._write(
             ops.claim, owner=owner, limit=limit, now=now, lease_seconds=lease_seconds,
             graph_limits=dict(graph_limits), graph_ids=only,
         )  # fmt: skip
@@ -244,7 +267,9 @@ class SQLiteStore:
         """Record terminal outcomes for runs *owner* still leases, in one transaction."""
         if not completions:
             return set()
-        return await self._call(leases.complete_many, owner=owner, completions=completions, now=now)
+        return await self._write(
+            leases.complete_many, owner=owner, completions=completions, now=now
+        )
 
     async def retry(
         self, *, run_id: str, owner: str, not_before: datetime, error: RunError, now: datetime
