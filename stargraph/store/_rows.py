@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from stargraph._json import JSONValue, dumps
@@ -53,6 +54,12 @@ def from_us(value: int) -> datetime:
     return EPOCH + timedelta(microseconds=value)
 
 
+# Rows decoded together share instants (a claim's start and lease expiry, a run's enqueue and
+# due time): datetimes are immutable, so decoding reuses them.
+_from_us_cached = lru_cache(maxsize=4096)(from_us)
+_STATUSES = {status.value: status for status in RunStatus}
+
+
 def from_us_opt(value: int | None) -> datetime | None:
     """:func:`from_us`, passing ``None`` through."""
     return None if value is None else from_us(value)
@@ -65,26 +72,28 @@ def json_text(value: JSONValue) -> str | None:
 
 def run_from_row(row: Sequence[Any]) -> Run:
     """Decode one row selected with :data:`RUN_COLUMNS`."""
+    at = _from_us_cached
     error = None if row[15] is None else RunError(type=row[15], message=row[16] or "")
+    params = row[4]
     return Run(
         run_id=row[0],
         graph_id=row[1],
-        status=RunStatus(row[2]),
+        status=_STATUSES[row[2]],
         idempotency_key=row[3],
-        params=json.loads(row[4]),
+        params={} if params == "{}" else json.loads(params),
         trigger_id=row[5],
         trigger_source=row[6],
-        scheduled_fire=from_us_opt(row[7]),
-        enqueued_at=from_us(row[8]),
-        started_at=from_us_opt(row[9]),
-        finished_at=from_us_opt(row[10]),
+        scheduled_fire=None if row[7] is None else at(row[7]),
+        enqueued_at=at(row[8]),
+        started_at=None if row[9] is None else at(row[9]),
+        finished_at=None if row[10] is None else at(row[10]),
         attempt=row[11],
         max_attempts=row[12],
-        not_before=from_us(row[13]),
+        not_before=at(row[13]),
         result=None if row[14] is None else json.loads(row[14]),
         error=error,
         lease_owner=row[17],
-        lease_expires_at=from_us_opt(row[18]),
+        lease_expires_at=None if row[18] is None else at(row[18]),
         cancel_requested=bool(row[19]),
     )
 
