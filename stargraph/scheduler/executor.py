@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
@@ -27,7 +28,6 @@ from typing import Any, Literal
 
 import anyio
 import attrs
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from stargraph import _json
 from stargraph._log import log_event
@@ -104,7 +104,9 @@ class Executor:
         self._completer = Waker()
         self._idle = Notifier()
         self.finished = Notifier()  # notified after each batch of completions is recorded
-        self._send: MemoryObjectSendStream[_Active] | None = None
+        self._ready: deque[_Active] = deque()  # started, waiting for a worker
+        self._sleepers: deque[anyio.Event] = deque()  # idle workers
+        self._serving = False
         self._limiter: anyio.CapacityLimiter | None = None
         self._closing = False
         self._completer_exited = False
@@ -154,28 +156,42 @@ class Executor:
         """Host the worker tasks and the completer until cancelled."""
         slots = self._settings.max_concurrent_runs
         self._limiter = anyio.CapacityLimiter(slots)
-        send, receive = anyio.create_memory_object_stream[_Active](slots)
-        with send, receive:
+        try:
             async with anyio.create_task_group() as tg:
                 for n in range(slots):
-                    tg.start_soon(self._worker, receive, name=f"stargraph worker {n}")
+                    tg.start_soon(self._worker, name=f"stargraph worker {n}")
                 tg.start_soon(self._run_completer)
-                self._send = send
+                self._serving = True
                 task_status.started()
                 await anyio.sleep_forever()
+        finally:
+            self._serving = False
 
     def start(self, run: Run) -> None:
         """Hand a claimed run to an idle worker (the caller keeps within :attr:`free`)."""
-        assert self._send is not None, "Executor.serve() is not running"
+        assert self._serving, "Executor.serve() is not running"
         act = _Active(run=run, scope=anyio.CancelScope())
         self._active[run.run_id] = act
         if run.cancel_requested:
             self.cancel(run.run_id, "cancel")
-        self._send.send_nowait(act)
+        self._ready.append(act)
+        if self._sleepers:
+            self._sleepers.popleft().set()
 
-    async def _worker(self, receive: MemoryObjectReceiveStream[_Active]) -> None:
+    async def _worker(self) -> None:
+        """Take started runs one at a time; sleep only when none is waiting (no hop per run)."""
+        ready = self._ready
         while True:
-            await self._execute(await receive.receive())
+            if ready:
+                await self._execute(ready.popleft())
+                continue
+            wake = anyio.Event()
+            self._sleepers.append(wake)
+            try:
+                await wake.wait()
+            finally:
+                if not wake.is_set():  # cancelled while idle
+                    self._sleepers.remove(wake)
 
     async def _execute(self, act: _Active) -> None:
         run = act.run
@@ -225,8 +241,9 @@ class Executor:
             await self._stopped(act, 0.0)
             return
         graph = self._graphs.get(run.graph_id)
-        log_event(logger, "run.started", run_id=run.run_id, graph_id=run.graph_id,
-                  attempt=run.attempt)
+        if logger.isEnabledFor(logging.INFO):  # no field dict per run when not logging
+            log_event(logger, "run.started", run_id=run.run_id, graph_id=run.graph_id,
+                      attempt=run.attempt)
         started = time.perf_counter()
         ok, result, exc = False, None, None
         with act.scope:
@@ -316,17 +333,14 @@ class Executor:
         )
         for done in batch:
             run, completion = done.run, done.completion
-            fields: dict[str, Any] = {"run_id": run.run_id, "graph_id": run.graph_id,
-                                      "attempt": run.attempt}
             if run.run_id not in recorded:
-                log_event(logger, "run.lease_lost", logging.WARNING, **fields)
+                log_event(logger, "run.lease_lost", logging.WARNING, run_id=run.run_id,
+                          graph_id=run.graph_id, attempt=run.attempt)
                 continue
             self._series(run, completion.status).record(done.duration)
-            if completion.error is not None:
-                fields["error_type"] = completion.error.type
             level = logging.WARNING if completion.status is RunStatus.failed else logging.INFO
-            log_event(logger, _EVENTS[completion.status], level,
-                      duration=round(done.duration, 6), **fields)
+            if logger.isEnabledFor(level):  # no field dict per run when not logging
+                _log_outcome(done, level)
         self.finished.notify()
         self._on_change()
 
@@ -352,3 +366,13 @@ class Executor:
             released, self._released = self._released, []
             await self._store.release(owner=self._owner, run_ids=released, now=self._clock.now())
             log_event(logger, "run.released", count=len(released))
+
+
+def _log_outcome(done: _Done, level: int) -> None:
+    run, completion = done.run, done.completion
+    fields: dict[str, Any] = {"run_id": run.run_id, "graph_id": run.graph_id,
+                              "attempt": run.attempt}
+    if completion.error is not None:
+        fields["error_type"] = completion.error.type
+    log_event(logger, _EVENTS[completion.status], level, duration=round(done.duration, 6),
+              **fields)
