@@ -18,7 +18,7 @@ def tests(session: nox.Session, backend: str) -> None:
 
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
-    """ruff check and format check."""
+    """ruff check over the whole tree."""
     session.install("ruff>=0.6")
     session.run("ruff", "check", ".")
 

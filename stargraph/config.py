@@ -147,9 +147,16 @@ def parse_bind(text: str, *, source: str = "bind") -> tuple[str, int]:
 
 
 def load_config(
-    path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None
+    path: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    webhooks: bool = True,
 ) -> StargraphConfig:
-    """Read *path* (or return the defaults when ``None``) and apply the environment overrides."""
+    """Read *path* (or return the defaults when ``None``) and apply the environment overrides.
+
+    With ``webhooks=False`` the ``[[webhook]]`` entries are left out (``cfg.webhook == ()``) and
+    their secrets are not read: for tools that only talk to the store, such as ``stargraph runs``.
+    """
     env = os.environ if env is None else env
     if path is None:
         return _with_env(_parse({}, source="<defaults>", path=None, env=env), env)
@@ -162,6 +169,8 @@ def load_config(
         raise ConfigError(f"{path}: cannot read the config file ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    if not webhooks:
+        data = {key: value for key, value in data.items() if key != "webhook"}
     return _with_env(_parse(data, source=str(path), path=file, env=env), env)
 
 

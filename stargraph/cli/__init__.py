@@ -20,11 +20,14 @@ __all__ = ["config_from_args", "main"]
 
 
 def config_from_args(args: argparse.Namespace) -> StargraphConfig:
-    """Load ``--config`` (else ``$STARGRAPH_CONFIG``, else ``./stargraph.toml`` if present)."""
+    """Load ``--config`` (else ``$STARGRAPH_CONFIG``, else ``./stargraph.toml`` if present).
+
+    Only ``serve`` reads webhook secrets: the other commands never host the webhook trigger.
+    """
     path = args.config or os.environ.get("STARGRAPH_CONFIG") or None
     if path is None and Path("stargraph.toml").is_file():
         path = "stargraph.toml"
-    return load_config(path)
+    return load_config(path, webhooks=args.command == "serve")
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -218,3 +218,27 @@ def test_run_and_list_on_postgres(project: Path, postgres_url: str,
     code, out, _ = _run(capsys, "runs", "list", "--json", "--store", postgres_url,
                         "--config", str(project))
     assert [item["run_id"] for item in json.loads(out)["items"]] == [run["run_id"]]
+
+
+def test_store_commands_do_not_need_webhook_secrets(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`run` and `runs` never host the webhook trigger, so its secret variable may be unset."""
+    monkeypatch.delenv("CLI_TEST_SECRET", raising=False)
+    with project.open("a") as fh:
+        fh.write(textwrap.dedent("""
+            [[webhook]]
+            trigger_id = "webhook:x"
+            path = "/hooks/x"
+            graph_id = "hello"
+            secret_env = "CLI_TEST_SECRET"
+        """))
+    cfg = ("--config", str(project))
+    code, out, err = _run(capsys, "run", "hello", *cfg, "--json")
+    assert code == 0, err
+    code, out, err = _run(capsys, "runs", "list", *cfg, "--json")
+    assert code == 0, err
+    assert [item["graph_id"] for item in json.loads(out)["items"]] == ["hello"]
+    code, _, err = _run(capsys, "serve", *cfg)
+    assert code != 0
+    assert "CLI_TEST_SECRET is not set" in err

@@ -250,3 +250,15 @@ def test_build_runtime_rejects_triggers_of_unknown_graphs(tmp_path: Path) -> Non
     with pytest.raises(ConfigError) as info:
         build_runtime(load_config(path, env={}))
     assert str(info.value).startswith(f"{path}: cron[1].graph_id: unknown graph 'wrok'")
+
+
+def test_webhooks_can_be_left_out(tmp_path: Path) -> None:
+    """``webhooks=False`` skips the entries and never reads their secret variables."""
+    file = tmp_path / "stargraph.toml"
+    file.write_text(
+        '[[webhook]]\ntrigger_id = "webhook:a"\npath = "/a"\ngraph_id = "g"\n'
+        'secret_env = "UNSET_SECRET_VAR"\n'
+    )
+    with pytest.raises(ConfigError, match="UNSET_SECRET_VAR is not set"):
+        load_config(file, env={})
+    assert load_config(file, env={}, webhooks=False).webhook == ()
