@@ -41,6 +41,7 @@ BUSY_RETRY = 0.05  # seconds before retrying fires refused by a full intake
 FAIL_RETRY = 1.0  # seconds before retrying fires whose commit failed
 REFRESH_SECONDS = 30.0  # re-read pause flags set by other processes
 LABEL_LIMIT = 1000  # above this many specs, cron metrics share the trigger_id label "_all"
+CURSOR_WRITERS = 64  # new specs' cursors stored concurrently (group-committed on SQLite)
 _YIELD_EVERY = 256
 
 Receipt = tuple[Any, int, int]  # (EnqueueReceipt, fire epoch, spec index)
@@ -323,13 +324,31 @@ class CronLoop:
             )
 
     async def _persist_new_cursors(self) -> None:
-        """Store "start from now" for specs seen for the first time (unless a fire did)."""
+        """Store "start from now" for specs seen for the first time (unless a fire did).
+
+        Several writes are in flight at once, so a store that group-commits (SQLite) stores
+        many cursors per commit instead of paying one fsync per new spec.
+        """
         when = from_epoch(self._started_at)
-        for i in self._new:
-            if not self._fired[i]:
-                await self.store.set_trigger_cursor(
-                    self.specs[i].trigger_id, when, now=self.clock.now()
-                )
+        todo = iter(self._new)  # shared by the writers: each spec is taken once
+        errors: list[Exception] = []
+
+        async def writer() -> None:
+            try:
+                for i in todo:
+                    if not self._fired[i]:
+                        await self.store.set_trigger_cursor(
+                            self.specs[i].trigger_id, when, now=self.clock.now()
+                        )
+            except Exception as exc:
+                errors.append(exc)
+                tg.cancel_scope.cancel()
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(min(CURSOR_WRITERS, len(self._new))):
+                tg.start_soon(writer)
+        if errors:
+            raise errors[0]
         self._new = []
 
     async def _refresh(self) -> None:
