@@ -334,7 +334,7 @@ class SQLiteStore:
 
     async def set_trigger_cursor(self, trigger_id: str, cursor: datetime, *, now: datetime) -> None:
         """Move the cursor forward only, creating the row if needed."""
-        await self._call(queries.set_trigger_cursor, trigger_id, cursor, now)
+        await self._write(queries.set_trigger_cursor, trigger_id, cursor, now)
 
     async def set_trigger_paused(
         self,
