@@ -102,17 +102,21 @@ class Intake:
             if not isinstance(exc, Exception):
                 raise
             return
-        new = 0
+        counts: dict[tuple[bool, str, str], int] = {}  # one labels() lookup per series
         for item, outcome in zip(batch, outcomes, strict=True):
             run = item.request.run
-            counter = self._metrics.runs_deduplicated if outcome.deduplicated else (
-                self._metrics.runs_enqueued
-            )
-            counter.labels(run.graph_id, run.trigger_source).inc()
-            new += not outcome.deduplicated
+            key = (outcome.deduplicated, run.graph_id, run.trigger_source)
+            counts[key] = counts.get(key, 0) + 1
             item.receipt._set_result(
                 Enqueued(run_id=outcome.run_id, deduplicated=outcome.deduplicated)
             )
+        new = False
+        for (deduplicated, graph_id, source), count in counts.items():
+            counter = self._metrics.runs_deduplicated if deduplicated else (
+                self._metrics.runs_enqueued
+            )
+            counter.labels(graph_id, source).inc(count)
+            new = new or not deduplicated
         if new:
             self._on_commit()
 

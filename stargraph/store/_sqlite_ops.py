@@ -117,7 +117,8 @@ def _insert_row(req: EnqueueRequest) -> tuple[Any, ...]:
     enqueued = to_us(run.enqueued_at)
     due = enqueued if run.not_before is run.enqueued_at else to_us(run.not_before)
     return (
-        run.run_id, run.graph_id, run.idempotency_key, dumps(run.params), run.trigger_id,
+        run.run_id, run.graph_id, run.idempotency_key, dumps(run.params) if run.params else "{}",
+        run.trigger_id,
         run.trigger_source, to_us_opt(run.scheduled_fire), enqueued, due, run.max_attempts,
     )  # fmt: skip
 
