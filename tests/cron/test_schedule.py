@@ -168,12 +168,21 @@ STARTS = st.datetimes(datetime(2025, 1, 1), datetime(2027, 12, 31)).map(
 def test_random_expressions_match_cronsim(expr: str, tz: str, start: datetime) -> None:
     from zoneinfo import ZoneInfo
 
-    s = spec(expr, tz=tz)
-    ours = next_fires(s, start, 12)
-    it = CronSim(expr, start.astimezone(ZoneInfo(tz)))
-    theirs = [next(it).astimezone(UTC) for _ in range(12)]
-    # cronsim may start inside a repeated hour; compare the fires after that hour
-    assert ours[-8:] == theirs[-8:]
+    zone = ZoneInfo(tz)
+    ours = next_fires(spec(expr, tz=tz), start, 12)
+    it = CronSim(expr, start.astimezone(zone))
+    theirs: list[datetime] = []
+    while not theirs or theirs[-1] < ours[-1]:
+        local = next(it)
+        # cronsim yields wall times that do not exist (Santiago's skipped midnight) for wildcard
+        # jobs; DESIGN §5a skips them, so they are not part of the oracle's answer
+        if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == local.replace(
+            tzinfo=None
+        ):
+            theirs.append(local.astimezone(UTC))
+    # cronsim may start inside a repeated hour; compare every fire after our fourth
+    window = ours[3]
+    assert ours[4:] == [f for f in theirs if window < f <= ours[-1]]
 
 
 @settings(max_examples=200, deadline=None)
