@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import nox
 
+PYTHONS = ["3.11", "3.12", "3.13"]
+
+
+def _add_pyenv_interpreters() -> None:
+    """Put pyenv-installed interpreters on PATH so nox finds ``python3.X`` without shims."""
+    versions = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    found = [str(b) for v in PYTHONS for b in sorted(versions.glob(f"{v}.*/bin"))[-1:]]
+    if found:
+        os.environ["PATH"] = os.pathsep.join([*found, os.environ.get("PATH", "")])
+
+
+_add_pyenv_interpreters()
 nox.options.default_venv_backend = "venv"
 nox.options.sessions = ["tests", "lint", "typecheck"]
 
 
-@nox.session(python=["3.11", "3.12", "3.13"])
+@nox.session(python=PYTHONS)
 @nox.parametrize("backend", ["asyncio", "trio"])
 def tests(session: nox.Session, backend: str) -> None:
     """Run the suite on one backend and one Python."""
