@@ -25,19 +25,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import anyio
-import anyio.lowlevel
 import psycopg
+from enqueue_load import BATCH, acked, stream
 from pg_common import fresh_db, median
 
 from stargraph._json import dumps
-from stargraph.scheduler import Graph, RunContext, Scheduler, SchedulerSettings
 from stargraph.store import EnqueueRequest, NewRun
 from stargraph.store._pg_ops import _INSERT
 from stargraph.store._pg_schema import migrate
 from stargraph.store.postgres import PostgresStore
-
-BATCH = 500
-PRODUCERS = 50
 
 
 def _columns(count: int, base: int) -> list[list[Any]]:
@@ -76,54 +72,6 @@ async def store_batches(url: str, count: int, size: int) -> float:
         for base in range(0, count, size):
             await store.enqueue_batch([_request(i) for i in range(base, min(count, base + size))])
         return count / (time.perf_counter() - start)
-    finally:
-        await store.close()
-
-
-async def _block(params: dict[str, Any], ctx: RunContext) -> None:
-    await anyio.sleep_forever()
-
-
-def _scheduler(store: Any, count: int) -> Scheduler:
-    settings = SchedulerSettings(max_concurrent_runs=1, intake_capacity=max(count, 10_000),
-                                 shutdown_grace=0, poll_interval=1.0)  # fmt: skip
-    return Scheduler(store, [Graph(graph_id="noop", fn=_block)], settings=settings)
-
-
-async def stream(url: str, count: int) -> float:
-    store = PostgresStore(url)
-    await store.open()
-    try:
-        async with _scheduler(store, count) as s:
-            start = time.perf_counter()
-            receipts = []
-            for i in range(count):
-                receipts.append(s.enqueue("noop", {"i": i}))
-                if i % BATCH == BATCH - 1:
-                    await anyio.lowlevel.checkpoint()
-            for receipt in receipts:
-                await receipt
-            return count / (time.perf_counter() - start)
-    finally:
-        await store.close()
-
-
-async def acked(url: str, count: int) -> float:
-    store = PostgresStore(url)
-    await store.open()
-    per = count // PRODUCERS
-    try:
-        async with _scheduler(store, count) as s:
-
-            async def producer(p: int) -> None:
-                for i in range(per):
-                    await s.enqueue("noop", {"p": p, "i": i})
-
-            start = time.perf_counter()
-            async with anyio.create_task_group() as tg:
-                for p in range(PRODUCERS):
-                    tg.start_soon(producer, p)
-            return per * PRODUCERS / (time.perf_counter() - start)
     finally:
         await store.close()
 

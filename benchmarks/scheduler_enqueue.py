@@ -27,18 +27,12 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import anyio
-import anyio.lowlevel
+from enqueue_load import BATCH, acked, stream
 
 from stargraph._json import dumps
-from stargraph.scheduler import Graph, RunContext, Scheduler, SchedulerSettings
-from stargraph.store import open_store
 from stargraph.store._sqlite_schema import migrate
-
-BATCH = 500
-PRODUCERS = 50
 
 
 def raw_insert(path: Path, count: int) -> float:
@@ -68,64 +62,14 @@ def raw_insert(path: Path, count: int) -> float:
     return count / elapsed
 
 
-async def _block(params: dict[str, Any], ctx: RunContext) -> None:
-    await anyio.sleep_forever()
-
-
-def _scheduler(store: Any, count: int) -> Scheduler:
-    settings = SchedulerSettings(max_concurrent_runs=1, intake_capacity=max(count, 10_000),
-                                 shutdown_grace=0, poll_interval=1.0)
-    return Scheduler(store, [Graph(graph_id="noop", fn=_block)], settings=settings)
-
-
-async def stream(path: Path, count: int) -> float:
-    store = open_store(f"sqlite:///{path}")
-    await store.open()
-    try:
-        async with _scheduler(store, count) as s:
-            start = time.perf_counter()
-            receipts = []
-            for i in range(count):
-                receipts.append(s.enqueue("noop", {"i": i}))
-                if i % BATCH == BATCH - 1:
-                    await anyio.lowlevel.checkpoint()
-            for receipt in receipts:
-                await receipt
-            elapsed = time.perf_counter() - start
-    finally:
-        await store.close()
-    return count / elapsed
-
-
-async def acked(path: Path, count: int) -> float:
-    store = open_store(f"sqlite:///{path}")
-    await store.open()
-    per_producer = count // PRODUCERS
-    try:
-        async with _scheduler(store, count) as s:
-
-            async def producer(p: int) -> None:
-                for i in range(per_producer):
-                    await s.enqueue("noop", {"p": p, "i": i})
-
-            start = time.perf_counter()
-            async with anyio.create_task_group() as tg:
-                for p in range(PRODUCERS):
-                    tg.start_soon(producer, p)
-            elapsed = time.perf_counter() - start
-    finally:
-        await store.close()
-    return per_producer * PRODUCERS / elapsed
-
-
 def measure(backend: str, count: int, repeat: int) -> dict[str, float]:
     figures: dict[str, list[float]] = {"raw": [], "stream": [], "acked": []}
     for _ in range(repeat):
         with tempfile.TemporaryDirectory() as tmp:
             figures["raw"].append(raw_insert(Path(tmp) / "raw.db", count))
-            figures["stream"].append(anyio.run(stream, Path(tmp) / "s.db", count,
+            figures["stream"].append(anyio.run(stream, f"sqlite:///{Path(tmp) / 's.db'}", count,
                                                backend=backend))
-            figures["acked"].append(anyio.run(acked, Path(tmp) / "a.db", count,
+            figures["acked"].append(anyio.run(acked, f"sqlite:///{Path(tmp) / 'a.db'}", count,
                                               backend=backend))
     return {name: statistics.median(values) for name, values in figures.items()}
 
