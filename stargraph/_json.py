@@ -21,8 +21,8 @@ def dumps(value: JSONValue) -> str:
 def ensure_json_object(value: object, what: str) -> JSONObject:
     """Return *value* as a plain JSON object, or raise ``ValueError`` naming *what*.
 
-    The value must be a mapping with string keys whose content survives a JSON round trip
-    (no NaN, no sets, no arbitrary objects).
+    The value must be a mapping whose content survives a JSON round trip (no NaN, no sets, no
+    arbitrary objects); non-string scalar keys become strings, as JSON makes them.
     """
     if value is None:
         return {}
