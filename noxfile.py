@@ -33,9 +33,10 @@ def tests(session: nox.Session, backend: str) -> None:
 
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
-    """ruff check over the whole tree."""
+    """ruff check and ruff format --check over the whole tree."""
     session.install("ruff>=0.6")
     session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
 
 
 @nox.session(python="3.11")

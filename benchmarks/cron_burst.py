@@ -49,8 +49,9 @@ async def _cron_run(n: int) -> list[float]:
     metrics.cron_fire_lag = _Recorder(lags)  # type: ignore[assignment]
     when = _target()
     expr = f"{when.minute} {when.hour} * * * {when.second}"
-    specs = [CronSpec(trigger_id=f"cron:burst-{i}", schedule=expr, graph_id="work")
-             for i in range(n)]
+    specs = [
+        CronSpec(trigger_id=f"cron:burst-{i}", schedule=expr, graph_id="work") for i in range(n)
+    ]
     async with scheduler_on_sqlite(metrics=metrics) as sched, anyio.create_task_group() as tg:
         trig = CronTrigger()
         trig.init({"cron_specs": specs, "scheduler": sched, "task_group": tg})
@@ -69,11 +70,17 @@ async def _baseline_run(n: int) -> list[float]:
         receipts = []
         for i in range(n):
             tid = f"base-{i}"
-            receipts.append(sched.enqueue(
-                "work", {}, f"cron:{tid}:{when.isoformat()}", trigger_id=tid,
-                trigger_source="cron", scheduled_fire=when,
-                cursor=CursorAdvance(trigger_id=tid, cursor=when),
-            ))
+            receipts.append(
+                sched.enqueue(
+                    "work",
+                    {},
+                    f"cron:{tid}:{when.isoformat()}",
+                    trigger_id=tid,
+                    trigger_source="cron",
+                    scheduled_fire=when,
+                    cursor=CursorAdvance(trigger_id=tid, cursor=when),
+                )
+            )
             if i % 256 == 0:
                 await anyio.lowlevel.checkpoint()
         lags = []
@@ -91,15 +98,23 @@ def main() -> None:
     base = [anyio.run(_baseline_run, n) for _ in range(runs)]
     c50, c99 = median([pct(x, 50) for x in cron]), median([pct(x, 99) for x in cron])
     b50, b99 = median([pct(x, 50) for x in base]), median([pct(x, 99) for x in base])
-    print(f"cron burst: {n:,} specs due in the same second, SQLite (WAL, durable), "
-          f"median of {runs} runs")
-    print(f"  cron:     lag p50 {c50 * 1000:.0f} ms, p99 {c99 * 1000:.0f} ms, "
-          f"max {median([max(x) for x in cron]) * 1000:.0f} ms")
-    print(f"  baseline: lag p50 {b50 * 1000:.0f} ms, p99 {b99 * 1000:.0f} ms "
-          "(direct enqueue of the same requests at the planned instant)")
+    print(
+        f"cron burst: {n:,} specs due in the same second, SQLite (WAL, durable), "
+        f"median of {runs} runs"
+    )
+    print(
+        f"  cron:     lag p50 {c50 * 1000:.0f} ms, p99 {c99 * 1000:.0f} ms, "
+        f"max {median([max(x) for x in cron]) * 1000:.0f} ms"
+    )
+    print(
+        f"  baseline: lag p50 {b50 * 1000:.0f} ms, p99 {b99 * 1000:.0f} ms "
+        "(direct enqueue of the same requests at the planned instant)"
+    )
     print(f"  ratio cron/baseline p99: {c99 / b99:.2f}")
-    print(f"  per run p99 (ms): cron {[round(pct(x, 99) * 1000) for x in cron]}, "
-          f"baseline {[round(pct(x, 99) * 1000) for x in base]}")
+    print(
+        f"  per run p99 (ms): cron {[round(pct(x, 99) * 1000) for x in cron]}, "
+        f"baseline {[round(pct(x, 99) * 1000) for x in base]}"
+    )
 
 
 if __name__ == "__main__":

@@ -15,8 +15,16 @@ from stargraph.store import open_store
 from stargraph.triggers.cron import CronSpec
 
 ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo", "America/Santiago"]
-MIX = ["H H * * *", "H/15 * * * *", "*/5 * * * *", "0 9 * * 1-5", "H H(0-5) * * *",
-       "30 2 * * *", "H * * * *", "0 0 1 * *"]
+MIX = [
+    "H H * * *",
+    "H/15 * * * *",
+    "*/5 * * * *",
+    "0 9 * * 1-5",
+    "H H(0-5) * * *",
+    "30 2 * * *",
+    "H * * * *",
+    "0 0 1 * *",
+]
 
 
 async def noop(params: dict[str, Any], ctx: Any) -> None:
@@ -26,8 +34,12 @@ async def noop(params: dict[str, Any], ctx: Any) -> None:
 def make_specs(n: int, prefix: str = "cron:tenant-") -> list[CronSpec]:
     """*n* specs over a realistic mix of expressions (half hashed) and five zones."""
     return [
-        CronSpec(trigger_id=f"{prefix}{i}", schedule=MIX[i % len(MIX)],
-                 tz=ZONES[i % len(ZONES)], graph_id="work")
+        CronSpec(
+            trigger_id=f"{prefix}{i}",
+            schedule=MIX[i % len(MIX)],
+            tz=ZONES[i % len(ZONES)],
+            graph_id="work",
+        )
         for i in range(n)
     ]
 
@@ -45,8 +57,9 @@ async def scheduler_on_sqlite(
     await store.open()
     try:
         graphs = [Graph(graph_id="work", fn=noop)]
-        async with Scheduler(store, graphs, settings=SchedulerSettings(**settings),
-                             metrics=metrics or Metrics()) as sched:
+        async with Scheduler(
+            store, graphs, settings=SchedulerSettings(**settings), metrics=metrics or Metrics()
+        ) as sched:
             yield sched
     finally:
         await store.close()

@@ -47,9 +47,15 @@ async def _baseline_run(seconds: int) -> list[float]:
         for k in range(seconds):
             when = datetime.fromtimestamp(first + k, UTC)
             await clock.sleep_until(when)
-            await sched.submit("work", {}, f"base:{when.isoformat()}", trigger_id="base",
-                               trigger_source="cron", scheduled_fire=when,
-                               cursor=CursorAdvance(trigger_id="base", cursor=when))
+            await sched.submit(
+                "work",
+                {},
+                f"base:{when.isoformat()}",
+                trigger_id="base",
+                trigger_source="cron",
+                scheduled_fire=when,
+                cursor=CursorAdvance(trigger_id="base", cursor=when),
+            )
             lags.append((datetime.now(UTC) - when) / timedelta(seconds=1))
     return lags
 
@@ -61,16 +67,24 @@ def main() -> None:
     cron = [anyio.run(_cron_run, seconds, backend=backend) for _ in range(runs)]
     base = [anyio.run(_baseline_run, seconds, backend=backend) for _ in range(runs)]
     ms = 1000
-    print(f"cron precision: one spec every second for {seconds} s, SQLite (WAL, durable), "
-          f"{backend}, median of {runs} runs")
-    print(f"  cron:     lag p50 {median([pct(x, 50) for x in cron]) * ms:.1f} ms, "
-          f"p99 {median([pct(x, 99) for x in cron]) * ms:.1f} ms, "
-          f"max {median([max(x) for x in cron]) * ms:.1f} ms")
-    print(f"  baseline: lag p50 {median([pct(x, 50) for x in base]) * ms:.1f} ms, "
-          f"p99 {median([pct(x, 99) for x in base]) * ms:.1f} ms "
-          "(sleep_until + submit in a plain task)")
-    print(f"  ratio cron/baseline p99: "
-          f"{median([pct(x, 99) for x in cron]) / median([pct(x, 99) for x in base]):.2f}")
+    print(
+        f"cron precision: one spec every second for {seconds} s, SQLite (WAL, durable), "
+        f"{backend}, median of {runs} runs"
+    )
+    print(
+        f"  cron:     lag p50 {median([pct(x, 50) for x in cron]) * ms:.1f} ms, "
+        f"p99 {median([pct(x, 99) for x in cron]) * ms:.1f} ms, "
+        f"max {median([max(x) for x in cron]) * ms:.1f} ms"
+    )
+    print(
+        f"  baseline: lag p50 {median([pct(x, 50) for x in base]) * ms:.1f} ms, "
+        f"p99 {median([pct(x, 99) for x in base]) * ms:.1f} ms "
+        "(sleep_until + submit in a plain task)"
+    )
+    print(
+        f"  ratio cron/baseline p99: "
+        f"{median([pct(x, 99) for x in cron]) / median([pct(x, 99) for x in base]):.2f}"
+    )
     print(f"  per run p99 (ms): {[round(pct(x, 99) * ms, 1) for x in cron]}")
 
 

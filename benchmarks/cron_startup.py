@@ -48,7 +48,8 @@ def _seed_cursors(path: Path, specs: list[CronSpec]) -> None:
     with sqlite3.connect(path) as conn:
         conn.executemany(
             "INSERT OR REPLACE INTO trigger_state (trigger_id, cursor, paused, updated_at) "
-            "VALUES (?, ?, 0, ?)", rows,
+            "VALUES (?, ?, 0, ?)",
+            rows,
         )
 
 
@@ -127,15 +128,23 @@ def main() -> None:
     print(f"cron start-up, {n:,} specs, median of {runs} runs")
     print(f"  build CronSpec objects (parse, H, validate): {median(build):.2f} s")
     print(f"  init+start, first deploy (empty store):     {median(first):.2f} s")
-    print(f"  init+start, restart (a cursor per spec):     {median(restart):.2f} s "
-          f"({ours_us:.1f} us/spec)")
-    print(f"  memory: CronSpec objects {spec_bytes / n:.0f} B/spec; "
-          f"loop state after start {loop_bytes / n:.0f} B/spec; "
-          f"total {(spec_bytes + loop_bytes) / n:.0f} B/spec")
-    print(f"  baseline (one croniter per spec, 5,000 specs): {base_us:.1f} us/spec, "
-          f"{base_bytes:.0f} B/spec")
-    print(f"  ratio: start-up {base_us / ours_us:.1f}x faster, memory "
-          f"{base_bytes / (loop_bytes / n):.1f}x smaller than the baseline")
+    print(
+        f"  init+start, restart (a cursor per spec):     {median(restart):.2f} s "
+        f"({ours_us:.1f} us/spec)"
+    )
+    print(
+        f"  memory: CronSpec objects {spec_bytes / n:.0f} B/spec; "
+        f"loop state after start {loop_bytes / n:.0f} B/spec; "
+        f"total {(spec_bytes + loop_bytes) / n:.0f} B/spec"
+    )
+    print(
+        f"  baseline (one croniter per spec, 5,000 specs): {base_us:.1f} us/spec, "
+        f"{base_bytes:.0f} B/spec"
+    )
+    print(
+        f"  ratio: start-up {base_us / ours_us:.1f}x faster, memory "
+        f"{base_bytes / (loop_bytes / n):.1f}x smaller than the baseline"
+    )
 
 
 if __name__ == "__main__":

@@ -91,8 +91,10 @@ def main() -> None:
     for backend in ("asyncio", "trio"):
         base = median_ms(lambda b=backend: anyio.run(bare, N, backend=b))  # type: ignore[misc]
         host = host_ms(backend)
-        print(f"{backend:7} {N} plugins: bare {base:7.2f} ms, TriggerHost {host:7.2f} ms, "
-              f"ratio {host / base:.2f}, per plugin {(host - base) / N * 1000:.0f} us")
+        print(
+            f"{backend:7} {N} plugins: bare {base:7.2f} ms, TriggerHost {host:7.2f} ms, "
+            f"ratio {host / base:.2f}, per plugin {(host - base) / N * 1000:.0f} us"
+        )
 
 
 if __name__ == "__main__":

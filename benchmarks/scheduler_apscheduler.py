@@ -67,9 +67,11 @@ def main() -> None:
             e, b = asyncio.run(one(Path(tmp) / "aps.db", args.jobs))
             enq.append(e)
             burn.append(b)
-    print(f"APScheduler 4.0.0a6, SQLite (aiosqlite), {args.jobs} jobs, median of {args.repeat}: "
-          f"add_job {statistics.median(enq):,.0f}/s, burn-down {statistics.median(burn):,.0f}"
-          " jobs/s")
+    print(
+        f"APScheduler 4.0.0a6, SQLite (aiosqlite), {args.jobs} jobs, median of {args.repeat}: "
+        f"add_job {statistics.median(enq):,.0f}/s, burn-down {statistics.median(burn):,.0f}"
+        " jobs/s"
+    )
 
 
 if __name__ == "__main__":

@@ -75,16 +75,27 @@ def raw_burn(path: Path, count: int, batch: int) -> float:
     while done < count:
         now = time.time_ns() // 1000
         conn.execute("BEGIN IMMEDIATE")
-        ids = [r[0] for r in conn.execute(
-            "SELECT run_id FROM runs WHERE status = 'pending' AND not_before <= ? "
-            "ORDER BY not_before, enqueued_at, run_id LIMIT ?", (now, batch))]
+        ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT run_id FROM runs WHERE status = 'pending' AND not_before <= ? "
+                "ORDER BY not_before, enqueued_at, run_id LIMIT ?",
+                (now, batch),
+            )
+        ]
         marks = ", ".join("?" * len(ids))
-        conn.execute(f"UPDATE runs SET status = 'running', started_at = ?, lease_owner = 'raw', "
-                     f"lease_expires_at = ? WHERE run_id IN ({marks})", (now, now + 30, *ids))
+        conn.execute(
+            f"UPDATE runs SET status = 'running', started_at = ?, lease_owner = 'raw', "
+            f"lease_expires_at = ? WHERE run_id IN ({marks})",
+            (now, now + 30, *ids),
+        )
         conn.execute("COMMIT")
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute(f"UPDATE runs SET status = 'succeeded', finished_at = ?, lease_owner = NULL, "
-                     f"lease_expires_at = NULL WHERE run_id IN ({marks})", (now, *ids))
+        conn.execute(
+            f"UPDATE runs SET status = 'succeeded', finished_at = ?, lease_owner = NULL, "
+            f"lease_expires_at = NULL WHERE run_id IN ({marks})",
+            (now, *ids),
+        )
         conn.execute("COMMIT")
         done += len(ids)
     elapsed = time.perf_counter() - start
@@ -103,8 +114,11 @@ def measure(backend: str, count: int, repeat: int, concurrency: int) -> dict[str
             figures["raw"].append(raw_burn(Path(tmp) / "raw.db", count, concurrency))
             figures["raw_cpu"].append(count / (time.process_time() - cpu))
             cpu = time.process_time()
-            figures["ours"].append(anyio.run(burn, f"sqlite:///{Path(tmp) / 'ours.db'}", count,
-                                             concurrency, backend=backend))
+            figures["ours"].append(
+                anyio.run(
+                    burn, f"sqlite:///{Path(tmp) / 'ours.db'}", count, concurrency, backend=backend
+                )
+            )
             figures["ours_cpu"].append(count / (time.process_time() - cpu))
     return {name: statistics.median(values) for name, values in figures.items()}
 
@@ -122,10 +136,12 @@ def main() -> None:
         for concurrency in (int(c) for c in args.concurrency.split(",")):
             m = measure(backend, args.runs, args.repeat, concurrency)
             ours, raw = m["ours"], m["raw"]
-            print(f"{backend:8} max_concurrent_runs={concurrency:<4} scheduler {ours:7,.0f} runs/s"
-                  f" ({m['ours_cpu']:7,.0f} per CPU-s) | raw SQL floor {raw:7,.0f} runs/s"
-                  f" ({m['raw_cpu']:7,.0f} per CPU-s) | {ours / raw:.0%} of raw"
-                  f" | goal 5,000: {'met' if ours >= 5000 else 'NOT met'}")
+            print(
+                f"{backend:8} max_concurrent_runs={concurrency:<4} scheduler {ours:7,.0f} runs/s"
+                f" ({m['ours_cpu']:7,.0f} per CPU-s) | raw SQL floor {raw:7,.0f} runs/s"
+                f" ({m['raw_cpu']:7,.0f} per CPU-s) | {ours / raw:.0%} of raw"
+                f" | goal 5,000: {'met' if ours >= 5000 else 'NOT met'}"
+            )
 
 
 if __name__ == "__main__":

@@ -67,10 +67,12 @@ def measure(backend: str, count: int, repeat: int) -> dict[str, float]:
     for _ in range(repeat):
         with tempfile.TemporaryDirectory() as tmp:
             figures["raw"].append(raw_insert(Path(tmp) / "raw.db", count))
-            figures["stream"].append(anyio.run(stream, f"sqlite:///{Path(tmp) / 's.db'}", count,
-                                               backend=backend))
-            figures["acked"].append(anyio.run(acked, f"sqlite:///{Path(tmp) / 'a.db'}", count,
-                                              backend=backend))
+            figures["stream"].append(
+                anyio.run(stream, f"sqlite:///{Path(tmp) / 's.db'}", count, backend=backend)
+            )
+            figures["acked"].append(
+                anyio.run(acked, f"sqlite:///{Path(tmp) / 'a.db'}", count, backend=backend)
+            )
     return {name: statistics.median(values) for name, values in figures.items()}
 
 

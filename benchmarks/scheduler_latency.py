@@ -96,12 +96,13 @@ def measure(backend: str, samples: int, repeat: int) -> dict[str, list[float]]:
     figures: dict[str, list[float]] = {"raw": [], "idle": [], "loaded": []}
     for _ in range(repeat):
         with tempfile.TemporaryDirectory() as tmp:
-            figures["raw"] += anyio.run(raw_commit, Path(tmp) / "raw.db", samples,
-                                        backend=backend)
-            figures["idle"] += anyio.run(latencies, Path(tmp) / "idle.db", samples, 0,
-                                         backend=backend)
-            figures["loaded"] += anyio.run(latencies, Path(tmp) / "load.db", samples, 20,
-                                           backend=backend)
+            figures["raw"] += anyio.run(raw_commit, Path(tmp) / "raw.db", samples, backend=backend)
+            figures["idle"] += anyio.run(
+                latencies, Path(tmp) / "idle.db", samples, 0, backend=backend
+            )
+            figures["loaded"] += anyio.run(
+                latencies, Path(tmp) / "load.db", samples, 20, backend=backend
+            )
     return figures
 
 
@@ -117,11 +118,16 @@ def main() -> None:
         f = measure(backend, args.samples, args.repeat)
         raw50 = statistics.median(f["raw"])
         for name in ("raw", "idle", "loaded"):
-            label = {"raw": "raw 1-row commit", "idle": "scheduler idle",
-                     "loaded": "scheduler, 500 runs/s load"}[name]
+            label = {
+                "raw": "raw 1-row commit",
+                "idle": "scheduler idle",
+                "loaded": "scheduler, 500 runs/s load",
+            }[name]
             p50, p99 = _pct(f[name], 0.5), _pct(f[name], 0.99)
-            print(f"{backend:8} {label:26} p50 {p50 * 1000:7.2f} ms  p99 {p99 * 1000:7.2f} ms"
-                  f"  (p50 = {p50 / raw50:4.1f}x raw commit)")
+            print(
+                f"{backend:8} {label:26} p50 {p50 * 1000:7.2f} ms  p99 {p99 * 1000:7.2f} ms"
+                f"  (p50 = {p50 / raw50:4.1f}x raw commit)"
+            )
 
 
 if __name__ == "__main__":

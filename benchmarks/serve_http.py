@@ -51,9 +51,20 @@ def _start(folder: Path, backend: str) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     exe = Path(sys.executable).with_name("stargraph")
     proc = subprocess.Popen(
-        [str(exe), "serve", "--config", str(folder / "stargraph.toml"), "--backend", backend,
-         "--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
-        cwd=folder, env={**os.environ, "STARGRAPH_API_TOKEN": ""},
+        [
+            str(exe),
+            "serve",
+            "--config",
+            str(folder / "stargraph.toml"),
+            "--backend",
+            backend,
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=folder,
+        env={**os.environ, "STARGRAPH_API_TOKEN": ""},
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -92,14 +103,25 @@ async def _concurrent(url: str, n: int, post: bool, clients: int = 32) -> float:
 
 
 def _measure(url: str, n: int, rounds: int) -> dict[str, float]:
-    results: dict[str, list[float]] = {"healthz": [], "post_run": [], "get_run": [],
-                                       "healthz_c32": [], "post_run_c32": []}
+    results: dict[str, list[float]] = {
+        "healthz": [],
+        "post_run": [],
+        "get_run": [],
+        "healthz_c32": [],
+        "post_run_c32": [],
+    }
     with httpx.Client(base_url=url) as client:
         run_id = client.post("/v1/runs", json={"graph_id": "noop"}).json()["run_id"]
         for _ in range(rounds):
             results["healthz"].append(_rate(n, lambda i: client.get("/healthz")))
-            results["post_run"].append(_rate(n, lambda i: client.post(
-                "/v1/runs", json={"graph_id": "noop", "params": {"i": i}})))
+            results["post_run"].append(
+                _rate(
+                    n,
+                    lambda i: client.post(
+                        "/v1/runs", json={"graph_id": "noop", "params": {"i": i}}
+                    ),
+                )
+            )
             results["get_run"].append(_rate(n, lambda i: client.get(f"/v1/runs/{run_id}")))
             results["healthz_c32"].append(anyio.run(_concurrent, url, n, False))
             results["post_run_c32"].append(anyio.run(_concurrent, url, n, True))

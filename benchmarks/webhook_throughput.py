@@ -102,18 +102,28 @@ async def _serve(backend: str, port: int, db: str, scheme: str, mode: str) -> No
         del SQLiteStore.add_nonces
     store = open_store(f"sqlite:///{db}{os.environ.get('BENCH_STORE_QUERY', '')}")
     await store.open()
-    spec = WebhookSpec(trigger_id="webhook:bench", path="/hook", graph_id="noop",
-                       scheme=scheme, secrets=(SECRET,))
+    spec = WebhookSpec(
+        trigger_id="webhook:bench", path="/hook", graph_id="noop", scheme=scheme, secrets=(SECRET,)
+    )
     if mode == "intake":  # one execution slot, held forever by the first run: intake only
         graph = Graph(graph_id="noop", fn=_hold)
         settings = SchedulerSettings(max_concurrent_runs=1, shutdown_grace=0.5)
     else:
         graph, settings = Graph(graph_id="noop", fn=_noop), SchedulerSettings()
-    async with Scheduler(store, [graph], settings=settings) as scheduler, \
-            anyio.create_task_group() as tg:
+    async with (
+        Scheduler(store, [graph], settings=settings) as scheduler,
+        anyio.create_task_group() as tg,
+    ):
         trigger = WebhookTrigger()
-        trigger.init({"scheduler": scheduler, "store": store, "webhook_specs": [spec],
-                      "task_group": tg, "metrics": scheduler.metrics})
+        trigger.init(
+            {
+                "scheduler": scheduler,
+                "store": store,
+                "webhook_specs": [spec],
+                "task_group": tg,
+                "metrics": scheduler.metrics,
+            }
+        )
         await trigger.start()
         app = (QuartTrio if backend == "trio" else Quart)("bench")
         for bp in trigger.routes():
@@ -150,11 +160,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start(backend: str, db: Path, scheme: str, mode: str
-           ) -> tuple[subprocess.Popen[bytes], str]:
+def _start(backend: str, db: Path, scheme: str, mode: str) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", backend, str(port), str(db),
-                             scheme, mode])
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--serve", backend, str(port), str(db), scheme, mode]
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -196,15 +206,22 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _wrk(proc: subprocess.Popen[bytes], url: str, path: str, script: Path | None, duration: int,
-         env: dict[str, str]) -> dict[str, float]:
+def _wrk(
+    proc: subprocess.Popen[bytes],
+    url: str,
+    path: str,
+    script: Path | None,
+    duration: int,
+    env: dict[str, str],
+) -> dict[str, float]:
     cmd = ["wrk", "-t1", "-c32", f"-d{duration}s", "--latency"]
     if script is not None:
         cmd += ["-s", str(script)]
     cmd.append(url + path)
     cpu = _cpu_seconds(proc.pid)
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
-                         env={**os.environ, **env}).stdout
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, check=True, env={**os.environ, **env}
+    ).stdout
     cpu = _cpu_seconds(proc.pid) - cpu
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
@@ -219,8 +236,9 @@ def _wrk(proc: subprocess.Popen[bytes], url: str, path: str, script: Path | None
     }
 
 
-def _bench(backend: str, duration: int, rounds: int, per_round: int, scheme: str, mode: str
-           ) -> dict[str, dict[str, float]]:
+def _bench(
+    backend: str, duration: int, rounds: int, per_round: int, scheme: str, mode: str
+) -> dict[str, dict[str, float]]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         db = folder / "bench.db"
@@ -234,11 +252,21 @@ def _bench(backend: str, duration: int, rounds: int, per_round: int, scheme: str
             for r in range(rounds):
                 bare.append(_wrk(proc, url, "/bare", None, duration, {}))
                 _write_requests(reqs, per_round, r, scheme)
-                hook.append(_wrk(proc, url, "/hook", script, duration,
-                                 {"WEBHOOK_REQS": str(reqs), "WEBHOOK_SCHEME": scheme}))
+                hook.append(
+                    _wrk(
+                        proc,
+                        url,
+                        "/hook",
+                        script,
+                        duration,
+                        {"WEBHOOK_REQS": str(reqs), "WEBHOOK_SCHEME": scheme},
+                    )
+                )
                 if hook[-1]["non2xx"] or hook[-1]["socket_errors"]:
-                    raise SystemExit(f"{backend}: webhook round {r} had non-2xx answers or "
-                                     f"socket errors: {hook[-1]}")
+                    raise SystemExit(
+                        f"{backend}: webhook round {r} had non-2xx answers or "
+                        f"socket errors: {hook[-1]}"
+                    )
                 if hook[-1]["requests"] >= per_round:
                     raise SystemExit(f"{backend}: raise --per-round, the requests ran out")
         finally:
@@ -265,31 +293,49 @@ def main() -> None:
     parser.add_argument("--per-round", type=int, default=60_000)
     parser.add_argument("--backends", default="asyncio,trio")
     parser.add_argument("--scheme", default="stargraph", choices=["stargraph", "github"])
-    parser.add_argument("--modes", default="intake,execute",
-                        help="intake: runs are only committed (execution excluded); execute: "
-                        "the noop graph also runs, in the same process")
+    parser.add_argument(
+        "--modes",
+        default="intake,execute",
+        help="intake: runs are only committed (execution excluded); execute: "
+        "the noop graph also runs, in the same process",
+    )
     args = parser.parse_args()
     for mode in args.modes.split(","):
         for backend in args.backends.split(","):
-            _report(backend, mode, _bench(backend, args.duration, args.rounds, args.per_round,
-                                          args.scheme, mode))
+            _report(
+                backend,
+                mode,
+                _bench(backend, args.duration, args.rounds, args.per_round, args.scheme, mode),
+            )
 
 
 def _report(backend: str, mode: str, res: dict[str, dict[str, float]]) -> None:
     b, h = res["bare"], res["hook"]
-    print(f"{mode:7} {backend:8} bare    {b['rps']:8.0f} req/s  p50 {b['p50']:6.2f} ms  "
-          f"p99 {b['p99']:6.2f} ms  server CPU {b['cpu_ms']:.3f} ms/req")
-    print(f"{mode:7} {backend:8} webhook {h['rps']:8.0f} req/s  p50 {h['p50']:6.2f} ms  "
-          f"p99 {h['p99']:6.2f} ms  server CPU {h['cpu_ms']:.3f} ms/req  "
-          f"({h['rps'] / b['rps']:.0%} of bare req/s, {b['cpu_ms'] / h['cpu_ms']:.0%} by CPU; "
-          f"{res['runs']['count']:.0f} durable runs = every 202)", flush=True)
+    print(
+        f"{mode:7} {backend:8} bare    {b['rps']:8.0f} req/s  p50 {b['p50']:6.2f} ms  "
+        f"p99 {b['p99']:6.2f} ms  server CPU {b['cpu_ms']:.3f} ms/req"
+    )
+    print(
+        f"{mode:7} {backend:8} webhook {h['rps']:8.0f} req/s  p50 {h['p50']:6.2f} ms  "
+        f"p99 {h['p99']:6.2f} ms  server CPU {h['cpu_ms']:.3f} ms/req  "
+        f"({h['rps'] / b['rps']:.0%} of bare req/s, {b['cpu_ms'] / h['cpu_ms']:.0%} by CPU; "
+        f"{res['runs']['count']:.0f} durable runs = every 202)",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 7 and sys.argv[1] == "--serve":
         import anyio
 
-        anyio.run(_serve, sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6],
-                  backend=sys.argv[2])
+        anyio.run(
+            _serve,
+            sys.argv[2],
+            int(sys.argv[3]),
+            sys.argv[4],
+            sys.argv[5],
+            sys.argv[6],
+            backend=sys.argv[2],
+        )
     else:
         main()

@@ -33,8 +33,9 @@ async def greet(params: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
 async def run_stargraph(db: Path, port: int | None, ready: asyncio.Future[Runtime]) -> None:
     """Run the runtime (and optionally its HTTP API) until this task is cancelled."""
     settings = SchedulerSettings(shutdown_grace=2)
-    async with Runtime(f"sqlite:///{db}", graphs=[Graph(graph_id="greet", fn=greet)],
-                       settings=settings) as runtime:
+    async with Runtime(
+        f"sqlite:///{db}", graphs=[Graph(graph_id="greet", fn=greet)], settings=settings
+    ) as runtime:
         if port is None:
             ready.set_result(runtime)
             await anyio.sleep_forever()
@@ -43,8 +44,9 @@ async def run_stargraph(db: Path, port: int | None, ready: asyncio.Future[Runtim
         attach_runtime(app, runtime)
         with bind_socket("127.0.0.1", port) as sock:
             async with anyio.create_task_group() as tg:
-                host, bound = await tg.start(lambda task_status: serve_app(
-                    app, sock=sock, grace=2, task_status=task_status))
+                host, bound = await tg.start(
+                    lambda task_status: serve_app(app, sock=sock, grace=2, task_status=task_status)
+                )
                 print(f"listening on http://{host}:{bound}", flush=True)
                 ready.set_result(runtime)
 

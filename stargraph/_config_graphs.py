@@ -42,8 +42,12 @@ def _graph(cfg: StargraphConfig, g: GraphConfig) -> Graph:
     where = f"{cfg.path or '<config>'}: graphs.{g.graph_id}.target"
     obj = import_target(g.target, where)
     policy = RunPolicy(
-        concurrency=g.concurrency, timeout=g.timeout, max_attempts=g.max_attempts,
-        backoff_base=g.backoff_base, backoff_max=g.backoff_max, jitter=g.jitter,
+        concurrency=g.concurrency,
+        timeout=g.timeout,
+        max_attempts=g.max_attempts,
+        backoff_base=g.backoff_base,
+        backoff_max=g.backoff_max,
+        jitter=g.jitter,
     )
     if isinstance(obj, Graph):
         return attrs.evolve(obj, graph_id=g.graph_id, policy=policy)

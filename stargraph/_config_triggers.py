@@ -22,12 +22,28 @@ if TYPE_CHECKING:
 __all__ = ["parse_cron", "parse_webhooks"]
 
 CRON_KEYS = (
-    "trigger_id", "schedule", "tz", "graph_id", "params", "missed_fire_policy",
-    "catchup_window", "fall_back", "start_at", "end_at", "paused",
+    "trigger_id",
+    "schedule",
+    "tz",
+    "graph_id",
+    "params",
+    "missed_fire_policy",
+    "catchup_window",
+    "fall_back",
+    "start_at",
+    "end_at",
+    "paused",
 )
 WEBHOOK_KEYS = (
-    "trigger_id", "path", "graph_id", "scheme", "secret_env", "previous_secret_env",
-    "tolerance_seconds", "max_body_bytes", "params",
+    "trigger_id",
+    "path",
+    "graph_id",
+    "scheme",
+    "secret_env",
+    "previous_secret_env",
+    "tolerance_seconds",
+    "max_body_bytes",
+    "params",
 )
 MISSED = ("skip", "fire_once_catchup", "fire_all")
 SCHEMES = ("stargraph", "standard-webhooks", "github", "stripe", "slack")
@@ -59,12 +75,16 @@ def _cron_kwargs(t: Table) -> dict[str, Any]:
         raise t.error("tz", reason) from None
     params = t.table("params").data
     return {
-        "trigger_id": t.get_str("trigger_id"), "schedule": t.get_str("schedule"), "tz": tz,
-        "graph_id": t.get_str("graph_id"), "params": dict(params),
+        "trigger_id": t.get_str("trigger_id"),
+        "schedule": t.get_str("schedule"),
+        "tz": tz,
+        "graph_id": t.get_str("graph_id"),
+        "params": dict(params),
         "missed_fire_policy": t.get_choice("missed_fire_policy", MISSED, "fire_once_catchup"),
         "catchup_window": timedelta(seconds=t.get_number("catchup_window", 86400.0)),
         "fall_back": t.get_choice("fall_back", ("first", "both"), "first"),
-        "start_at": _aware(t, "start_at"), "end_at": _aware(t, "end_at"),
+        "start_at": _aware(t, "start_at"),
+        "end_at": _aware(t, "end_at"),
         "paused": t.get_bool("paused", False),
     }
 
@@ -104,7 +124,9 @@ def _webhook_kwargs(t: Table, env: Mapping[str, str]) -> dict[str, Any]:
         raise t.error("path", f"must start with '/', got {path!r}")
     secrets = [_secret(t, "secret_env", env, True), _secret(t, "previous_secret_env", env, False)]
     kwargs = {
-        "trigger_id": t.get_str("trigger_id"), "path": path, "graph_id": t.get_str("graph_id"),
+        "trigger_id": t.get_str("trigger_id"),
+        "path": path,
+        "graph_id": t.get_str("graph_id"),
         "scheme": t.get_choice("scheme", SCHEMES, "stargraph"),
         "secrets": tuple(s for s in secrets if s),
         "tolerance_seconds": t.get_int("tolerance_seconds", 300, minimum=1),

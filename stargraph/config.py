@@ -121,9 +121,12 @@ class StargraphConfig:
 
         s = self.scheduler
         return SchedulerSettings(
-            max_concurrent_runs=s.max_concurrent_runs, lease_seconds=s.lease_seconds,
-            retention_days=s.retention_days, intake_capacity=s.intake_capacity,
-            shutdown_grace=self.serve.graceful_timeout, poll_interval=s.poll_interval,
+            max_concurrent_runs=s.max_concurrent_runs,
+            lease_seconds=s.lease_seconds,
+            retention_days=s.retention_days,
+            intake_capacity=s.intake_capacity,
+            shutdown_grace=self.serve.graceful_timeout,
+            poll_interval=s.poll_interval,
         )
 
     def runtime_deps(self) -> dict[str, Any]:
@@ -239,9 +242,11 @@ def _serve(t: Table, env: Mapping[str, str]) -> ServeConfig:
     if token_env and token is None:
         raise t.error("api_token_env", f"environment variable {token_env} is not set or empty")
     return ServeConfig(
-        bind=bind, backend=t.get_choice("backend", BACKENDS, d.backend),
+        bind=bind,
+        backend=t.get_choice("backend", BACKENDS, d.backend),
         graceful_timeout=t.get_number("graceful_timeout", d.graceful_timeout, positive=False),
-        api_token_env=token_env or (DEFAULT_TOKEN_ENV if token else None), api_token=token,
+        api_token_env=token_env or (DEFAULT_TOKEN_ENV if token else None),
+        api_token=token,
         allow_insecure_bind=t.get_bool("allow_insecure_bind", False),
     )
 
@@ -266,15 +271,18 @@ def _graphs(t: Table) -> tuple[GraphConfig, ...]:
         target = g.get_str("target")
         if ":" not in target:
             raise g.error("target", f"must be 'module:callable', got {target!r}")
-        out.append(GraphConfig(
-            graph_id=graph_id, target=target,
-            concurrency=g.get_int("concurrency", None, minimum=1),
-            timeout=g.get_number("timeout", None),
-            max_attempts=g.get_int("max_attempts", 1, minimum=1),
-            backoff_base=g.get_number("backoff_base", 1.0, positive=False),
-            backoff_max=g.get_number("backoff_max", 300.0, positive=False),
-            jitter=g.get_number("jitter", 0.1, positive=False),
-        ))
+        out.append(
+            GraphConfig(
+                graph_id=graph_id,
+                target=target,
+                concurrency=g.get_int("concurrency", None, minimum=1),
+                timeout=g.get_number("timeout", None),
+                max_attempts=g.get_int("max_attempts", 1, minimum=1),
+                backoff_base=g.get_number("backoff_base", 1.0, positive=False),
+                backoff_max=g.get_number("backoff_max", 300.0, positive=False),
+                jitter=g.get_number("jitter", 0.1, positive=False),
+            )
+        )
     return tuple(out)
 
 
@@ -308,6 +316,10 @@ def build_runtime(cfg: StargraphConfig) -> Runtime:
     registry.load_entry_points()
     _check_trigger_graphs(cfg, registry.ids())
     return Runtime(
-        cfg.store.url, graphs=registry, settings=cfg.scheduler_settings(),
-        deps=cfg.runtime_deps(), disable_plugins=cfg.plugins.disable, graph_entry_points=False,
+        cfg.store.url,
+        graphs=registry,
+        settings=cfg.scheduler_settings(),
+        deps=cfg.runtime_deps(),
+        disable_plugins=cfg.plugins.disable,
+        graph_entry_points=False,
     )

@@ -10,8 +10,6 @@ __all__ = ["Metrics"]
 _LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 30.0, 60.0)
 
 
-
-
 @attrs.define(eq=False)
 class Metrics:
     """Every metric Stargraph exports; call :meth:`render` for the Prometheus text format."""
@@ -30,39 +28,56 @@ class Metrics:
     def __attrs_post_init__(self) -> None:
         reg = self.registry
         self.runs_enqueued = Counter(
-            "stargraph_runs_enqueued", "Runs newly enqueued", ["graph_id", "trigger_source"],
+            "stargraph_runs_enqueued",
+            "Runs newly enqueued",
+            ["graph_id", "trigger_source"],
             registry=reg,
         )
         self.runs_deduplicated = Counter(
-            "stargraph_runs_deduplicated", "Enqueues deduplicated onto an existing run",
-            ["graph_id", "trigger_source"], registry=reg,
+            "stargraph_runs_deduplicated",
+            "Enqueues deduplicated onto an existing run",
+            ["graph_id", "trigger_source"],
+            registry=reg,
         )
         self.runs_finished = Counter(
-            "stargraph_runs_finished", "Runs that reached a terminal status",
-            ["graph_id", "trigger_source", "status"], registry=reg,
+            "stargraph_runs_finished",
+            "Runs that reached a terminal status",
+            ["graph_id", "trigger_source", "status"],
+            registry=reg,
         )
         self.run_duration = Histogram(
-            "stargraph_run_duration_seconds", "Run duration from start to end",
-            ["graph_id"], registry=reg,
+            "stargraph_run_duration_seconds",
+            "Run duration from start to end",
+            ["graph_id"],
+            registry=reg,
         )
         self.queue_depth = Gauge(
             "stargraph_queue_depth", "Runs in the store by status", ["status"], registry=reg
         )
         self.trigger_state = Gauge(
-            "stargraph_trigger_state", "1 for the current state of each hosted trigger plugin",
-            ["plugin", "state"], registry=reg,
+            "stargraph_trigger_state",
+            "1 for the current state of each hosted trigger plugin",
+            ["plugin", "state"],
+            registry=reg,
         )
         self.webhook_rejections = Counter(
-            "stargraph_webhook_rejections", "Webhook deliveries refused",
-            ["trigger_id", "reason"], registry=reg,
+            "stargraph_webhook_rejections",
+            "Webhook deliveries refused",
+            ["trigger_id", "reason"],
+            registry=reg,
         )
         self.cron_fire_lag = Histogram(
-            "stargraph_cron_fire_lag_seconds", "Planned fire instant to committed run",
-            ["trigger_id"], buckets=_LAG_BUCKETS, registry=reg,
+            "stargraph_cron_fire_lag_seconds",
+            "Planned fire instant to committed run",
+            ["trigger_id"],
+            buckets=_LAG_BUCKETS,
+            registry=reg,
         )
         self.cron_fires_skipped = Counter(
-            "stargraph_cron_fires_skipped", "Planned fires not run (missed-fire policy or window)",
-            ["trigger_id"], registry=reg,
+            "stargraph_cron_fires_skipped",
+            "Planned fires not run (missed-fire policy or window)",
+            ["trigger_id"],
+            registry=reg,
         )
 
     def render(self) -> bytes:

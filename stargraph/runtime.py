@@ -110,8 +110,7 @@ class Runtime:
     @property
     def ready(self) -> bool:
         """True while the store is open, the scheduler runs and the triggers were started."""
-        return (self._state == "running" and self._scheduler is not None
-                and self._scheduler.running)
+        return self._state == "running" and self._scheduler is not None and self._scheduler.running
 
     async def probe(self) -> bool:
         """Readiness with a live store round trip (for ``/readyz``)."""
@@ -150,8 +149,13 @@ class Runtime:
             raise
         self._stack = stack
         self._state = "running"
-        log_event(logger, "runtime.started", store=self.store.url.split("://")[0],
-                  graphs=len(self.graphs), plugins=len(self.host.triggers()))
+        log_event(
+            logger,
+            "runtime.started",
+            store=self.store.url.split("://")[0],
+            graphs=len(self.graphs),
+            plugins=len(self.host.triggers()),
+        )
         return self
 
     async def _start(self, stack: AsyncExitStack) -> None:
@@ -159,11 +163,17 @@ class Runtime:
         await store.open()
         self._store = store
         stack.push_async_callback(self._close_store, store)
-        scheduler = Scheduler(store, self.graphs, settings=self.settings, clock=self.clock,
-                              metrics=self.metrics)
+        scheduler = Scheduler(
+            store, self.graphs, settings=self.settings, clock=self.clock, metrics=self.metrics
+        )
         self._scheduler = await stack.enter_async_context(scheduler)
-        self.deps = {**self._user_deps, "scheduler": scheduler, "store": store,
-                     "clock": self.clock, "metrics": self.metrics}
+        self.deps = {
+            **self._user_deps,
+            "scheduler": scheduler,
+            "store": store,
+            "clock": self.clock,
+            "metrics": self.metrics,
+        }
         if self._pm is None:
             from stargraph.plugin.loader import build_plugin_manager
 

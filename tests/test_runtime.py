@@ -46,8 +46,13 @@ class TickTrigger:
     async def _loop(self) -> None:
         scheduler = self.deps["scheduler"]
         for i in range(self.ticks):
-            scheduler.enqueue(graph_id="echo", params={"tick": i}, idempotency_key=f"tick-{i}",
-                              trigger_id="tick", trigger_source="plugin")
+            scheduler.enqueue(
+                graph_id="echo",
+                params={"tick": i},
+                idempotency_key=f"tick-{i}",
+                trigger_id="tick",
+                trigger_source="plugin",
+            )
             await anyio.sleep(0)
         await anyio.sleep_forever()
 
@@ -78,9 +83,14 @@ async def _wait_runs(rt: Runtime, count: int, **flt: Any) -> list[Any]:
 
 async def test_runtime_hosts_triggers_that_make_real_runs(sqlite_url: str) -> None:
     tick = TickTrigger(ticks=5)
-    rt = Runtime(sqlite_url, graphs=[Graph(graph_id="echo", fn=echo)], settings=FAST,
-                 deps={"greeting": "hi"}, plugin_manager=manager(tick=tick),
-                 host_options=HOST)
+    rt = Runtime(
+        sqlite_url,
+        graphs=[Graph(graph_id="echo", fn=echo)],
+        settings=FAST,
+        deps={"greeting": "hi"},
+        plugin_manager=manager(tick=tick),
+        host_options=HOST,
+    )
     with pytest.raises(StargraphRuntimeError, match="inside `async with Runtime"):
         _ = rt.scheduler
     async with rt:
@@ -102,8 +112,9 @@ async def test_runtime_hosts_triggers_that_make_real_runs(sqlite_url: str) -> No
 
 
 async def test_runtime_with_bundled_plugins_only(sqlite_url: str) -> None:
-    async with Runtime(sqlite_url, graphs=[Graph(graph_id="echo", fn=echo)], settings=FAST,
-                       host_options=HOST) as rt:
+    async with Runtime(
+        sqlite_url, graphs=[Graph(graph_id="echo", fn=echo)], settings=FAST, host_options=HOST
+    ) as rt:
         names = {s.name: s.state for s in rt.host.statuses()}
         for bundled in ("manual", "cron", "webhook"):
             suffix = f"stargraph.triggers:{bundled}"
@@ -118,8 +129,13 @@ async def test_runtime_with_bundled_plugins_only(sqlite_url: str) -> None:
 
 
 async def test_runtime_started_with_task_group_start(sqlite_url: str) -> None:
-    runtime = Runtime(sqlite_url, graphs=[Graph(graph_id="echo", fn=echo)], settings=FAST,
-                      plugin_manager=manager(), host_options=HOST)
+    runtime = Runtime(
+        sqlite_url,
+        graphs=[Graph(graph_id="echo", fn=echo)],
+        settings=FAST,
+        plugin_manager=manager(),
+        host_options=HOST,
+    )
     async with anyio.create_task_group() as tg:
         rt = await tg.start(runtime.run)
         assert rt is runtime and rt.ready
@@ -146,9 +162,20 @@ def fswatch_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("fswatch-runtime")
     source = shutil.copytree(EXAMPLE, work / "fswatch")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "-q",
-         "--target", str(work / "site"), str(source)],
-        check=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "--target",
+            str(work / "site"),
+            str(source),
+        ],
+        check=True,
+        timeout=300,
     )
     return work / "site"
 
@@ -174,17 +201,24 @@ async def test_fswatch_example_drops_become_real_runs(
     inbox_seed, inbox_anyio = tmp_path / "seed", tmp_path / "anyio"
     inbox_seed.mkdir()
     inbox_anyio.mkdir()
-    deps: dict[str, Any] = {"fswatch_anyio_path": str(inbox_anyio),
-                            "fswatch_anyio_graph_id": "ingest", "fswatch_anyio_interval": 0.05}
+    deps: dict[str, Any] = {
+        "fswatch_anyio_path": str(inbox_anyio),
+        "fswatch_anyio_graph_id": "ingest",
+        "fswatch_anyio_interval": 0.05,
+    }
     disable: list[str] = []
     if anyio_backend == "asyncio":  # the seed form uses asyncio.create_task
-        deps.update(fswatch_path=str(inbox_seed), fswatch_graph_id="ingest",
-                    fswatch_interval=0.05)
+        deps.update(fswatch_path=str(inbox_seed), fswatch_graph_id="ingest", fswatch_interval=0.05)
     else:
         disable.append("my-triggers:stargraph.triggers:fswatch")
-    async with Runtime(sqlite_url, graphs=[Graph(graph_id="ingest", fn=ingest)],
-                       settings=FAST, deps=deps, disable_plugins=disable,
-                       host_options=HOST) as rt:
+    async with Runtime(
+        sqlite_url,
+        graphs=[Graph(graph_id="ingest", fn=ingest)],
+        settings=FAST,
+        deps=deps,
+        disable_plugins=disable,
+        host_options=HOST,
+    ) as rt:
         states = {s.name: s.state for s in rt.host.statuses()}
         assert states["my-triggers:stargraph.triggers:fswatch_anyio"] is PluginState.RUNNING
         folders = [inbox_anyio] + ([inbox_seed] if anyio_backend == "asyncio" else [])
@@ -194,7 +228,5 @@ async def test_fswatch_example_drops_become_real_runs(
             tmp.rename(folder / "report.csv")  # write-then-rename, as the seed advises
         runs = await _wait_runs(rt, len(folders), graph_id="ingest")
     assert {r.status for r in runs} == {RunStatus.succeeded}
-    assert sorted(r.params["path"] for r in runs) == sorted(
-        str(f / "report.csv") for f in folders
-    )
+    assert sorted(r.params["path"] for r in runs) == sorted(str(f / "report.csv") for f in folders)
     assert all(r.result == {"name": "report.csv", "size": 8} for r in runs)

@@ -34,9 +34,13 @@ def _dispatch(args: argparse.Namespace) -> int:
     from stargraph.cli import commands, remote, tools
 
     handler = {
-        "serve": commands.cmd_serve, "run": commands.cmd_run, "runs": commands.cmd_runs,
-        "triggers": remote.cmd_triggers, "plugins": remote.cmd_plugins,
-        "cron": tools.cmd_cron_next, "webhook": tools.cmd_webhook_sign,
+        "serve": commands.cmd_serve,
+        "run": commands.cmd_run,
+        "runs": commands.cmd_runs,
+        "triggers": remote.cmd_triggers,
+        "plugins": remote.cmd_plugins,
+        "cron": tools.cmd_cron_next,
+        "webhook": tools.cmd_webhook_sign,
     }[args.command]
     return handler(args)
 

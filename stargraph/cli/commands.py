@@ -26,8 +26,12 @@ from stargraph.store.base import Run, RunFilter, RunStatus, RunStore
 __all__ = ["cmd_run", "cmd_runs", "cmd_serve", "parse_params"]
 
 RUN_COLUMNS = [
-    ("run_id", "RUN ID"), ("graph_id", "GRAPH"), ("status", "STATUS"),
-    ("trigger_source", "SOURCE"), ("trigger_id", "TRIGGER"), ("enqueued_at", "ENQUEUED"),
+    ("run_id", "RUN ID"),
+    ("graph_id", "GRAPH"),
+    ("status", "STATUS"),
+    ("trigger_source", "SOURCE"),
+    ("trigger_id", "TRIGGER"),
+    ("enqueued_at", "ENQUEUED"),
     ("attempt", "ATTEMPT"),
 ]
 
@@ -94,11 +98,13 @@ async def _opened(cfg: StargraphConfig) -> AsyncIterator[RunStore]:
 async def _submit(cfg: StargraphConfig, args: argparse.Namespace) -> tuple[Any, Run]:
     registry = _ClaimRegistry(cfg.load_graphs(), [args.graph_id] if args.wait else [])
     registry.load_entry_points()
-    async with _opened(cfg) as store, Scheduler(
-        store, registry, settings=cfg.scheduler_settings()
-    ) as scheduler:
-        done = await scheduler.submit(args.graph_id, parse_params(args.param),
-                                      args.idempotency_key, trigger_source="manual")
+    async with (
+        _opened(cfg) as store,
+        Scheduler(store, registry, settings=cfg.scheduler_settings()) as scheduler,
+    ):
+        done = await scheduler.submit(
+            args.graph_id, parse_params(args.param), args.idempotency_key, trigger_source="manual"
+        )
         if not args.wait:
             return done, await scheduler.get_run(done.run_id)
         timeout = anyio.fail_after(args.timeout) if args.timeout else nullcontext()
@@ -108,7 +114,8 @@ async def _submit(cfg: StargraphConfig, args: argparse.Namespace) -> tuple[Any, 
         except TimeoutError:
             raise StargraphRuntimeError(
                 f"gave up waiting after {args.timeout:g} s; run {done.run_id} is not finished "
-                "(it keeps its place in the store)") from None
+                "(it keeps its place in the store)"
+            ) from None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -116,8 +123,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = _config(args)
     done, run = anyio.run(partial(_submit, cfg, args), backend=cfg.serve.backend)
     if not args.wait:
-        body = {"run_id": done.run_id, "status": str(run.status),
-                "deduplicated": done.deduplicated}
+        body = {"run_id": done.run_id, "status": str(run.status), "deduplicated": done.deduplicated}
         print_json(body) if args.json else print_record(body)
         return 0
     view = run_to_json(run)
@@ -131,8 +137,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 async def _runs(cfg: StargraphConfig, args: argparse.Namespace) -> Any:
     async with _opened(cfg) as store:
         if args.action == "list":
-            flt = RunFilter(graph_id=args.graph_id, trigger_id=args.trigger_id,
-                            status=RunStatus(args.status) if args.status else None)
+            flt = RunFilter(
+                graph_id=args.graph_id,
+                trigger_id=args.trigger_id,
+                status=RunStatus(args.status) if args.status else None,
+            )
             return await store.list_runs(flt, limit=max(1, args.limit), cursor=args.cursor)
         run = await store.get_run(args.run_id)
         if run is None:

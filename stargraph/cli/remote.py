@@ -15,8 +15,13 @@ from stargraph.errors import StargraphRuntimeError
 __all__ = ["cmd_plugins", "cmd_triggers", "server_url"]
 
 TRIGGER_COLUMNS = [
-    ("trigger_id", "TRIGGER"), ("plugin", "PLUGIN"), ("kind", "KIND"), ("state", "STATE"),
-    ("paused", "PAUSED"), ("last_fire", "LAST FIRE"), ("next_fire", "NEXT FIRE"),
+    ("trigger_id", "TRIGGER"),
+    ("plugin", "PLUGIN"),
+    ("kind", "KIND"),
+    ("state", "STATE"),
+    ("paused", "PAUSED"),
+    ("last_fire", "LAST FIRE"),
+    ("next_fire", "NEXT FIRE"),
 ]
 PLUGIN_COLUMNS = [("name", "PLUGIN"), ("state", "STATE"), ("error", "ERROR")]
 _ANY_HOST = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
@@ -36,8 +41,8 @@ def _get(cfg: StargraphConfig, url: str | None, path: str) -> Any:
         response = httpx.get(base.rstrip("/") + path, headers=headers, timeout=10)
     except httpx.HTTPError as exc:
         raise StargraphRuntimeError(
-            f"no Stargraph server answers at {base} ({exc}); start `stargraph serve` or pass "
-            "--url") from None
+            f"no Stargraph server answers at {base} ({exc}); start `stargraph serve` or pass --url"
+        ) from None
     if response.status_code != 200:
         try:
             message = response.json()["error"]["message"]

@@ -37,16 +37,19 @@ def cmd_cron_next(args: argparse.Namespace) -> int:
     if args.count < 1:
         raise ConfigError(f"-n must be at least 1, got {args.count}")
     try:
-        spec = CronSpec(trigger_id=args.trigger_id, schedule=args.expr, tz=args.tz,
-                        graph_id="preview")
+        spec = CronSpec(
+            trigger_id=args.trigger_id, schedule=args.expr, tz=args.tz, graph_id="preview"
+        )
         fires = next_fires(spec, _after(args.after), args.count)
     except (ValueError, LookupError) as exc:
         raise ConfigError(f"invalid schedule {args.expr!r}: {exc}") from None
     if args.json:
         print_json([f.astimezone(UTC).isoformat() for f in fires])
         return 0
-    rows = [{"utc": f.astimezone(UTC).isoformat(), "local": f.astimezone(zone).isoformat()}
-            for f in fires]
+    rows = [
+        {"utc": f.astimezone(UTC).isoformat(), "local": f.astimezone(zone).isoformat()}
+        for f in fires
+    ]
     print_table(rows, [("utc", "UTC"), ("local", f"LOCAL ({args.tz})")])
     return 0
 
@@ -57,8 +60,9 @@ def cmd_webhook_sign(args: argparse.Namespace) -> int:
 
     secret = os.environ.get(args.secret_env)
     if not secret:
-        raise ConfigError(f"--secret-env: environment variable {args.secret_env} is not set "
-                          "or empty")
+        raise ConfigError(
+            f"--secret-env: environment variable {args.secret_env} is not set or empty"
+        )
     if args.body_file:
         with open(args.body_file, "rb") as file:
             body = file.read()

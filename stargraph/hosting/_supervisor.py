@@ -24,8 +24,12 @@ from stargraph.plugin.triggers_dispatcher import DispatchResult, acall_hook
 __all__ = ["Hosted", "Supervisor"]
 
 _log = logging.getLogger("stargraph.triggers")
-_HOSTED_STATES = (PluginState.RUNNING, PluginState.FAILED, PluginState.RESTARTING,
-                  PluginState.STOPPED)
+_HOSTED_STATES = (
+    PluginState.RUNNING,
+    PluginState.FAILED,
+    PluginState.RESTARTING,
+    PluginState.STOPPED,
+)
 Outcome = Literal["crashed", "start_failed", "ended"]
 
 
@@ -131,8 +135,14 @@ class Supervisor:
                 await self._run_with_restarts(h, ready)
         except Exception as exc:  # a defect here must not take the other plugins down
             h.set_state(PluginState.FAILED, f"supervisor: {describe(exc)}")
-            log_event(_log, "trigger.failed", logging.ERROR, plugin=h.name, error=h.error,
-                      restarts=h.restarts)
+            log_event(
+                _log,
+                "trigger.failed",
+                logging.ERROR,
+                plugin=h.name,
+                error=h.error,
+                restarts=h.restarts,
+            )
         finally:  # also when the host itself is cancelled from outside
             ready()
             await self._stop(h)
@@ -154,14 +164,26 @@ class Supervisor:
                 h.restarts = 0
             if h.restarts >= opts.max_restarts:
                 h.set_state(PluginState.FAILED)
-                log_event(_log, "trigger.failed", logging.ERROR, plugin=h.name, error=h.error,
-                          restarts=h.restarts)
+                log_event(
+                    _log,
+                    "trigger.failed",
+                    logging.ERROR,
+                    plugin=h.name,
+                    error=h.error,
+                    restarts=h.restarts,
+                )
                 return
             delay = opts.backoff(h.restarts)
             h.restarts += 1
             h.set_state(PluginState.RESTARTING)
-            log_event(_log, "trigger.restarting", logging.WARNING, plugin=h.name,
-                      attempt=h.restarts, delay=delay)
+            log_event(
+                _log,
+                "trigger.restarting",
+                logging.WARNING,
+                plugin=h.name,
+                attempt=h.restarts,
+                delay=delay,
+            )
             await anyio.sleep(delay)
 
     async def _incarnation(self, h: Hosted, ready: _Ready) -> Outcome:
@@ -185,8 +207,15 @@ class Supervisor:
             outcome = "crashed"
             h.error = describe(group)
             leaf = first_leaf(group)
-            log_event(_log, "trigger.crashed", logging.ERROR, plugin=h.name,
-                      error_type=type(leaf).__name__, message=str(leaf), restarts=h.restarts)
+            log_event(
+                _log,
+                "trigger.crashed",
+                logging.ERROR,
+                plugin=h.name,
+                error_type=type(leaf).__name__,
+                message=str(leaf),
+                restarts=h.restarts,
+            )
         finally:
             h.task_group.bind(None)
         return outcome

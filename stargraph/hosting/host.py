@@ -67,8 +67,13 @@ class TriggerHost:
         name: str, plugin: object, shared: dict[str, Any], metrics: Metrics | None
     ) -> Hosted:
         task_group = PluginTaskGroup(name)
-        h = Hosted(name=name, plugin=plugin, deps=dict(shared, task_group=task_group),
-                   task_group=task_group, metrics=metrics)
+        h = Hosted(
+            name=name,
+            plugin=plugin,
+            deps=dict(shared, task_group=task_group),
+            task_group=task_group,
+            metrics=metrics,
+        )
         h.set_state(PluginState.STOPPED)
         return h
 

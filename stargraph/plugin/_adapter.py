@@ -72,8 +72,7 @@ def as_plugin(obj: object, origin: str) -> object:
             obj = cls()
         except Exception as exc:
             raise PluginLoadError(
-                f"{origin}: constructing {cls.__qualname__}() raised "
-                f"{type(exc).__name__}: {exc}"
+                f"{origin}: constructing {cls.__qualname__}() raised {type(exc).__name__}: {exc}"
             ) from exc
     if has_hookimpls(obj):
         return obj

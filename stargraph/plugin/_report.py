@@ -60,9 +60,7 @@ class LoadReport:
         return [r for r in self.records if r.status == status]
 
 
-_REPORTS: weakref.WeakKeyDictionary[pluggy.PluginManager, LoadReport] = (
-    weakref.WeakKeyDictionary()
-)
+_REPORTS: weakref.WeakKeyDictionary[pluggy.PluginManager, LoadReport] = weakref.WeakKeyDictionary()
 
 
 def attach_report(pm: pluggy.PluginManager, report: LoadReport) -> None:

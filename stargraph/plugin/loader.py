@@ -69,7 +69,8 @@ def build_plugin_manager(disable: Iterable[str] = ()) -> pluggy.PluginManager:
     report = LoadReport(records=tuple(records))
     attach_report(pm, report)
     log_event(
-        plugin_logger, "plugin.discovery.done",
+        plugin_logger,
+        "plugin.discovery.done",
         registered=len(report.by_status("registered")),
         failed=len(report.by_status("load_failed")),
         disabled=len(report.by_status("disabled")),
@@ -127,9 +128,7 @@ def _register(pm: pluggy.PluginManager, ep: EntryPoint, name: str) -> PluginMeta
     return metadata
 
 
-def _call_factory(
-    factory: Callable[[], object], name: str
-) -> tuple[object, PluginMetadata | None]:
+def _call_factory(factory: Callable[[], object], name: str) -> tuple[object, PluginMetadata | None]:
     produced = factory()
     if not isinstance(produced, PluginMetadata):
         return produced, None

@@ -77,8 +77,13 @@ def _args(impl: pluggy.HookImpl, kwargs: Mapping[str, Any]) -> list[Any]:
 
 def _failed(name: str, hook: str, exc: Exception) -> DispatchResult:
     log_event(
-        _log, "trigger.lifecycle.failed", logging.ERROR,
-        plugin=name, hook=hook, error_type=type(exc).__name__, message=str(exc),
+        _log,
+        "trigger.lifecycle.failed",
+        logging.ERROR,
+        plugin=name,
+        hook=hook,
+        error_type=type(exc).__name__,
+        message=str(exc),
     )
     return DispatchResult(plugin_name=name, success=False, error=exc)
 

@@ -55,8 +55,9 @@ class Dispatcher:
             try:
                 timeout = await self._cycle()
             except Exception as exc:
-                log_event(logger, "dispatcher.error", logging.ERROR,
-                          error=f"{type(exc).__name__}: {exc}")
+                log_event(
+                    logger, "dispatcher.error", logging.ERROR, error=f"{type(exc).__name__}: {exc}"
+                )
                 timeout = self._settings.poll_interval
             await self._waker.wait(timeout)
 
@@ -69,9 +70,12 @@ class Dispatcher:
                 return poll
             want = min(free, CLAIM_BATCH)
             runs = await self._store.claim(
-                owner=self._owner, limit=want, now=self._clock.now(),
+                owner=self._owner,
+                limit=want,
+                now=self._clock.now(),
                 lease_seconds=self._settings.lease_seconds,
-                graph_limits=self._graphs.graph_limits(), graph_ids=self._graphs.ids(),
+                graph_limits=self._graphs.graph_limits(),
+                graph_ids=self._graphs.ids(),
             )
             for run in runs:
                 self._executor.start(run)

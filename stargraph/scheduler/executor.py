@@ -199,8 +199,13 @@ class Executor:
             await self._attempt(act)
         except Exception as exc:  # a store failure while settling; the lease will expire
             log_event(
-                logger, "run.settle_failed", logging.ERROR, run_id=run.run_id,
-                graph_id=run.graph_id, attempt=run.attempt, error=f"{type(exc).__name__}: {exc}",
+                logger,
+                "run.settle_failed",
+                logging.ERROR,
+                run_id=run.run_id,
+                graph_id=run.graph_id,
+                attempt=run.attempt,
+                error=f"{type(exc).__name__}: {exc}",
             )
         finally:
             del self._active[run.run_id]
@@ -212,9 +217,13 @@ class Executor:
 
     def _context(self, run: Run) -> RunContext:
         return RunContext(
-            run_id=run.run_id, graph_id=run.graph_id, attempt=run.attempt,
-            trigger_id=run.trigger_id, trigger_source=run.trigger_source,
-            scheduled_fire=run.scheduled_fire, idempotency_key=run.idempotency_key,
+            run_id=run.run_id,
+            graph_id=run.graph_id,
+            attempt=run.attempt,
+            trigger_id=run.trigger_id,
+            trigger_source=run.trigger_source,
+            scheduled_fire=run.scheduled_fire,
+            idempotency_key=run.idempotency_key,
         )
 
     async def _call(self, graph: Graph, run: Run) -> Any:
@@ -242,8 +251,9 @@ class Executor:
             return
         graph = self._graphs.get(run.graph_id)
         if logger.isEnabledFor(logging.INFO):  # no field dict per run when not logging
-            log_event(logger, "run.started", run_id=run.run_id, graph_id=run.graph_id,
-                      attempt=run.attempt)
+            log_event(
+                logger, "run.started", run_id=run.run_id, graph_id=run.graph_id, attempt=run.attempt
+            )
         started = time.perf_counter()
         ok, result, exc = False, None, None
         with act.scope:
@@ -267,11 +277,23 @@ class Executor:
             self._queue(run, Completion(run_id=run.run_id, status=RunStatus.cancelled), duration)
         elif act.reason == "shutdown":
             self._released.append(run.run_id)
-            log_event(logger, "run.interrupted", run_id=run.run_id, graph_id=run.graph_id,
-                      attempt=run.attempt, reason="shutdown")
+            log_event(
+                logger,
+                "run.interrupted",
+                run_id=run.run_id,
+                graph_id=run.graph_id,
+                attempt=run.attempt,
+                reason="shutdown",
+            )
         else:
-            log_event(logger, "run.lease_lost", logging.WARNING, run_id=run.run_id,
-                      graph_id=run.graph_id, attempt=run.attempt)
+            log_event(
+                logger,
+                "run.lease_lost",
+                logging.WARNING,
+                run_id=run.run_id,
+                graph_id=run.graph_id,
+                attempt=run.attempt,
+            )
 
     def _succeeded(self, run: Run, result: Any, duration: float) -> None:
         try:
@@ -294,15 +316,26 @@ class Executor:
             delay = graph.policy.backoff(run.attempt, random.random())
             now = self._clock.now()
             await self._store.retry(
-                run_id=run.run_id, owner=self._owner, not_before=now + timedelta(seconds=delay),
-                error=error, now=now,
+                run_id=run.run_id,
+                owner=self._owner,
+                not_before=now + timedelta(seconds=delay),
+                error=error,
+                now=now,
             )
-            log_event(logger, "run.retrying", logging.WARNING, run_id=run.run_id,
-                      graph_id=run.graph_id, attempt=run.attempt, delay=round(delay, 3),
-                      error_type=error.type)
+            log_event(
+                logger,
+                "run.retrying",
+                logging.WARNING,
+                run_id=run.run_id,
+                graph_id=run.graph_id,
+                attempt=run.attempt,
+                delay=round(delay, 3),
+                error_type=error.type,
+            )
             return
-        self._queue(run, Completion(run_id=run.run_id, status=RunStatus.failed, error=error),
-                    duration)
+        self._queue(
+            run, Completion(run_id=run.run_id, status=RunStatus.failed, error=error), duration
+        )
 
     def _queue(self, run: Run, completion: Completion, duration: float) -> None:
         self._done.append(_Done(run=run, completion=completion, duration=duration))
@@ -319,8 +352,13 @@ class Executor:
                     await self._record(batch)
                 except Exception as exc:
                     self._done[:0] = batch
-                    log_event(logger, "run.record_failed", logging.ERROR, count=len(batch),
-                              error=f"{type(exc).__name__}: {exc}")
+                    log_event(
+                        logger,
+                        "run.record_failed",
+                        logging.ERROR,
+                        count=len(batch),
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
                     await anyio.sleep(0.5)
             if self._closing:
                 self._completer_exited = True
@@ -334,8 +372,14 @@ class Executor:
         for done in batch:
             run, completion = done.run, done.completion
             if run.run_id not in recorded:
-                log_event(logger, "run.lease_lost", logging.WARNING, run_id=run.run_id,
-                          graph_id=run.graph_id, attempt=run.attempt)
+                log_event(
+                    logger,
+                    "run.lease_lost",
+                    logging.WARNING,
+                    run_id=run.run_id,
+                    graph_id=run.graph_id,
+                    attempt=run.attempt,
+                )
                 continue
             self._series(run, completion.status).record(done.duration)
             level = logging.WARNING if completion.status is RunStatus.failed else logging.INFO
@@ -349,8 +393,9 @@ class Executor:
         series = self._series_cache.get(key)
         if series is None:
             series = _Series(
-                finished=self._metrics.runs_finished.labels(run.graph_id, run.trigger_source,
-                                                            status.value),
+                finished=self._metrics.runs_finished.labels(
+                    run.graph_id, run.trigger_source, status.value
+                ),
                 duration=self._metrics.run_duration.labels(run.graph_id),
             )
             self._series_cache[key] = series
@@ -370,9 +415,11 @@ class Executor:
 
 def _log_outcome(done: _Done, level: int) -> None:
     run, completion = done.run, done.completion
-    fields: dict[str, Any] = {"run_id": run.run_id, "graph_id": run.graph_id,
-                              "attempt": run.attempt}
+    fields: dict[str, Any] = {
+        "run_id": run.run_id,
+        "graph_id": run.graph_id,
+        "attempt": run.attempt,
+    }
     if completion.error is not None:
         fields["error_type"] = completion.error.type
-    log_event(logger, _EVENTS[completion.status], level, duration=round(done.duration, 6),
-              **fields)
+    log_event(logger, _EVENTS[completion.status], level, duration=round(done.duration, 6), **fields)

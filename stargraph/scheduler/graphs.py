@@ -110,7 +110,9 @@ class Graph:
     policy: RunPolicy = attrs.field(factory=RunPolicy)
     #: True when ``fn`` is a coroutine function (awaited); else it runs in a worker thread.
     is_async: bool = attrs.field(
-        init=False, eq=False, repr=False,
+        init=False,
+        eq=False,
+        repr=False,
         default=attrs.Factory(lambda self: _is_coroutine_fn(self.fn), takes_self=True),
     )
 

@@ -112,8 +112,8 @@ class Intake:
             )
         new = False
         for (deduplicated, graph_id, source), count in counts.items():
-            counter = self._metrics.runs_deduplicated if deduplicated else (
-                self._metrics.runs_enqueued
+            counter = (
+                self._metrics.runs_deduplicated if deduplicated else (self._metrics.runs_enqueued)
             )
             counter.labels(graph_id, source).inc(count)
             new = new or not deduplicated
@@ -143,8 +143,13 @@ def _fail_batch(batch: list[IntakeItem], exc: BaseException) -> None:
     if not isinstance(exc, Exception):  # cancelled mid-commit: the outcome is unknown
         err: BaseException = SchedulerClosed("The scheduler stopped while committing this enqueue")
     else:
-        log_event(logger, "run.enqueue_failed", logging.ERROR, count=len(batch),
-                  error=f"{type(exc).__name__}: {exc}")
+        log_event(
+            logger,
+            "run.enqueue_failed",
+            logging.ERROR,
+            count=len(batch),
+            error=f"{type(exc).__name__}: {exc}",
+        )
         err = exc if isinstance(exc, StoreError) else StoreError(f"enqueue failed: {exc}")
     for item in batch:
         item.receipt._set_error(err)

@@ -53,8 +53,13 @@ class Maintenance:
             try:
                 await step()
             except Exception as exc:
-                log_event(logger, "scheduler.loop_failed", logging.ERROR, loop=name,
-                          error=f"{type(exc).__name__}: {exc}")
+                log_event(
+                    logger,
+                    "scheduler.loop_failed",
+                    logging.ERROR,
+                    loop=name,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
             await anyio.sleep(interval)
 
     async def heartbeat_loop(self) -> None:
@@ -68,7 +73,9 @@ class Maintenance:
         if not run_ids:
             return
         held, cancel_requested = await self._store.heartbeat(
-            owner=self._owner, run_ids=run_ids, now=self._clock.now(),
+            owner=self._owner,
+            run_ids=run_ids,
+            now=self._clock.now(),
             lease_seconds=self._settings.lease_seconds,
         )
         for run_id in run_ids:
@@ -110,7 +117,12 @@ class Maintenance:
             try:
                 await self._store.wait_for_work(self._settings.poll_interval)
             except Exception as exc:
-                log_event(logger, "scheduler.loop_failed", logging.ERROR, loop="watch",
-                          error=f"{type(exc).__name__}: {exc}")
+                log_event(
+                    logger,
+                    "scheduler.loop_failed",
+                    logging.ERROR,
+                    loop="watch",
+                    error=f"{type(exc).__name__}: {exc}",
+                )
                 await anyio.sleep(self._settings.poll_interval)
             self._wake()

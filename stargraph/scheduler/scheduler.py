@@ -90,8 +90,13 @@ def _is_flat_json(params: object) -> TypeGuard[dict[str, Any]]:
         if type(key) is not str:
             return False
         kind = type(value)
-        if not (value is None or kind is str or kind is int or kind is bool
-                or (kind is float and math.isfinite(value))):
+        if not (
+            value is None
+            or kind is str
+            or kind is int
+            or kind is bool
+            or (kind is float and math.isfinite(value))
+        ):
             return False
     return True
 
@@ -135,15 +140,26 @@ class Scheduler:
         self.clock: Clock = clock or SystemClock()
         self.metrics = metrics or Metrics()
         self.node_id = node_id or _node_id()
-        common: dict[str, Any] = {"store": store, "clock": self.clock, "owner": self.node_id,
-                                  "settings": self.settings}
-        self._executor = Executor(graphs=self.graphs, metrics=self.metrics,
-                                  on_change=self.wake, **common)
+        common: dict[str, Any] = {
+            "store": store,
+            "clock": self.clock,
+            "owner": self.node_id,
+            "settings": self.settings,
+        }
+        self._executor = Executor(
+            graphs=self.graphs, metrics=self.metrics, on_change=self.wake, **common
+        )
         self._dispatcher = Dispatcher(graphs=self.graphs, executor=self._executor, **common)
-        self._maintenance = Maintenance(executor=self._executor, metrics=self.metrics,
-                                        wake=self.wake, **common)
-        self._intake = Intake(store, self.metrics, capacity=self.settings.intake_capacity,
-                              batch_size=self.settings.batch_size, on_commit=self.wake)
+        self._maintenance = Maintenance(
+            executor=self._executor, metrics=self.metrics, wake=self.wake, **common
+        )
+        self._intake = Intake(
+            store,
+            self.metrics,
+            capacity=self.settings.intake_capacity,
+            batch_size=self.settings.batch_size,
+            on_commit=self.wake,
+        )
         self._state = "new"
         self._tg: TaskGroup | None = None
         self._dispatch_scope: anyio.CancelScope | None = None
@@ -169,18 +185,26 @@ class Scheduler:
         try:
             await tg.start(self._service, self._executor.serve, False)
             self._dispatch_scope = await tg.start(self._service, self._dispatcher.run, True)
-            for loop in (self._write, self._maintenance.heartbeat_loop,
-                         self._maintenance.rescue_loop, self._maintenance.prune_loop,
-                         self._maintenance.watch_store):
+            for loop in (
+                self._write,
+                self._maintenance.heartbeat_loop,
+                self._maintenance.rescue_loop,
+                self._maintenance.prune_loop,
+                self._maintenance.watch_store,
+            ):
                 await tg.start(self._service, loop, True)
         except BaseException as exc:
             self._cancel_services()
             await tg.__aexit__(type(exc), exc, exc.__traceback__)
             raise
         self._state = "running"
-        log_event(logger, "scheduler.started", node_id=self.node_id,
-                  max_concurrent_runs=self.settings.max_concurrent_runs,
-                  graphs=len(self.graphs))
+        log_event(
+            logger,
+            "scheduler.started",
+            node_id=self.node_id,
+            max_concurrent_runs=self.settings.max_concurrent_runs,
+            graphs=len(self.graphs),
+        )
         return self
 
     async def __aexit__(
@@ -255,8 +279,12 @@ class Scheduler:
         with anyio.move_on_after(self.settings.shutdown_grace):
             await self._executor.wait_idle()
         if cancelled := self._executor.cancel_all("shutdown"):
-            log_event(logger, "scheduler.shutdown_cancelled", count=cancelled,
-                      grace=self.settings.shutdown_grace)
+            log_event(
+                logger,
+                "scheduler.shutdown_cancelled",
+                count=cancelled,
+                grace=self.settings.shutdown_grace,
+            )
         with anyio.move_on_after(_CLEANUP_BOUND):
             await self._executor.wait_idle()
         with anyio.move_on_after(_CLEANUP_BOUND):
@@ -265,8 +293,13 @@ class Scheduler:
             await self._writer_done.wait()
         failed = self._intake.finish(SchedulerClosed("The scheduler stopped before committing"))
         if failed:
-            log_event(logger, "run.enqueue_failed", logging.ERROR, count=failed,
-                      error="scheduler stopped before the writer drained the intake")
+            log_event(
+                logger,
+                "run.enqueue_failed",
+                logging.ERROR,
+                count=failed,
+                error="scheduler stopped before the writer drained the intake",
+            )
 
     # -- enqueue --------------------------------------------------------------------------------
 
@@ -293,14 +326,21 @@ class Scheduler:
         key = uuid.uuid4().hex if idempotency_key is None else _check_key(idempotency_key)
         now = self.clock.now()
         run = NewRun(
-            run_id=uuid.uuid4().hex, graph_id=graph_id, idempotency_key=key, params=clean,
-            trigger_id=trigger_id, trigger_source=trigger_source,
-            scheduled_fire=_check_fire(scheduled_fire), enqueued_at=now, not_before=now,
+            run_id=uuid.uuid4().hex,
+            graph_id=graph_id,
+            idempotency_key=key,
+            params=clean,
+            trigger_id=trigger_id,
+            trigger_source=trigger_source,
+            scheduled_fire=_check_fire(scheduled_fire),
+            enqueued_at=now,
+            not_before=now,
             max_attempts=graph.policy.max_attempts,
         )
         receipt = EnqueueReceipt(graph_id=graph_id, idempotency_key=key)
-        self._intake.put(IntakeItem(request=EnqueueRequest(run=run, cursor=cursor),
-                                    receipt=receipt))
+        self._intake.put(
+            IntakeItem(request=EnqueueRequest(run=run, cursor=cursor), receipt=receipt)
+        )
         return receipt
 
     async def submit(
@@ -316,8 +356,13 @@ class Scheduler:
     ) -> Enqueued:
         """Enqueue and wait until the run is durable."""
         return await self.enqueue(
-            graph_id, params, idempotency_key, trigger_id=trigger_id,
-            trigger_source=trigger_source, scheduled_fire=scheduled_fire, cursor=cursor,
+            graph_id,
+            params,
+            idempotency_key,
+            trigger_id=trigger_id,
+            trigger_source=trigger_source,
+            scheduled_fire=scheduled_fire,
+            cursor=cursor,
         )
 
     def wake(self) -> None:
@@ -358,8 +403,13 @@ class Scheduler:
         if run is None:
             raise RunNotFound(run_id)
         if run.status is RunStatus.running and self._executor.cancel(run_id, "cancel"):
-            log_event(logger, "run.cancel_requested", run_id=run_id, graph_id=run.graph_id,
-                      attempt=run.attempt)
+            log_event(
+                logger,
+                "run.cancel_requested",
+                run_id=run_id,
+                graph_id=run.graph_id,
+                attempt=run.attempt,
+            )
             with anyio.move_on_after(_CLEANUP_BOUND):
                 return await self.wait_run(run_id)
             return await self.get_run(run_id)

@@ -18,8 +18,10 @@ if TYPE_CHECKING:
 __all__ = ["attach_runtime", "bind_socket", "create_app", "serve_app", "serve_config"]
 
 _WHERE = {
-    "attach_runtime": "stargraph.serve.app", "create_app": "stargraph.serve.app",
-    "bind_socket": "stargraph.serve.server", "serve_app": "stargraph.serve.server",
+    "attach_runtime": "stargraph.serve.app",
+    "create_app": "stargraph.serve.app",
+    "bind_socket": "stargraph.serve.server",
+    "serve_app": "stargraph.serve.server",
     "serve_config": "stargraph.serve.server",
 }
 

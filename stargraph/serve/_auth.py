@@ -24,7 +24,9 @@ async def require_token() -> None:
         given.strip().encode(), token.encode()
     ):
         raise ApiError(
-            401, "unauthorized", "missing or wrong bearer token (Authorization: Bearer <token>)",
+            401,
+            "unauthorized",
+            "missing or wrong bearer token (Authorization: Bearer <token>)",
             {"WWW-Authenticate": 'Bearer realm="stargraph"'},
         )
 

@@ -30,8 +30,14 @@ __all__ = ["ApiError", "error_response", "install_error_handlers"]
 logger = logging.getLogger("stargraph.serve")
 
 _HTTP_CODES = {
-    400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
-    409: "conflict", 413: "body_too_large", 415: "unsupported_media_type", 422: "invalid",
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
     503: "unavailable",
 }
 

@@ -35,8 +35,11 @@ def run_to_json(run: Run) -> dict[str, Any]:
         "max_attempts": run.max_attempts,
         "cancel_requested": run.cancel_requested,
         "result": run.result,
-        "error": None if run.error is None else {
-            "type": run.error.type, "message": run.error.message,
+        "error": None
+        if run.error is None
+        else {
+            "type": run.error.type,
+            "message": run.error.message,
         },
     }
 

@@ -21,8 +21,7 @@ def plugin_states(runtime: Runtime) -> dict[str, str]:
 
 def _controllables(runtime: Runtime) -> list[tuple[str, ControllableTrigger]]:
     return [
-        (name, obj) for name, obj in runtime.host.triggers()
-        if isinstance(obj, ControllableTrigger)
+        (name, obj) for name, obj in runtime.host.triggers() if isinstance(obj, ControllableTrigger)
     ]
 
 

@@ -37,14 +37,21 @@ async def _json_body() -> dict[str, Any]:
 
 def _run_request(body: dict[str, Any]) -> tuple[str, Any, str | None]:
     if unknown := sorted(body.keys() - _BODY_KEYS):
-        raise ApiError(400, "bad_body", f"unknown field(s) {', '.join(unknown)}; "
-                       f"expected {', '.join(sorted(_BODY_KEYS))}")
+        raise ApiError(
+            400,
+            "bad_body",
+            f"unknown field(s) {', '.join(unknown)}; expected {', '.join(sorted(_BODY_KEYS))}",
+        )
     graph_id, key = body.get("graph_id"), body.get("idempotency_key")
     if not isinstance(graph_id, str) or not graph_id:
         raise ApiError(400, "bad_body", "graph_id must be a non-empty string")
     if key is not None and (not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH):
-        raise ApiError(400, "bad_body", f"idempotency_key must be a non-empty string of at most "
-                       f"{MAX_KEY_LENGTH} characters, or null")
+        raise ApiError(
+            400,
+            "bad_body",
+            f"idempotency_key must be a non-empty string of at most "
+            f"{MAX_KEY_LENGTH} characters, or null",
+        )
     params = body.get("params")
     if params is not None and not isinstance(params, dict):
         raise ApiError(422, "invalid_params", "params must be a JSON object")
@@ -70,14 +77,19 @@ def _filter() -> tuple[RunFilter, int, str | None]:
         raise ApiError(400, "bad_filter", f"unknown query parameter(s) {', '.join(unknown)}")
     status = args.get("status") or None
     if status is not None and status not in RunStatus.__members__:
-        raise ApiError(400, "bad_filter", f"status must be one of "
-                       f"{', '.join(RunStatus.__members__)}, got {status!r}")
+        raise ApiError(
+            400,
+            "bad_filter",
+            f"status must be one of {', '.join(RunStatus.__members__)}, got {status!r}",
+        )
     limit_text = args.get("limit", "50")
     if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIMIT:
-        raise ApiError(400, "bad_filter", f"limit must be an integer 1..{MAX_LIMIT}, "
-                       f"got {limit_text!r}")
+        raise ApiError(
+            400, "bad_filter", f"limit must be an integer 1..{MAX_LIMIT}, got {limit_text!r}"
+        )
     flt = RunFilter(
-        graph_id=args.get("graph_id") or None, trigger_id=args.get("trigger_id") or None,
+        graph_id=args.get("graph_id") or None,
+        trigger_id=args.get("trigger_id") or None,
         status=RunStatus(status) if status else None,
     )
     return flt, int(limit_text), args.get("cursor") or None

@@ -111,8 +111,13 @@ async def _not_ready(scope: Scope, send: Send) -> None:
     if scope["type"] != "http":
         return
     body = b'{"error":{"code":"not_ready","message":"the runtime is not started yet"}}'
-    await send({"type": "http.response.start", "status": 503, "headers": [
-        (b"content-type", b"application/json"), (b"retry-after", b"1")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [(b"content-type", b"application/json"), (b"retry-after", b"1")],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

@@ -32,8 +32,13 @@ def _err(description: str) -> dict[str, Any]:
     return _json(_ref("Error"), description)
 
 
-def _op(summary: str, ok: tuple[str, dict[str, Any], str], *errors: tuple[str, str],
-        secured: bool = True, **extra: Any) -> dict[str, Any]:
+def _op(
+    summary: str,
+    ok: tuple[str, dict[str, Any], str],
+    *errors: tuple[str, str],
+    secured: bool = True,
+    **extra: Any,
+) -> dict[str, Any]:
     status, schema, text = ok
     op: dict[str, Any] = {"summary": summary, "responses": {status: _json(schema, text)}}
     for code, text in (*errors, *((("401", "missing or wrong token"),) if secured else ())):
@@ -52,9 +57,18 @@ def _query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 
 _RUN_BODY = {"required": True, "content": {"application/json": {"schema": _ref("RunRequest")}}}
-_NOTE_BODY = {"required": False, "content": {"application/json": {"schema": {
-    "type": "object", "properties": {"note": {"type": "string"}}, "additionalProperties": False,
-}}}}
+_NOTE_BODY = {
+    "required": False,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {"note": {"type": "string"}},
+                "additionalProperties": False,
+            }
+        }
+    },
+}
 _LIST_PARAMS = [
     _query("graph_id", {"type": "string"}),
     _query("status", {"enum": ["pending", "running", "succeeded", "failed", "cancelled"]}),
@@ -66,50 +80,89 @@ _ITEMS = {"Trigger": _ref("Trigger"), "Plugin": _ref("Plugin")}
 
 
 def _list_of(name: str) -> dict[str, Any]:
-    return {"type": "object", "required": ["items"], "properties": {
-        "items": {"type": "array", "items": _ITEMS[name]}}}
+    return {
+        "type": "object",
+        "required": ["items"],
+        "properties": {"items": {"type": "array", "items": _ITEMS[name]}},
+    }
 
 
 def _trigger_op(verb: str, ok: tuple[str, dict[str, Any], str]) -> dict[str, Any]:
     extra: dict[str, Any] = {"parameters": [_path_param("trigger_id")]}
     if verb == "pause":
         extra["requestBody"] = _NOTE_BODY
-    return {"post": _op(f"{verb.capitalize()} a trigger", ok,
-                        ("404", "unknown trigger"), ("409", "not supported by this trigger"),
-                        ("400", "bad body"), **extra)}
+    return {
+        "post": _op(
+            f"{verb.capitalize()} a trigger",
+            ok,
+            ("404", "unknown trigger"),
+            ("409", "not supported by this trigger"),
+            ("400", "bad body"),
+            **extra,
+        )
+    }
 
 
 API_OPERATIONS: dict[str, dict[str, Any]] = {
     "/v1/runs": {
-        "post": _op("Enqueue a run", ("202", _ref("RunAccepted"), "durably enqueued"),
-                    ("400", "bad JSON or body"), ("404", "unknown graph"),
-                    ("422", "params is not a JSON object"), ("503", "busy; see Retry-After"),
-                    requestBody=_RUN_BODY),
-        "get": _op("List runs, newest first", ("200", _ref("RunPage"), "one page"),
-                   ("400", "bad filter or cursor"), parameters=_LIST_PARAMS),
+        "post": _op(
+            "Enqueue a run",
+            ("202", _ref("RunAccepted"), "durably enqueued"),
+            ("400", "bad JSON or body"),
+            ("404", "unknown graph"),
+            ("422", "params is not a JSON object"),
+            ("503", "busy; see Retry-After"),
+            requestBody=_RUN_BODY,
+        ),
+        "get": _op(
+            "List runs, newest first",
+            ("200", _ref("RunPage"), "one page"),
+            ("400", "bad filter or cursor"),
+            parameters=_LIST_PARAMS,
+        ),
     },
-    "/v1/runs/{run_id}": {"get": _op(
-        "Show a run", ("200", _ref("Run"), "the run"), ("404", "unknown run"),
-        parameters=[_path_param("run_id")])},
-    "/v1/runs/{run_id}/cancel": {"post": _op(
-        "Cancel a run", ("200", _ref("Run"), "cancelled or cancel requested"),
-        ("404", "unknown run"), ("409", "the run already finished"),
-        parameters=[_path_param("run_id")])},
+    "/v1/runs/{run_id}": {
+        "get": _op(
+            "Show a run",
+            ("200", _ref("Run"), "the run"),
+            ("404", "unknown run"),
+            parameters=[_path_param("run_id")],
+        )
+    },
+    "/v1/runs/{run_id}/cancel": {
+        "post": _op(
+            "Cancel a run",
+            ("200", _ref("Run"), "cancelled or cancel requested"),
+            ("404", "unknown run"),
+            ("409", "the run already finished"),
+            parameters=[_path_param("run_id")],
+        )
+    },
     "/v1/triggers": {"get": _op("List triggers", ("200", _list_of("Trigger"), "every trigger"))},
-    "/v1/triggers/{trigger_id}": {"get": _op(
-        "Show a trigger", ("200", _ref("Trigger"), "the trigger"), ("404", "unknown trigger"),
-        parameters=[_path_param("trigger_id")])},
+    "/v1/triggers/{trigger_id}": {
+        "get": _op(
+            "Show a trigger",
+            ("200", _ref("Trigger"), "the trigger"),
+            ("404", "unknown trigger"),
+            parameters=[_path_param("trigger_id")],
+        )
+    },
     "/v1/triggers/{trigger_id}/pause": _trigger_op("pause", ("200", _ref("Trigger"), "paused")),
     "/v1/triggers/{trigger_id}/resume": _trigger_op("resume", ("200", _ref("Trigger"), "resumed")),
     "/v1/triggers/{trigger_id}/fire": _trigger_op("fire", ("202", _ref("Run"), "run enqueued")),
     "/v1/plugins": {"get": _op("List plugins", ("200", _list_of("Plugin"), "every plugin"))},
     "/healthz": {"get": _op("Liveness", ("200", {"type": "object"}, "alive"), secured=False)},
-    "/readyz": {"get": _op("Readiness", ("200", {"type": "object"}, "ready"),
-                           ("503", "not ready"), secured=False)},
-    "/metrics": {"get": _op("Prometheus metrics", ("200", {"type": "string"}, "text format"),
-                            secured=False)},
-    "/openapi.json": {"get": _op("This document", ("200", {"type": "object"}, "OpenAPI 3.1"),
-                                 secured=False)},
+    "/readyz": {
+        "get": _op(
+            "Readiness", ("200", {"type": "object"}, "ready"), ("503", "not ready"), secured=False
+        )
+    },
+    "/metrics": {
+        "get": _op("Prometheus metrics", ("200", {"type": "string"}, "text format"), secured=False)
+    },
+    "/openapi.json": {
+        "get": _op("This document", ("200", {"type": "object"}, "OpenAPI 3.1"), secured=False)
+    },
 }
 
 
@@ -118,33 +171,69 @@ def _obj(required: list[str], **props: Any) -> dict[str, Any]:
 
 
 _RUN_PROPS = {
-    "run_id": {"type": "string"}, "graph_id": {"type": "string"},
+    "run_id": {"type": "string"},
+    "graph_id": {"type": "string"},
     "status": {"enum": ["pending", "running", "succeeded", "failed", "cancelled"]},
-    "idempotency_key": {"type": "string"}, "params": {"type": "object"},
-    "trigger_id": _NULL_STR, "trigger_source": {"type": "string"}, "scheduled_fire": _TIME,
-    "enqueued_at": _TIME, "started_at": _TIME, "finished_at": _TIME,
-    "attempt": {"type": "integer"}, "max_attempts": {"type": "integer"},
-    "cancel_requested": {"type": "boolean"}, "result": {},
-    "error": {"oneOf": [{"type": "null"}, _obj(["type", "message"], type={"type": "string"},
-                                                 message={"type": "string"})]},
+    "idempotency_key": {"type": "string"},
+    "params": {"type": "object"},
+    "trigger_id": _NULL_STR,
+    "trigger_source": {"type": "string"},
+    "scheduled_fire": _TIME,
+    "enqueued_at": _TIME,
+    "started_at": _TIME,
+    "finished_at": _TIME,
+    "attempt": {"type": "integer"},
+    "max_attempts": {"type": "integer"},
+    "cancel_requested": {"type": "boolean"},
+    "result": {},
+    "error": {
+        "oneOf": [
+            {"type": "null"},
+            _obj(["type", "message"], type={"type": "string"}, message={"type": "string"}),
+        ]
+    },
 }
 SCHEMAS: dict[str, Any] = {
-    "Error": _obj(["error"], error=_obj(["code", "message"], code={"type": "string"},
-                                        message={"type": "string"})),
-    "RunRequest": _obj(["graph_id"], graph_id={"type": "string"}, params={"type": "object"},
-                       idempotency_key=_NULL_STR),
-    "RunAccepted": _obj(["run_id", "status", "deduplicated"], run_id={"type": "string"},
-                        status={"type": "string"}, deduplicated={"type": "boolean"}),
+    "Error": _obj(
+        ["error"],
+        error=_obj(["code", "message"], code={"type": "string"}, message={"type": "string"}),
+    ),
+    "RunRequest": _obj(
+        ["graph_id"],
+        graph_id={"type": "string"},
+        params={"type": "object"},
+        idempotency_key=_NULL_STR,
+    ),
+    "RunAccepted": _obj(
+        ["run_id", "status", "deduplicated"],
+        run_id={"type": "string"},
+        status={"type": "string"},
+        deduplicated={"type": "boolean"},
+    ),
     "Run": _obj(list(_RUN_PROPS), **_RUN_PROPS),
-    "RunPage": _obj(["items", "next_cursor"], items={"type": "array", "items": _ref("Run")},
-                    next_cursor=_NULL_STR),
+    "RunPage": _obj(
+        ["items", "next_cursor"],
+        items={"type": "array", "items": _ref("Run")},
+        next_cursor=_NULL_STR,
+    ),
     "Trigger": _obj(
         ["trigger_id", "plugin", "kind", "state", "paused", "last_fire", "next_fire"],
-        trigger_id={"type": "string"}, plugin={"type": "string"}, kind={"type": "string"},
-        state={"type": "string"}, paused={"type": "boolean"}, last_fire=_TIME, next_fire=_TIME,
-        graph_id=_NULL_STR, note=_NULL_STR),
-    "Plugin": _obj(["name", "state", "error"], name={"type": "string"},
-                   state={"type": "string"}, error=_NULL_STR),
+        trigger_id={"type": "string"},
+        plugin={"type": "string"},
+        kind={"type": "string"},
+        state={"type": "string"},
+        paused={"type": "boolean"},
+        last_fire=_TIME,
+        next_fire=_TIME,
+        graph_id=_NULL_STR,
+        note=_NULL_STR,
+    ),
+    "Plugin": _obj(
+        ["name", "state", "error"],
+        name={"type": "string"},
+        state={"type": "string"},
+        error=_NULL_STR,
+    ),
 }
 
 
@@ -161,9 +250,11 @@ def app_routes(app: Quart) -> set[tuple[str, str]]:
 
 def _other(path: str, method: str) -> dict[str, Any]:
     params = [_path_param(n) for n in re.findall(r"{([^}]+)}", path)]
-    op = {"summary": f"Trigger route {method.upper()} {path} (signed delivery; no bearer token)",
-          "responses": {"default": {"description": "see the trigger's documentation"}},
-          "security": []}
+    op = {
+        "summary": f"Trigger route {method.upper()} {path} (signed delivery; no bearer token)",
+        "responses": {"default": {"description": "see the trigger's documentation"}},
+        "security": [],
+    }
     return dict(op, parameters=params) if params else op
 
 

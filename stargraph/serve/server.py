@@ -123,8 +123,12 @@ async def serve_config(cfg: StargraphConfig, *, insecure: bool = False) -> None:
             attach_runtime(app, runtime)
             with bind_socket(host, port) as sock:
                 bound = sock.getsockname()
-                log_event(logger, "serve.listening", url=f"http://{host}:{bound[1]}",
-                          backend=sniffio.current_async_library())
+                log_event(
+                    logger,
+                    "serve.listening",
+                    url=f"http://{host}:{bound[1]}",
+                    backend=sniffio.current_async_library(),
+                )
                 await serve_app(app, sock=sock, stop=stop, grace=cfg.serve.graceful_timeout)
             log_event(logger, "serve.draining")
         tg.cancel_scope.cancel()

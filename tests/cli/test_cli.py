@@ -16,7 +16,7 @@ from stargraph import __version__
 from stargraph.cli import main
 from stargraph.cli.commands import parse_params
 
-GRAPHS = '''
+GRAPHS = """
 import anyio
 
 async def hello(params, ctx):
@@ -24,14 +24,15 @@ async def hello(params, ctx):
 
 def boom(params, ctx):
     raise ValueError("boom went the graph")
-'''
+"""
 
 
 @pytest.fixture(params=["asyncio", "trio"])
 def project(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     """A config folder with a graphs module; the CLI runs on the parametrised backend."""
     (tmp_path / "cli_graphs.py").write_text(GRAPHS)
-    (tmp_path / "stargraph.toml").write_text(textwrap.dedent(f"""
+    (tmp_path / "stargraph.toml").write_text(
+        textwrap.dedent(f"""
         [store]
         url = "sqlite:///runs.db"
         [serve]
@@ -40,7 +41,8 @@ def project(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
         target = "cli_graphs:hello"
         [graphs.boom]
         target = "cli_graphs:boom"
-    """))
+    """)
+    )
     return tmp_path / "stargraph.toml"
 
 
@@ -66,8 +68,11 @@ def test_run_then_inspect_and_cancel(project: Path, capsys: pytest.CaptureFixtur
 
     code, out, _ = _run(capsys, "runs", "show", run_id, "--json", *cfg)
     shown = json.loads(out)
-    assert (shown["graph_id"], shown["params"], shown["status"]) == ("hello", {"name": "ann"},
-                                                                     "pending")
+    assert (shown["graph_id"], shown["params"], shown["status"]) == (
+        "hello",
+        {"name": "ann"},
+        "pending",
+    )
     code, out, _ = _run(capsys, "runs", "list", *cfg)
     assert out.splitlines()[0].split()[:3] == ["RUN", "ID", "GRAPH"] and run_id in out
 
@@ -78,15 +83,26 @@ def test_run_then_inspect_and_cancel(project: Path, capsys: pytest.CaptureFixtur
 
 
 def test_run_wait_prints_the_result(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run(capsys, "run", "hello", "-p", 'name="bo"', "--idempotency-key", "k1",
-                        "--wait", "--json", "--config", str(project))
+    code, out, _ = _run(
+        capsys,
+        "run",
+        "hello",
+        "-p",
+        'name="bo"',
+        "--idempotency-key",
+        "k1",
+        "--wait",
+        "--json",
+        "--config",
+        str(project),
+    )
     assert code == 0
     run = json.loads(out)
     assert run["status"] == "succeeded" and run["result"] == {"hello": "bo", "attempt": 1}
-    code, out, _ = _run(capsys, "run", "hello", "--idempotency-key", "k1", "--json",
-                        "--config", str(project))
-    assert json.loads(out) == {"run_id": run["run_id"], "status": "succeeded",
-                               "deduplicated": True}
+    code, out, _ = _run(
+        capsys, "run", "hello", "--idempotency-key", "k1", "--json", "--config", str(project)
+    )
+    assert json.loads(out) == {"run_id": run["run_id"], "status": "succeeded", "deduplicated": True}
 
 
 def test_failed_run_exits_non_zero(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -95,11 +111,17 @@ def test_failed_run_exits_non_zero(project: Path, capsys: pytest.CaptureFixture[
     assert "boom went the graph" in out and err.endswith("ended failed\n")
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (("run", "nope"), "stargraph: error: Unknown graph 'nope'; registered graphs: boom, hello"),
-    (("runs", "show", "r-1"), "stargraph: error: No run with id 'r-1'"),
-    (("run", "hello", "-p", "novalue"), "stargraph: error: -p expects KEY=VALUE, got 'novalue'"),
-])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("run", "nope"), "stargraph: error: Unknown graph 'nope'; registered graphs: boom, hello"),
+        (("runs", "show", "r-1"), "stargraph: error: No run with id 'r-1'"),
+        (
+            ("run", "hello", "-p", "novalue"),
+            "stargraph: error: -p expects KEY=VALUE, got 'novalue'",
+        ),
+    ],
+)
 def test_errors_are_one_line(
     project: Path, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], message: str
 ) -> None:
@@ -112,46 +134,77 @@ def test_bad_config_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[st
     bad.write_text("[serve]\nbackend = 'gevent'\n")
     code, _, err = _run(capsys, "runs", "list", "--config", str(bad))
     assert code == 1
-    assert err == (f"stargraph: error: {bad}: serve.backend: must be one of asyncio, trio, "
-                   "got 'gevent'\n")
+    assert err == (
+        f"stargraph: error: {bad}: serve.backend: must be one of asyncio, trio, got 'gevent'\n"
+    )
 
 
 def test_subprocess_error_has_no_traceback(tmp_path: Path) -> None:
     exe = Path(sys.executable).with_name("stargraph")
-    done = subprocess.run([exe, "runs", "list", "--config", str(tmp_path / "missing.toml")],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [exe, "runs", "list", "--config", str(tmp_path / "missing.toml")],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.strip().endswith("missing.toml: config file not found")
 
 
 def test_parse_params() -> None:
     assert parse_params(["a=1", "b=x", 'c={"d": [1]}', "e=", "f=a=b"]) == {
-        "a": 1, "b": "x", "c": {"d": [1]}, "e": "", "f": "a=b"}
+        "a": 1,
+        "b": "x",
+        "c": {"d": [1]},
+        "e": "",
+        "f": "a=b",
+    }
 
 
-def test_webhook_sign_github(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_webhook_sign_github(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     body = tmp_path / "body.json"
     body.write_bytes(b'{"ref": "main"}')
     monkeypatch.setenv("HOOK_SECRET", "It's a Secret to Everybody")
-    code, out, _ = _run(capsys, "webhook", "sign", "--scheme", "github", "--secret-env",
-                        "HOOK_SECRET", "--body-file", str(body), "--json")
+    code, out, _ = _run(
+        capsys,
+        "webhook",
+        "sign",
+        "--scheme",
+        "github",
+        "--secret-env",
+        "HOOK_SECRET",
+        "--body-file",
+        str(body),
+        "--json",
+    )
     expected = hmac.new(b"It's a Secret to Everybody", body.read_bytes(), hashlib.sha256)
     headers = json.loads(out)
     assert code == 0 and headers["X-Hub-Signature-256"] == f"sha256={expected.hexdigest()}"
     assert "Everybody" not in out
 
 
-def test_webhook_sign_needs_the_variable(capsys: pytest.CaptureFixture[str],
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_webhook_sign_needs_the_variable(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("NO_SUCH_SECRET", raising=False)
-    code, _, err = _run(capsys, "webhook", "sign", "--scheme", "stargraph", "--secret-env",
-                        "NO_SUCH_SECRET", "--body-file", "/dev/null")
+    code, _, err = _run(
+        capsys,
+        "webhook",
+        "sign",
+        "--scheme",
+        "stargraph",
+        "--secret-env",
+        "NO_SUCH_SECRET",
+        "--body-file",
+        "/dev/null",
+    )
     assert code == 1 and "NO_SUCH_SECRET is not set" in err
 
 
-def test_remote_listing_without_a_server(tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_remote_listing_without_a_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = _run(capsys, "triggers", "list", "--url", "http://127.0.0.1:9")
     assert code == 1 and err.startswith("stargraph: error: no Stargraph server answers at")
 
@@ -167,56 +220,91 @@ def test_serve_refuses_a_public_bind_without_token(
 
 
 def test_cron_next_across_spring_forward(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run(capsys, "cron", "next", "0 2 * * *", "--tz", "America/New_York",
-                        "--after", "2026-03-07T00:00:00+00:00", "-n", "3", "--json")
+    code, out, _ = _run(
+        capsys,
+        "cron",
+        "next",
+        "0 2 * * *",
+        "--tz",
+        "America/New_York",
+        "--after",
+        "2026-03-07T00:00:00+00:00",
+        "-n",
+        "3",
+        "--json",
+    )
     # Debian cron: the 02:00 fire inside the 03-08 gap runs right after it, at 03:00 EDT.
     assert code == 0 and json.loads(out) == [
-        "2026-03-07T07:00:00+00:00", "2026-03-08T07:00:00+00:00", "2026-03-09T06:00:00+00:00"]
+        "2026-03-07T07:00:00+00:00",
+        "2026-03-08T07:00:00+00:00",
+        "2026-03-09T06:00:00+00:00",
+    ]
 
 
 def test_cron_next_table_and_seconds(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run(capsys, "cron", "next", "* * * * * */20", "--after",
-                        "2026-01-01T00:00:05+00:00", "-n", "2")
+    code, out, _ = _run(
+        capsys, "cron", "next", "* * * * * */20", "--after", "2026-01-01T00:00:05+00:00", "-n", "2"
+    )
     lines = out.splitlines()
     assert code == 0 and lines[0].split() == ["UTC", "LOCAL", "(UTC)"]
     assert lines[1].startswith("2026-01-01T00:00:20+00:00")
     assert lines[2].startswith("2026-01-01T00:00:40+00:00")
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (("cron", "next", "61 * * * *"), "stargraph: error: invalid schedule '61 * * * *'"),
-    (("cron", "next", "* * * * *", "--tz", "Nowhere/City"), "unknown time zone 'Nowhere/City'"),
-    (("cron", "next", "* * * * *", "--after", "2026-01-01T00:00"), "--after: give an offset"),
-    (("cron", "next", "* * * * *", "-n", "0"), "-n must be at least 1"),
-])
-def test_cron_next_errors(capsys: pytest.CaptureFixture[str], argv: tuple[str, ...],
-                          message: str) -> None:
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("cron", "next", "61 * * * *"), "stargraph: error: invalid schedule '61 * * * *'"),
+        (("cron", "next", "* * * * *", "--tz", "Nowhere/City"), "unknown time zone 'Nowhere/City'"),
+        (("cron", "next", "* * * * *", "--after", "2026-01-01T00:00"), "--after: give an offset"),
+        (("cron", "next", "* * * * *", "-n", "0"), "-n must be at least 1"),
+    ],
+)
+def test_cron_next_errors(
+    capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], message: str
+) -> None:
     code, _, err = _run(capsys, *argv)
     assert code == 1 and message in err and len(err.splitlines()) == 1
 
 
-def test_store_flag_overrides_the_config(project: Path, tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_store_flag_overrides_the_config(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     other = f"sqlite:///{tmp_path / 'other.db'}"
-    code, out, _ = _run(capsys, "run", "hello", "--json", "--store", other,
-                        "--config", str(project))
+    code, out, _ = _run(
+        capsys, "run", "hello", "--json", "--store", other, "--config", str(project)
+    )
     run_id = json.loads(out)["run_id"]
-    code, out, _ = _run(capsys, "runs", "list", "--json", "--store", other,
-                        "--config", str(project))
+    code, out, _ = _run(
+        capsys, "runs", "list", "--json", "--store", other, "--config", str(project)
+    )
     assert [item["run_id"] for item in json.loads(out)["items"]] == [run_id]
     code, out, _ = _run(capsys, "runs", "list", "--config", str(project))
     assert code == 0 and out == "(none)\n"
 
 
 @pytest.mark.postgres
-def test_run_and_list_on_postgres(project: Path, postgres_url: str,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run(capsys, "run", "hello", "-p", "name=pg", "--wait", "--json",
-                        "--store", postgres_url, "--config", str(project))
+def test_run_and_list_on_postgres(
+    project: Path, postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _run(
+        capsys,
+        "run",
+        "hello",
+        "-p",
+        "name=pg",
+        "--wait",
+        "--json",
+        "--store",
+        postgres_url,
+        "--config",
+        str(project),
+    )
     run = json.loads(out)
     assert code == 0 and run["result"] == {"hello": "pg", "attempt": 1}
-    code, out, _ = _run(capsys, "runs", "list", "--json", "--store", postgres_url,
-                        "--config", str(project))
+    code, out, _ = _run(
+        capsys, "runs", "list", "--json", "--store", postgres_url, "--config", str(project)
+    )
     assert [item["run_id"] for item in json.loads(out)["items"]] == [run["run_id"]]
 
 
@@ -226,13 +314,15 @@ def test_store_commands_do_not_need_webhook_secrets(
     """`run` and `runs` never host the webhook trigger, so its secret variable may be unset."""
     monkeypatch.delenv("CLI_TEST_SECRET", raising=False)
     with project.open("a") as fh:
-        fh.write(textwrap.dedent("""
+        fh.write(
+            textwrap.dedent("""
             [[webhook]]
             trigger_id = "webhook:x"
             path = "/hooks/x"
             graph_id = "hello"
             secret_env = "CLI_TEST_SECRET"
-        """))
+        """)
+        )
     cfg = ("--config", str(project))
     code, out, err = _run(capsys, "run", "hello", *cfg, "--json")
     assert code == 0, err

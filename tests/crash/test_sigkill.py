@@ -33,7 +33,8 @@ CHILD = Path(__file__).with_name("crash_child.py")
 def _run_child_and_kill(url: str, backend: str, kill_after: float) -> tuple[list[str], int]:
     """Start the child, SIGKILL it *kill_after* seconds after its first ack; return the lines."""
     proc = subprocess.Popen(
-        [sys.executable, str(CHILD), url, backend], stdout=subprocess.PIPE,
+        [sys.executable, str(CHILD), url, backend],
+        stdout=subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     assert proc.stdout is not None
@@ -83,8 +84,9 @@ async def test_sigkill_loses_no_acknowledged_run(tmp_path: Path, anyio_backend: 
     kill_after = random.Random(seed).uniform(0.3, 2.0)
     db = tmp_path / "crash.db"
     url = f"sqlite:///{db}"
-    lines, code = await anyio.to_thread.run_sync(_run_child_and_kill, url, anyio_backend,
-                                                 kill_after)
+    lines, code = await anyio.to_thread.run_sync(
+        _run_child_and_kill, url, anyio_backend, kill_after
+    )
     assert code == -signal.SIGKILL, f"seed={seed}"
     acks: dict[str, set[str]] = defaultdict(set)
     for line in lines:
@@ -97,8 +99,7 @@ async def test_sigkill_loses_no_acknowledged_run(tmp_path: Path, anyio_backend: 
     store = open_store(url)
     await store.open()
     try:
-        settings = SchedulerSettings(lease_seconds=1.0, poll_interval=0.05,
-                                     max_concurrent_runs=32)
+        settings = SchedulerSettings(lease_seconds=1.0, poll_interval=0.05, max_concurrent_runs=32)
         async with Scheduler(store, [graph()], settings=settings):
             with anyio.fail_after(60):
                 while True:

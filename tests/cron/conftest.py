@@ -38,13 +38,17 @@ def cron_of(rt: Runtime) -> CronTrigger:
 
 @asynccontextmanager
 async def cron_runtime(
-    url: str, specs: list[CronSpec], clock: ManualClock, recorder: Recorder | None = None,
+    url: str,
+    specs: list[CronSpec],
+    clock: ManualClock,
+    recorder: Recorder | None = None,
     graph_ids: tuple[str, ...] = ("g",),
 ) -> AsyncIterator[Runtime]:
     rec = recorder or Recorder()
     graphs = [Graph(graph_id=g, fn=rec) for g in graph_ids]
-    async with Runtime(url, graphs=graphs, deps={"cron_specs": specs}, clock=clock,
-                       graph_entry_points=False) as rt:
+    async with Runtime(
+        url, graphs=graphs, deps={"cron_specs": specs}, clock=clock, graph_entry_points=False
+    ) as rt:
         yield rt
 
 

@@ -23,10 +23,19 @@ async def work(params: dict[str, Any], ctx: RunContext) -> None:
 
 
 async def main(url: str, seconds: float) -> None:
-    spec = CronSpec(trigger_id="tick", schedule="* * * * * *", graph_id="work",
-                    missed_fire_policy="fire_all", catchup_window=timedelta(hours=1))
-    async with Runtime(url, graphs=[Graph(graph_id="work", fn=work)],
-                       deps={"cron_specs": [spec]}, graph_entry_points=False) as rt:
+    spec = CronSpec(
+        trigger_id="tick",
+        schedule="* * * * * *",
+        graph_id="work",
+        missed_fire_policy="fire_all",
+        catchup_window=timedelta(hours=1),
+    )
+    async with Runtime(
+        url,
+        graphs=[Graph(graph_id="work", fn=work)],
+        deps={"cron_specs": [spec]},
+        graph_entry_points=False,
+    ) as rt:
         print("ready", flush=True)
         await anyio.sleep(seconds)
         reg = rt.metrics.registry

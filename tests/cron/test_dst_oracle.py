@@ -24,8 +24,18 @@ TRANSITIONS = {
     "Asia/Beirut": ["2026-03-28T22:00", "2026-10-24T21:00"],
     "Australia/Lord_Howe": ["2026-04-04T15:00", "2026-10-03T15:30"],
 }
-FIXED = ["30 2 * * *", "0 0 * * *", "30 1 * * *", "0 2 * * *", "15 2,3 * * *",
-         "0,30 0-3 * * *", "59 23 * * *", "30 0 * * *", "45 1,2 * * *", "10 0-4/2 * * *"]
+FIXED = [
+    "30 2 * * *",
+    "0 0 * * *",
+    "30 1 * * *",
+    "0 2 * * *",
+    "15 2,3 * * *",
+    "0,30 0-3 * * *",
+    "59 23 * * *",
+    "30 0 * * *",
+    "45 1,2 * * *",
+    "10 0-4/2 * * *",
+]
 WILDCARD = ["0 * * * *", "*/15 * * * *", "*/30 0-3 * * *", "5 */2 * * *", "* 2 * * *"]
 EVERY_N = ["*/7 * * * *", "*/20 * * * *", "*/45 * * * *"]
 CASES = [
@@ -106,8 +116,17 @@ def test_every_transition_listed_is_real() -> None:
 @pytest.mark.parametrize("tz", ["UTC", "America/New_York", "Europe/Berlin", "America/Santiago"])
 @pytest.mark.parametrize(
     "expr",
-    ["0 9 * * 1-5", "0 0 1 * *", "0 12 29 2 *", "*/10 8-18 * * mon-fri", "0 0 13 * 5",
-     "0 0 1,15 * 0", "0 6 * jan,jul *", "30 4 */3 * *", "0 0 * * */2"],
+    [
+        "0 9 * * 1-5",
+        "0 0 1 * *",
+        "0 12 29 2 *",
+        "*/10 8-18 * * mon-fri",
+        "0 0 13 * 5",
+        "0 0 1,15 * 0",
+        "0 6 * jan,jul *",
+        "30 4 */3 * *",
+        "0 0 * * */2",
+    ],
 )
 def test_matches_cronsim_over_a_year(tz: str, expr: str) -> None:
     start = datetime(2026, 1, 1, tzinfo=UTC)
@@ -131,7 +150,9 @@ def test_fall_back_first_is_the_default_and_fires_once() -> None:
     start = datetime(2026, 10, 24, tzinfo=UTC)
     fires = _ours("30 2 * * *", "Europe/Berlin", start, start + timedelta(days=3))
     assert [f.isoformat() for f in fires] == [
-        "2026-10-24T00:30:00+00:00", "2026-10-25T00:30:00+00:00", "2026-10-26T01:30:00+00:00",
+        "2026-10-24T00:30:00+00:00",
+        "2026-10-25T00:30:00+00:00",
+        "2026-10-26T01:30:00+00:00",
     ]
 
 
@@ -158,7 +179,9 @@ def test_a_missing_midnight_is_never_a_wildcard_fire() -> None:
     start = datetime(2026, 9, 6, 3, tzinfo=UTC)
     fires = _ours("0 */2 * * 0", "America/Santiago", start, start + timedelta(hours=6))
     assert [f.astimezone(tz).isoformat() for f in fires] == [
-        "2026-09-06T02:00:00-03:00", "2026-09-06T04:00:00-03:00", "2026-09-06T06:00:00-03:00",
+        "2026-09-06T02:00:00-03:00",
+        "2026-09-06T04:00:00-03:00",
+        "2026-09-06T06:00:00-03:00",
     ]
 
 
@@ -175,7 +198,10 @@ def test_lord_howe_half_hour_fall_back_follows_the_real_clock() -> None:
     ]
     halves = _ours("*/20 1 * * *", "Australia/Lord_Howe", start, start + timedelta(hours=6))
     assert [f.astimezone(tz).strftime("%H:%M%z") for f in halves] == [
-        "01:00+1100", "01:20+1100", "01:40+1100", "01:40+1030",
+        "01:00+1100",
+        "01:20+1100",
+        "01:40+1100",
+        "01:40+1030",
     ]
 
 

@@ -16,8 +16,9 @@ MIN = 60
 
 
 def spec(policy: str, **kw: object) -> CronSpec:
-    return CronSpec(trigger_id="p", schedule="*/10 * * * *", graph_id="g",
-                    missed_fire_policy=policy, **kw)  # type: ignore[arg-type]
+    return CronSpec(
+        trigger_id="p", schedule="*/10 * * * *", graph_id="g", missed_fire_policy=policy, **kw
+    )  # type: ignore[arg-type]
 
 
 NOW = E0 + 65 * MIN  # fires missed: +10 .. +60 (six)
@@ -76,8 +77,13 @@ def test_counting_is_capped() -> None:
 
 
 def test_long_downtime_of_an_every_second_schedule_is_cheap() -> None:
-    every = CronSpec(trigger_id="s", schedule="* * * * * *", graph_id="g",
-                     missed_fire_policy="fire_once_catchup", catchup_window=timedelta(hours=1))
+    every = CronSpec(
+        trigger_id="s",
+        schedule="* * * * * *",
+        graph_id="g",
+        missed_fire_policy="fire_once_catchup",
+        catchup_window=timedelta(hours=1),
+    )
     plan = plan_missed(every, E0, E0 + 86_400)
     assert plan.fires == (E0 + 86_400,)
     assert plan.skipped == COUNT_CAP  # 86,399 really: counted up to the cap

@@ -34,7 +34,8 @@ async def _open(url: str, seconds: float, backend: str) -> Process:
     with path.open("wb") as err:
         proc = await anyio.open_process(
             [sys.executable, str(CHILD), url, str(seconds), backend],
-            stdout=subprocess.PIPE, stderr=err,
+            stdout=subprocess.PIPE,
+            stderr=err,
         )
     _ERRS[proc.pid] = path
     return proc
@@ -57,7 +58,7 @@ async def _finish(proc: Process) -> dict[str, float]:
         async for chunk in proc.stdout:
             out += chunk
         await proc.wait()
-    assert proc.returncode == 0, (await _drain(proc))
+    assert proc.returncode == 0, await _drain(proc)
     counts: dict[str, float] = json.loads(out.decode().strip().splitlines()[-1])
     return counts
 

@@ -31,8 +31,16 @@ def iso(fires: list[datetime]) -> list[str]:
 
 # -- H ------------------------------------------------------------------------------------------
 
-HASHED = ["H H * * *", "H/15 * * * *", "H(0-29) H(9-17) * * 1-5", "H(30-59)/10 * * * *",
-          "H H H * *", "0 0 * * H", "H * * * * H", "*/5 H * * * H/20"]
+HASHED = [
+    "H H * * *",
+    "H/15 * * * *",
+    "H(0-29) H(9-17) * * 1-5",
+    "H(30-59)/10 * * * *",
+    "H H H * *",
+    "0 0 * * H",
+    "H * * * * H",
+    "*/5 H * * * H/20",
+]
 
 
 @pytest.mark.parametrize("expr", HASHED)
@@ -46,14 +54,16 @@ def test_h_expands_to_a_valid_expression_of_the_same_shape(expr: str) -> None:
 
 @pytest.mark.parametrize(
     ("expr", "check"),
-    [("H * * * *", lambda f: 0 <= int(f[0]) <= 59),
-     ("0 H * * *", lambda f: 0 <= int(f[1]) <= 23),
-     ("0 0 H * *", lambda f: 1 <= int(f[2]) <= 31),
-     ("0 0 * * H", lambda f: 0 <= int(f[4]) <= 6),
-     ("H(0-29) * * * *", lambda f: 0 <= int(f[0]) <= 29),
-     ("H/15 * * * *", lambda f: f[0].endswith("-59/15") and 0 <= int(f[0].split("-")[0]) <= 14),
-     ("H(30-59)/10 * * * *", lambda f: f[0].endswith("-59/10") and 30 <= int(f[0][:2]) <= 39),
-     ("* * * * * H", lambda f: 0 <= int(f[5]) <= 59)],
+    [
+        ("H * * * *", lambda f: 0 <= int(f[0]) <= 59),
+        ("0 H * * *", lambda f: 0 <= int(f[1]) <= 23),
+        ("0 0 H * *", lambda f: 1 <= int(f[2]) <= 31),
+        ("0 0 * * H", lambda f: 0 <= int(f[4]) <= 6),
+        ("H(0-29) * * * *", lambda f: 0 <= int(f[0]) <= 29),
+        ("H/15 * * * *", lambda f: f[0].endswith("-59/15") and 0 <= int(f[0].split("-")[0]) <= 14),
+        ("H(30-59)/10 * * * *", lambda f: f[0].endswith("-59/10") and 30 <= int(f[0][:2]) <= 39),
+        ("* * * * * H", lambda f: 0 <= int(f[5]) <= 59),
+    ],
 )
 def test_h_forms(expr: str, check: object) -> None:
     for i in range(300):
@@ -67,12 +77,18 @@ def test_h_is_stable_across_processes() -> None:
         "print(canonical('H H * * *', 'cron:nightly'), canonical('H/15 * * * * H', 'b'))"
     )
     outs = {
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       check=True, env={"PYTHONHASHSEED": str(seed)}).stdout
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PYTHONHASHSEED": str(seed)},
+        ).stdout
         for seed in (1, 2, 3)
     }
-    assert outs == {f"{canonical('H H * * *', 'cron:nightly')} "
-                    f"{canonical('H/15 * * * * H', 'b')}\n"}
+    assert outs == {
+        f"{canonical('H H * * *', 'cron:nightly')} {canonical('H/15 * * * * H', 'b')}\n"
+    }
 
 
 def test_h_spreads_different_ids() -> None:
@@ -99,12 +115,17 @@ def test_random_r_is_refused() -> None:
 
 # -- seconds and aliases --------------------------------------------------------------------------
 
+
 def test_seconds_field_is_the_sixth() -> None:
     assert iso(next_fires(spec("* * * * * */15"), T0, 4)) == [
-        "2026-05-04T10:07:15", "2026-05-04T10:07:30", "2026-05-04T10:07:45", "2026-05-04T10:08:00",
+        "2026-05-04T10:07:15",
+        "2026-05-04T10:07:30",
+        "2026-05-04T10:07:45",
+        "2026-05-04T10:08:00",
     ]
     assert iso(next_fires(spec("0 12 * * * 30"), T0, 2)) == [
-        "2026-05-04T12:00:30", "2026-05-05T12:00:30",
+        "2026-05-04T12:00:30",
+        "2026-05-05T12:00:30",
     ]
     every = next_fires(spec("* * * * * *"), T0, 5)
     assert [f - T0 for f in every] == [timedelta(seconds=s) for s in range(1, 6)]
@@ -112,9 +133,16 @@ def test_seconds_field_is_the_sixth() -> None:
 
 @pytest.mark.parametrize(
     ("alias", "expr"),
-    [("@yearly", "0 0 1 1 *"), ("@annually", "0 0 1 1 *"), ("@monthly", "0 0 1 * *"),
-     ("@weekly", "0 0 * * 0"), ("@daily", "0 0 * * *"), ("@midnight", "0 0 * * *"),
-     ("@hourly", "0 * * * *"), ("@DAILY", "0 0 * * *")],
+    [
+        ("@yearly", "0 0 1 1 *"),
+        ("@annually", "0 0 1 1 *"),
+        ("@monthly", "0 0 1 * *"),
+        ("@weekly", "0 0 * * 0"),
+        ("@daily", "0 0 * * *"),
+        ("@midnight", "0 0 * * *"),
+        ("@hourly", "0 * * * *"),
+        ("@DAILY", "0 0 * * *"),
+    ],
 )
 def test_aliases_mean_what_debian_cron_means(alias: str, expr: str) -> None:
     for tz in ("UTC", "Europe/Berlin"):
@@ -123,12 +151,18 @@ def test_aliases_mean_what_debian_cron_means(alias: str, expr: str) -> None:
 
 # -- special fields (croniter evaluates them, on naive local times) -------------------------------
 
+
 @pytest.mark.parametrize(
     ("expr", "first"),
-    [("0 0 L * *", "2026-05-31T00:00:00"), ("0 0 * * 5#2", "2026-05-08T00:00:00"),
-     ("0 0 * * L5", "2026-05-29T00:00:00"), ("0 0 15W * *", "2026-05-15T00:00:00"),
-     ("0 0 16W * *", "2026-05-15T00:00:00"), ("0 0 1 1 * 0 2030", "2030-01-01T00:00:00"),
-     ("0 9 * * mon#1", "2026-06-01T09:00:00")],
+    [
+        ("0 0 L * *", "2026-05-31T00:00:00"),
+        ("0 0 * * 5#2", "2026-05-08T00:00:00"),
+        ("0 0 * * L5", "2026-05-29T00:00:00"),
+        ("0 0 15W * *", "2026-05-15T00:00:00"),
+        ("0 0 16W * *", "2026-05-15T00:00:00"),
+        ("0 0 1 1 * 0 2030", "2030-01-01T00:00:00"),
+        ("0 9 * * mon#1", "2026-06-01T09:00:00"),
+    ],
 )
 def test_special_fields(expr: str, first: str) -> None:
     assert iso(next_fires(spec(expr), T0, 1)) == [first]
@@ -141,6 +175,7 @@ def test_special_fields_in_a_zone_follow_fixed_time_dst_rules() -> None:
 
 
 # -- the fast matcher agrees with croniter and cronsim on random expressions ----------------------
+
 
 def _field(lo: int, hi: int) -> st.SearchStrategy[str]:
     num = st.integers(lo, hi)
@@ -156,8 +191,9 @@ def _field(lo: int, hi: int) -> st.SearchStrategy[str]:
 EXPRS = st.tuples(_field(0, 59), _field(0, 23), _field(1, 28), _field(1, 12), _field(0, 6)).map(
     " ".join
 )
-ZONES = st.sampled_from(["UTC", "America/New_York", "Europe/Berlin", "America/Santiago",
-                         "Asia/Beirut", "Asia/Kolkata"])
+ZONES = st.sampled_from(
+    ["UTC", "America/New_York", "Europe/Berlin", "America/Santiago", "Asia/Beirut", "Asia/Kolkata"]
+)
 STARTS = st.datetimes(datetime(2025, 1, 1), datetime(2027, 12, 31)).map(
     lambda d: d.replace(microsecond=0, tzinfo=UTC)
 )
@@ -200,10 +236,13 @@ def test_fast_matcher_agrees_with_croniter(expr: str, start: datetime) -> None:
 
 # -- start_at / end_at, policies' helpers -------------------------------------------------------
 
+
 def test_start_and_end_bound_the_fires() -> None:
     s = spec("0 * * * *", start_at=T0 + timedelta(hours=5), end_at=T0 + timedelta(hours=8))
     assert iso(next_fires(s, T0, 10)) == [
-        "2026-05-04T16:00:00", "2026-05-04T17:00:00", "2026-05-04T18:00:00",
+        "2026-05-04T16:00:00",
+        "2026-05-04T17:00:00",
+        "2026-05-04T18:00:00",
     ]
     at_start = spec("0 * * * *", start_at=datetime(2026, 5, 4, 15, tzinfo=UTC))
     assert iso(next_fires(at_start, T0, 1)) == ["2026-05-04T15:00:00"]
@@ -223,26 +262,29 @@ def test_latest_and_between_agree_with_brute_force() -> None:
 
 # -- validation -----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("kw", "match"),
-    [({"schedule": "0 0 31 2 *"}, r"'cron:x'.*'0 0 31 2 \*' is invalid: it never fires"),
-     ({"schedule": "0 0 30 2 *"}, "never fires"),
-     ({"schedule": "61 * * * *"}, r"'61 \* \* \* \*' is invalid"),
-     ({"schedule": "* * *"}, "expected 5 fields"),
-     ({"schedule": "*/0 * * * *"}, "invalid"),
-     ({"schedule": "foo bar baz qux quux"}, "invalid"),
-     ({"schedule": "@reboot"}, "unknown alias"),
-     ({"schedule": "H(50-10) * * * *"}, "increasing"),
-     ({"schedule": ""}, "schedule must be a non-empty string"),
-     ({"tz": "Mars/Olympus"}, "tz 'Mars/Olympus' is not a known IANA time zone"),
-     ({"tz": "../etc"}, "tz '../etc'"),
-     ({"missed_fire_policy": "sometimes"}, "missed_fire_policy 'sometimes' is not one of"),
-     ({"fall_back": "last"}, "fall_back 'last'"),
-     ({"catchup_window": timedelta(seconds=-1)}, "catchup_window"),
-     ({"start_at": datetime(2026, 1, 1)}, "start_at must be a timezone-aware"),
-     ({"start_at": T0, "end_at": T0 - timedelta(1)}, "before start_at"),
-     ({"params": {"x": {1, 2}}}, "params"),
-     ({"graph_id": " "}, "graph_id must be a non-empty string")],
+    [
+        ({"schedule": "0 0 31 2 *"}, r"'cron:x'.*'0 0 31 2 \*' is invalid: it never fires"),
+        ({"schedule": "0 0 30 2 *"}, "never fires"),
+        ({"schedule": "61 * * * *"}, r"'61 \* \* \* \*' is invalid"),
+        ({"schedule": "* * *"}, "expected 5 fields"),
+        ({"schedule": "*/0 * * * *"}, "invalid"),
+        ({"schedule": "foo bar baz qux quux"}, "invalid"),
+        ({"schedule": "@reboot"}, "unknown alias"),
+        ({"schedule": "H(50-10) * * * *"}, "increasing"),
+        ({"schedule": ""}, "schedule must be a non-empty string"),
+        ({"tz": "Mars/Olympus"}, "tz 'Mars/Olympus' is not a known IANA time zone"),
+        ({"tz": "../etc"}, "tz '../etc'"),
+        ({"missed_fire_policy": "sometimes"}, "missed_fire_policy 'sometimes' is not one of"),
+        ({"fall_back": "last"}, "fall_back 'last'"),
+        ({"catchup_window": timedelta(seconds=-1)}, "catchup_window"),
+        ({"start_at": datetime(2026, 1, 1)}, "start_at must be a timezone-aware"),
+        ({"start_at": T0, "end_at": T0 - timedelta(1)}, "before start_at"),
+        ({"params": {"x": {1, 2}}}, "params"),
+        ({"graph_id": " "}, "graph_id must be a non-empty string"),
+    ],
 )
 def test_invalid_specs_name_the_trigger_and_value(kw: dict[str, object], match: str) -> None:
     fields: dict[str, object] = {"trigger_id": "cron:x", "schedule": "* * * * *", "graph_id": "g"}
@@ -259,10 +301,13 @@ def test_next_fires_requires_an_aware_after() -> None:
 def test_equal_bound_ranges_mean_one_value() -> None:
     # croniter 7 alone would read "5-5" as every minute
     assert iso(next_fires(spec("5-5,7 * * * *"), T0, 3)) == [
-        "2026-05-04T11:05:00", "2026-05-04T11:07:00", "2026-05-04T12:05:00",
+        "2026-05-04T11:05:00",
+        "2026-05-04T11:07:00",
+        "2026-05-04T12:05:00",
     ]
     assert iso(next_fires(spec("0 3-3/2 * * *"), T0, 2)) == [
-        "2026-05-05T03:00:00", "2026-05-06T03:00:00",
+        "2026-05-05T03:00:00",
+        "2026-05-06T03:00:00",
     ]
 
 

@@ -109,7 +109,10 @@ async def test_each_missed_fire_policy_after_downtime(store_url: str) -> None:
             "window": [T0 + 40 * m, T0 + 50 * m, T0 + 60 * m],
         }
         assert {tid: skipped(rt, tid) for tid in POLICIES} == {
-            "skip": 6, "once": 5, "all": 0, "window": 3,
+            "skip": 6,
+            "once": 5,
+            "all": 0,
+            "window": 3,
         }
         for tid in POLICIES:
             state = await rt.store.get_trigger_state(tid)
@@ -122,8 +125,9 @@ async def test_each_missed_fire_policy_after_downtime(store_url: str) -> None:
 
 async def test_first_deploy_starts_from_now_and_persists_the_cursor(sqlite_url: str) -> None:
     clock = ManualClock(T0 + 5 * S)
-    hourly = CronSpec(trigger_id="h", schedule="@hourly", graph_id="g",
-                      missed_fire_policy="fire_all")
+    hourly = CronSpec(
+        trigger_id="h", schedule="@hourly", graph_id="g", missed_fire_policy="fire_all"
+    )
     async with cron_runtime(sqlite_url, [hourly], clock) as rt:
 
         async def persisted() -> bool:
@@ -136,7 +140,8 @@ async def test_first_deploy_starts_from_now_and_persists_the_cursor(sqlite_url: 
     async with cron_runtime(sqlite_url, [hourly], clock) as rt:
         await wait_for(lambda: _count(rt, 2))
         assert [r.scheduled_fire for r in await runs_of(rt.store)] == [
-            T0 + timedelta(hours=1), T0 + timedelta(hours=2),
+            T0 + timedelta(hours=1),
+            T0 + timedelta(hours=2),
         ]
 
 
@@ -208,9 +213,10 @@ async def test_clock_jumps_apply_the_policy_and_never_refire(sqlite_url: str) ->
 async def test_two_runtimes_on_one_store_make_one_run_per_fire(store_url: str) -> None:
     clock = ManualClock(T0)
     specs = [every10("a"), every10("b", schedule="* * * * * */5")]
-    async with cron_runtime(store_url, specs, clock) as one, cron_runtime(
-        store_url, specs, clock
-    ) as two:
+    async with (
+        cron_runtime(store_url, specs, clock) as one,
+        cron_runtime(store_url, specs, clock) as two,
+    ):
         for _ in range(6):
             await advance(clock, 5)
         await wait_for(lambda: _count(one, 3 + 6))
@@ -221,7 +227,8 @@ async def test_two_runtimes_on_one_store_make_one_run_per_fire(store_url: str) -
         dedup = sum(
             rt.metrics.registry.get_sample_value(
                 "stargraph_runs_deduplicated_total", {"graph_id": "g", "trigger_source": "cron"}
-            ) or 0
+            )
+            or 0
             for rt in (one, two)
         )
         assert dedup == 9  # each fire was enqueued by both; the store kept one
@@ -229,15 +236,21 @@ async def test_two_runtimes_on_one_store_make_one_run_per_fire(store_url: str) -
 
 # -- init validation --------------------------------------------------------------------------
 
+
 def _deps(specs: object, *graphs: str) -> dict[str, object]:
     registry = GraphRegistry([Graph(graph_id=g, fn=Recorder()) for g in graphs])
-    return {"cron_specs": specs, "scheduler": Scheduler(open_store("sqlite:///unused.db"),
-                                                        registry)}
+    return {
+        "cron_specs": specs,
+        "scheduler": Scheduler(open_store("sqlite:///unused.db"), registry),
+    }
 
 
 def test_init_rejects_unknown_graphs_and_duplicate_ids() -> None:
-    with pytest.raises(ConfigError, match=r"cron trigger 'c': graph_id 'g' is not a registered "
-                                          r"graph \(registered: other\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"cron trigger 'c': graph_id 'g' is not a registered "
+        r"graph \(registered: other\)",
+    ):
         CronTrigger().init(_deps([every10()], "other"))
     with pytest.raises(ConfigError, match="'c' is defined twice"):
         CronTrigger().init(_deps([every10(), every10()], "g"))
@@ -267,9 +280,10 @@ async def test_unknown_graph_fails_the_cron_plugin_only(sqlite_url: str) -> None
 
 async def test_a_pause_stored_by_another_process_is_adopted(sqlite_url: str) -> None:
     clock = ManualClock(T0)
-    async with cron_runtime(sqlite_url, [every10()], clock) as one, cron_runtime(
-        sqlite_url, [every10()], clock
-    ) as two:
+    async with (
+        cron_runtime(sqlite_url, [every10()], clock) as one,
+        cron_runtime(sqlite_url, [every10()], clock) as two,
+    ):
         await cron_of(one).pause("c")  # `two` learns of it at its next refresh (30 s)
         await advance(clock, 30)
         await anyio.sleep(0.2)

@@ -37,7 +37,9 @@ class RecordingScheduler:
         self.calls: list[dict[str, Any]] = []
 
     def enqueue(
-        self, graph_id: str, params: dict[str, Any] | None = None,
+        self,
+        graph_id: str,
+        params: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> str:
         self.calls.append(
@@ -61,9 +63,20 @@ def example_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source = shutil.copytree(EXAMPLE, work / "fswatch")
     isolation = ["--no-build-isolation"] if _builds_in_place() else []
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", *isolation,
-         "--target", str(work / "site"), str(source)],
-        check=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "-q",
+            *isolation,
+            "--target",
+            str(work / "site"),
+            str(source),
+        ],
+        check=True,
+        timeout=300,
     )
     return work / "site"
 
@@ -79,8 +92,14 @@ def installed(example_site: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
 def run_python(site: Path, code: str, **env: str) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if k != "STARGRAPH_TRACE_PLUGINS"}
     full_env.update(env, PYTHONPATH=str(site))
-    return subprocess.run([sys.executable, "-c", code], env=full_env, capture_output=True,
-                          text=True, timeout=60, check=True)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
 
 
 def drop(folder: Path, name: str, content: bytes) -> Path:
@@ -103,9 +122,11 @@ async def settle(scheduler: RecordingScheduler, count: int) -> None:
 
 
 def test_isinstance_trigger_prints_true(example_site: Path) -> None:
-    code = ("from stargraph.triggers import Trigger\n"
-            "from my_triggers.fswatch import FilesystemWatchTrigger\n"
-            "print(isinstance(FilesystemWatchTrigger(), Trigger))")
+    code = (
+        "from stargraph.triggers import Trigger\n"
+        "from my_triggers.fswatch import FilesystemWatchTrigger\n"
+        "print(isinstance(FilesystemWatchTrigger(), Trigger))"
+    )
     assert run_python(example_site, code).stdout == "True\n"
 
 
@@ -130,16 +151,27 @@ async def test_seed_form_enqueues_one_run_per_file(installed: Path, tmp_path: Pa
     inbox, other = tmp_path / "inbox", tmp_path / "other"
     inbox.mkdir(), other.mkdir()
     scheduler = RecordingScheduler()
-    deps = {"scheduler": scheduler, "fswatch_path": str(inbox), "fswatch_graph_id": "ingest",
-            "fswatch_interval": 0.02, "fswatch_hooks_path": str(other),
-            "fswatch_hooks_graph_id": "other", "fswatch_hooks_interval": 0.02}
+    deps = {
+        "scheduler": scheduler,
+        "fswatch_path": str(inbox),
+        "fswatch_graph_id": "ingest",
+        "fswatch_interval": 0.02,
+        "fswatch_hooks_path": str(other),
+        "fswatch_hooks_graph_id": "other",
+        "fswatch_hooks_interval": 0.02,
+    }
     async with TriggerHost(build_plugin_manager(), deps, options=OPTIONS) as host:
         states = {s.name: s.state for s in host.statuses()}
         assert states[SEED] == states[HOOKS] == states[ANYIO] == PluginState.RUNNING
         path = drop(inbox, "report.csv", b"a,b\n1,2\n")
         await settle(scheduler, 1)
-        assert scheduler.calls == [{"graph_id": "ingest", "params": {"path": str(path)},
-                                    "idempotency_key": key("fswatch", path)}]
+        assert scheduler.calls == [
+            {
+                "graph_id": "ingest",
+                "params": {"path": str(path)},
+                "idempotency_key": key("fswatch", path),
+            }
+        ]
         seed = dict(host.triggers())[SEED]
         assert type(seed).__name__ == "FilesystemWatchTrigger"
         second = drop(other, "b.txt", b"hooks")  # the hooks module watches its own folder
@@ -154,8 +186,12 @@ async def test_anyio_form_on_both_backends(installed: Path, tmp_path: Path) -> N
     inbox.mkdir()
     early = drop(inbox, "early.txt", b"before start")
     scheduler = RecordingScheduler()
-    deps = {"scheduler": scheduler, "fswatch_anyio_path": str(inbox),
-            "fswatch_anyio_graph_id": "ingest", "fswatch_anyio_interval": 0.02}
+    deps = {
+        "scheduler": scheduler,
+        "fswatch_anyio_path": str(inbox),
+        "fswatch_anyio_graph_id": "ingest",
+        "fswatch_anyio_interval": 0.02,
+    }
     pm = build_plugin_manager(disable=[SEED])  # the asyncio-only form stays out (trio run)
     async with TriggerHost(pm, deps, options=OPTIONS) as host:
         assert {s.name: s.state for s in host.statuses()}[ANYIO] == PluginState.RUNNING
@@ -187,8 +223,12 @@ async def test_enqueue_failure_crashes_the_loop_and_the_restart_retries(
     inbox.mkdir()
     path = drop(inbox, "x.bin", b"\x00\x01")
     scheduler = BusyOnce()
-    deps = {"scheduler": scheduler, "fswatch_anyio_path": str(inbox),
-            "fswatch_anyio_graph_id": "ingest", "fswatch_anyio_interval": 0.02}
+    deps = {
+        "scheduler": scheduler,
+        "fswatch_anyio_path": str(inbox),
+        "fswatch_anyio_graph_id": "ingest",
+        "fswatch_anyio_interval": 0.02,
+    }
     options = HostOptions(backoff_initial=0.05, max_restarts=2)
     async with TriggerHost(build_plugin_manager(disable=[SEED]), deps, options=options) as host:
         await settle(scheduler, 1)
@@ -199,8 +239,11 @@ async def test_enqueue_failure_crashes_the_loop_and_the_restart_retries(
 
 @pytest.mark.parametrize("anyio_backend", ["trio"])  # what the seed's asyncio form does on trio
 async def test_seed_form_on_trio_fails_alone(installed: Path, tmp_path: Path) -> None:
-    deps = {"scheduler": RecordingScheduler(), "fswatch_path": str(tmp_path),
-            "fswatch_graph_id": "ingest"}
+    deps = {
+        "scheduler": RecordingScheduler(),
+        "fswatch_path": str(tmp_path),
+        "fswatch_graph_id": "ingest",
+    }
     async with TriggerHost(build_plugin_manager(), deps, options=OPTIONS) as host:
         status = {s.name: s for s in host.statuses()}
         assert status[SEED].state == "failed"

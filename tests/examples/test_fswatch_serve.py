@@ -21,10 +21,10 @@ from serve_procs import BIN, free_port
 
 FSWATCH = Path(__file__).parents[2] / "examples" / "fswatch"
 
-GRAPHS = '''
+GRAPHS = """
 def ingest(params, ctx):
     return {"got": params, "source": ctx.trigger_source}
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +32,22 @@ def fswatch_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``examples/fswatch`` pip-installed into a private folder (not the shared venv)."""
     work = tmp_path_factory.mktemp("fswatch-build")
     shutil.copytree(FSWATCH, work / "src", ignore=shutil.ignore_patterns("build", "*.egg-info"))
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q",
-                    "--no-build-isolation", "--target", str(work / "site"), str(work / "src")],
-                   check=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "-q",
+            "--no-build-isolation",
+            "--target",
+            str(work / "site"),
+            str(work / "src"),
+        ],
+        check=True,
+        timeout=300,
+    )
     return work / "site"
 
 
@@ -43,7 +56,8 @@ def _config(tmp_path: Path) -> Path:
     for name in ("inbox", "inbox_anyio"):
         (tmp_path / name).mkdir()
     path = tmp_path / "stargraph.toml"
-    path.write_text(textwrap.dedent(f"""
+    path.write_text(
+        textwrap.dedent(f"""
         [store]
         url = "sqlite:///fswatch.db"
         [serve]
@@ -51,21 +65,23 @@ def _config(tmp_path: Path) -> Path:
         [graphs.ingest]
         target = "fs_graphs:ingest"
         [deps]
-        fswatch_path = "{tmp_path / 'inbox'}"
+        fswatch_path = "{tmp_path / "inbox"}"
         fswatch_graph_id = "ingest"
         fswatch_interval = 0.2
-        fswatch_anyio_path = "{tmp_path / 'inbox_anyio'}"
+        fswatch_anyio_path = "{tmp_path / "inbox_anyio"}"
         fswatch_anyio_graph_id = "ingest"
         fswatch_anyio_interval = 0.2
-    """))
+    """)
+    )
     return path
 
 
 def _runs_for(client: httpx.Client, name: str) -> list[dict[str, Any]]:
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        items = client.get("/v1/runs", params={"graph_id": "ingest",
-                                               "status": "succeeded"}).json()["items"]
+        items = client.get("/v1/runs", params={"graph_id": "ingest", "status": "succeeded"}).json()[
+            "items"
+        ]
         found = [i for i in items if str(i["params"].get("path", "")).endswith(name)]
         if found:
             return found
@@ -74,15 +90,29 @@ def _runs_for(client: httpx.Client, name: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
-def test_fswatch_plugin_produces_runs(backend: str, fswatch_site: Path, spawn: Any,
-                                      tmp_path: Path) -> None:
+def test_fswatch_plugin_produces_runs(
+    backend: str, fswatch_site: Path, spawn: Any, tmp_path: Path
+) -> None:
     config = _config(tmp_path)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {"PYTHONPATH": os.pathsep.join([str(fswatch_site), os.environ.get("PYTHONPATH", "")]),
-           "STARGRAPH_API_TOKEN": ""}
-    server = spawn([str(BIN / "stargraph"), "serve", "--config", str(config), "--backend",
-                    backend, "--bind", f"127.0.0.1:{port}"], env=env)
+    env = {
+        "PYTHONPATH": os.pathsep.join([str(fswatch_site), os.environ.get("PYTHONPATH", "")]),
+        "STARGRAPH_API_TOKEN": "",
+    }
+    server = spawn(
+        [
+            str(BIN / "stargraph"),
+            "serve",
+            "--config",
+            str(config),
+            "--backend",
+            backend,
+            "--bind",
+            f"127.0.0.1:{port}",
+        ],
+        env=env,
+    )
     server.wait_ready(url)
     with httpx.Client(base_url=url) as client:
         (tmp_path / "inbox_anyio" / "b.txt").write_text("anyio form")

@@ -25,8 +25,14 @@ TOKEN = "quickstart-api-token"
 
 
 def _cli(*argv: str, env: dict[str, str], cwd: Path) -> Any:
-    done = subprocess.run([str(BIN / "stargraph"), *argv, "--json"], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [str(BIN / "stargraph"), *argv, "--json"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -41,14 +47,19 @@ def quickstart(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
-def test_quickstart_end_to_end(backend: str, quickstart: Path, spawn: Any,
-                               tmp_path: Path) -> None:
+def test_quickstart_end_to_end(backend: str, quickstart: Path, spawn: Any, tmp_path: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "QUICKSTART_WEBHOOK_SECRET": "quickstart-secret",
-           "STARGRAPH_API_TOKEN": TOKEN, "STARGRAPH_CONFIG": str(quickstart)}
-    server = spawn([str(BIN / "stargraph"), "serve", "--backend", backend,
-                    "--bind", f"127.0.0.1:{port}"], env=env)
+    env = {
+        **os.environ,
+        "QUICKSTART_WEBHOOK_SECRET": "quickstart-secret",
+        "STARGRAPH_API_TOKEN": TOKEN,
+        "STARGRAPH_CONFIG": str(quickstart),
+    }
+    server = spawn(
+        [str(BIN / "stargraph"), "serve", "--backend", backend, "--bind", f"127.0.0.1:{port}"],
+        env=env,
+    )
     server.wait_ready(url)
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
         # manual: the CLI enqueues on the same store; the server executes
@@ -93,8 +104,9 @@ def test_quickstart_end_to_end(backend: str, quickstart: Path, spawn: Any,
 def _wait_cron_run(client: httpx.Client) -> dict[str, Any]:
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        items = client.get("/v1/runs", params={"trigger_id": "cron:tick",
-                                               "status": "succeeded"}).json()["items"]
+        items = client.get(
+            "/v1/runs", params={"trigger_id": "cron:tick", "status": "succeeded"}
+        ).json()["items"]
         if items:
             return dict(items[0])
         time.sleep(0.2)

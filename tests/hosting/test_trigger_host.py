@@ -19,8 +19,13 @@ from stargraph.plugin import TriggerAdapter, build_plugin_manager, hookimpl, hoo
 from stargraph.triggers.manual import ManualTrigger
 
 FAST = HostOptions(
-    init_timeout=1, routes_timeout=1, start_timeout=1, stop_timeout=1,
-    backoff_initial=0.05, backoff_factor=2, max_restarts=3,
+    init_timeout=1,
+    routes_timeout=1,
+    start_timeout=1,
+    stop_timeout=1,
+    backoff_initial=0.05,
+    backoff_factor=2,
+    max_restarts=3,
 )
 
 
@@ -126,7 +131,9 @@ async def test_lifecycle_order_deps_and_routes() -> None:
         assert a.deps["scheduler"] is shared["scheduler"] and a.deps["fswatch_path"] == "/in"
         assert "task_group" not in shared
         assert [(n, type(o).__name__) for n, o in host.triggers()] == [
-            ("a", "Ticker"), ("b", "Ticker"), ("h", "SyncHooks")
+            ("a", "Ticker"),
+            ("b", "Ticker"),
+            ("h", "SyncHooks"),
         ]
     assert a.calls == ["init", "routes", "start", "stop"]
     assert hooks.calls == ["init", "start", "stop"]
@@ -265,9 +272,7 @@ async def test_cancelled_by_an_enclosing_task_group_through_an_exit_stack() -> N
             below = await stack.enter_async_context(anyio.create_task_group())  # a scheduler
             below.start_soon(anyio.sleep_forever)
             stack.callback(below.cancel_scope.cancel)
-            host = await stack.enter_async_context(
-                TriggerHost(manager(a=a, h=hooks), options=FAST)
-            )
+            host = await stack.enter_async_context(TriggerHost(manager(a=a, h=hooks), options=FAST))
             task_status.started(host)
             await anyio.sleep_forever()
 
@@ -308,8 +313,9 @@ async def test_metrics_gauge_follows_state() -> None:
             "stargraph_trigger_state", {"plugin": plugin, "state": state}
         )
 
-    async with TriggerHost(manager(a=Ticker(), bad=Ticker(fail="init")), {"metrics": metrics},
-                           options=FAST):
+    async with TriggerHost(
+        manager(a=Ticker(), bad=Ticker(fail="init")), {"metrics": metrics}, options=FAST
+    ):
         assert gauge("a", "running") == 1 and gauge("a", "stopped") == 0
         assert gauge("bad", "failed") == 1 and gauge("bad", "running") == 0
     assert gauge("a", "stopped") == 1 and gauge("a", "running") == 0

@@ -39,9 +39,20 @@ def pip_install(source: Path, target: Path, workdir: Path) -> Path:
     shutil.copytree(source, copy)
     isolation = [] if not _builds_in_place() else ["--no-build-isolation"]
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", *isolation,
-         "--target", str(target), str(copy)],
-        check=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "-q",
+            *isolation,
+            "--target",
+            str(target),
+            str(copy),
+        ],
+        check=True,
+        timeout=300,
     )
     return target
 
@@ -78,9 +89,7 @@ def make_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeD
     monkeypatch.syspath_prepend(str(site))
     packages: set[str] = set()
 
-    def make(
-        dist: str, modules: Mapping[str, str], eps: Mapping[str, Mapping[str, str]]
-    ) -> Path:
+    def make(dist: str, modules: Mapping[str, str], eps: Mapping[str, Mapping[str, str]]) -> Path:
         for rel, source in modules.items():
             path = site / rel
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -89,8 +98,10 @@ def make_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeD
         info = site / f"{dist.replace('-', '_')}-0.1.dist-info"
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
-        lines = [f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in items) for group, items in
-                 ((g, list(e.items())) for g, e in eps.items())]
+        lines = [
+            f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in items)
+            for group, items in ((g, list(e.items())) for g, e in eps.items())
+        ]
         (info / "entry_points.txt").write_text("\n".join(lines))
         return info
 

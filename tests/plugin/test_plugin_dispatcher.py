@@ -86,12 +86,16 @@ def test_one_bad_plugin_among_several(caplog: pytest.LogCaptureFixture) -> None:
         results = dispatch_trigger_lifecycle(pm, "trigger_init", {"scheduler": object()})
     assert log == ["a.init", "b.init", "c.init"]  # load order, everyone called
     assert [(r.plugin_name, r.success, r.result) for r in results] == [
-        ("a", True, "a-init"), ("b", False, None), ("c", True, "c-init")
+        ("a", True, "a-init"),
+        ("b", False, None),
+        ("c", True, "c-init"),
     ]
     assert isinstance(results[1].error, RuntimeError)
     (event,) = [r for r in caplog.records if r.getMessage() == "trigger.lifecycle.failed"]
     assert event.stargraph == {  # type: ignore[attr-defined]
-        "plugin": "b", "hook": "trigger_init", "error_type": "RuntimeError",
+        "plugin": "b",
+        "hook": "trigger_init",
+        "error_type": "RuntimeError",
         "message": "b exploded in init",
     }
 
@@ -101,7 +105,8 @@ def test_plugins_without_the_hook_get_no_result() -> None:
     pm = manager(("a", Hooks("a", log)), ("t", TriggerAdapter(AsyncTrigger(log))))
     assert [r.plugin_name for r in dispatch_trigger_lifecycle(pm, "trigger_stop", {})] == ["t"]
     assert [r.plugin_name for r in dispatch_trigger_lifecycle(pm, "trigger_start", {})] == [
-        "a", "t"
+        "a",
+        "t",
     ]
 
 
@@ -129,8 +134,12 @@ def test_collect_routes_isolates_failures_and_bad_return_values() -> None:
         def trigger_routes(self) -> str:
             return "a blueprint, not a list"
 
-    pm = manager(("a", Hooks("a", log)), ("b", Hooks("b", log, fail=True)),
-                 ("n", NotAList()), ("c", Hooks("c", log)))
+    pm = manager(
+        ("a", Hooks("a", log)),
+        ("b", Hooks("b", log, fail=True)),
+        ("n", NotAList()),
+        ("c", Hooks("c", log)),
+    )
     results = collect_trigger_routes(pm)
     assert [r.success for r in results] == [True, False, False, True]
     assert isinstance(results[2].error, TypeError)
@@ -139,11 +148,16 @@ def test_collect_routes_isolates_failures_and_bad_return_values() -> None:
 
 async def test_async_dispatch_awaits_and_isolates() -> None:
     log: list[str] = []
-    pm = manager(("a", Hooks("a", log)), ("t", TriggerAdapter(AsyncTrigger(log))),
-                 ("b", Hooks("b", log, fail=True)))
+    pm = manager(
+        ("a", Hooks("a", log)),
+        ("t", TriggerAdapter(AsyncTrigger(log))),
+        ("b", Hooks("b", log, fail=True)),
+    )
     results = await adispatch_trigger_lifecycle(pm, "trigger_init", {})
     assert [(r.plugin_name, r.success, r.result) for r in results] == [
-        ("a", True, "a-init"), ("t", True, "async-init"), ("b", False, None)
+        ("a", True, "a-init"),
+        ("t", True, "async-init"),
+        ("b", False, None),
     ]
     routes = await acollect_trigger_routes(pm)
     assert flatten_routes(routes) == ["a-bp", "async-bp"]

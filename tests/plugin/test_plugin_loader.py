@@ -93,7 +93,8 @@ def test_bundled_triggers_load_through_entry_points() -> None:
     assert record.status == "registered"
     assert type(unwrap(pm.get_plugin(record.name))).__name__ == "ManualTrigger"
     assert {r.name for r in records(pm, "stargraph").values()} >= {
-        "stargraph:stargraph.triggers:cron", "stargraph:stargraph.triggers:webhook"
+        "stargraph:stargraph.triggers:cron",
+        "stargraph:stargraph.triggers:webhook",
     }
 
 
@@ -103,7 +104,8 @@ def test_loading_is_quiet_and_logs_register_events(
     with caplog.at_level(logging.INFO, logger="stargraph.plugin"):
         build_plugin_manager()
     registered = [
-        r.stargraph["name"] for r in caplog.records  # type: ignore[attr-defined]
+        r.stargraph["name"]
+        for r in caplog.records  # type: ignore[attr-defined]
         if r.getMessage() == "plugin.register"
     ]
     assert f"{FIX}:stargraph.triggers:klass" in registered
@@ -139,9 +141,15 @@ def test_direct_hook_call_keeps_pluggys_halt_on_first_error() -> None:
 
 
 def test_import_error_is_isolated(make_dist: MakeDist, caplog: pytest.LogCaptureFixture) -> None:
-    make_dist("sg-t-imp", {"sgt_imp/__init__.py": "", "sgt_imp/ok.py": TRIGGER_SRC,
-                           "sgt_imp/broken.py": "import sgt_no_such_module\n"},
-              {"stargraph.triggers": {"broken": "sgt_imp.broken:Good", "ok": "sgt_imp.ok:Good"}})
+    make_dist(
+        "sg-t-imp",
+        {
+            "sgt_imp/__init__.py": "",
+            "sgt_imp/ok.py": TRIGGER_SRC,
+            "sgt_imp/broken.py": "import sgt_no_such_module\n",
+        },
+        {"stargraph.triggers": {"broken": "sgt_imp.broken:Good", "ok": "sgt_imp.ok:Good"}},
+    )
     with caplog.at_level(logging.INFO, logger="stargraph.plugin"):
         pm = build_plugin_manager()
     recs = records(pm, "sg-t-imp")
@@ -150,8 +158,11 @@ def test_import_error_is_isolated(make_dist: MakeDist, caplog: pytest.LogCapture
     assert failed.error is not None and "ModuleNotFoundError" in failed.error
     assert recs["sg-t-imp:stargraph.triggers:ok"].status == "registered"
     assert names(pm, "sg-t-imp") == ["sg-t-imp:stargraph.triggers:ok"]
-    event = next(r for r in caplog.records if r.getMessage() == "plugin.load.failed"
-                 and r.stargraph["dist"] == "sg-t-imp")  # type: ignore[attr-defined]
+    event = next(
+        r
+        for r in caplog.records
+        if r.getMessage() == "plugin.load.failed" and r.stargraph["dist"] == "sg-t-imp"
+    )  # type: ignore[attr-defined]
     assert event.levelno == logging.WARNING
     fields = event.stargraph  # type: ignore[attr-defined]
     assert fields["group"] == "stargraph.triggers" and fields["entry_point"] == "broken"
@@ -160,8 +171,11 @@ def test_import_error_is_isolated(make_dist: MakeDist, caplog: pytest.LogCapture
 
 def test_constructor_raising_is_isolated(make_dist: MakeDist) -> None:
     src = TRIGGER_SRC + "class Bad(Good):\n    def __init__(self): raise ValueError('no config')\n"
-    make_dist("sg-t-ctor", {"sgt_ctor.py": src},
-              {"stargraph.triggers": {"bad": "sgt_ctor:Bad", "good": "sgt_ctor:Good"}})
+    make_dist(
+        "sg-t-ctor",
+        {"sgt_ctor.py": src},
+        {"stargraph.triggers": {"bad": "sgt_ctor:Bad", "good": "sgt_ctor:Good"}},
+    )
     pm = build_plugin_manager()
     bad = records(pm, "sg-t-ctor")["sg-t-ctor:stargraph.triggers:bad"]
     assert bad.status == "load_failed"
@@ -173,8 +187,9 @@ def test_constructor_raising_is_isolated(make_dist: MakeDist) -> None:
 
 
 def test_duplicate_name_is_isolated(make_dist: MakeDist) -> None:
-    info = make_dist("sg-t-dup", {"sgt_dup.py": TRIGGER_SRC},
-                     {"stargraph.triggers": {"twin": "sgt_dup:Good"}})
+    info = make_dist(
+        "sg-t-dup", {"sgt_dup.py": TRIGGER_SRC}, {"stargraph.triggers": {"twin": "sgt_dup:Good"}}
+    )
     with (info / "entry_points.txt").open("a") as fh:
         fh.write("twin = sgt_dup:Good\n")
     pm = build_plugin_manager()
@@ -186,8 +201,9 @@ def test_duplicate_name_is_isolated(make_dist: MakeDist) -> None:
 
 def test_same_object_under_two_names_is_isolated(make_dist: MakeDist) -> None:
     hooks = "from stargraph.plugin import hookimpl\n@hookimpl\ndef trigger_routes(): return []\n"
-    make_dist("sg-t-twice", {"sgt_twice.py": hooks},
-              {"stargraph": {"a": "sgt_twice", "b": "sgt_twice"}})
+    make_dist(
+        "sg-t-twice", {"sgt_twice.py": hooks}, {"stargraph": {"a": "sgt_twice", "b": "sgt_twice"}}
+    )
     pm = build_plugin_manager()
     recs = records(pm, "sg-t-twice")
     assert recs["sg-t-twice:stargraph:a"].status == "registered"
@@ -196,8 +212,11 @@ def test_same_object_under_two_names_is_isolated(make_dist: MakeDist) -> None:
 
 
 def test_disabled_plugins_are_not_even_imported(make_dist: MakeDist) -> None:
-    make_dist("sg-t-off", {"sgt_off_a.py": TRIGGER_SRC, "sgt_off_b.py": TRIGGER_SRC},
-              {"stargraph.triggers": {"a": "sgt_off_a:Good", "b": "sgt_off_b:Good"}})
+    make_dist(
+        "sg-t-off",
+        {"sgt_off_a.py": TRIGGER_SRC, "sgt_off_b.py": TRIGGER_SRC},
+        {"stargraph.triggers": {"a": "sgt_off_a:Good", "b": "sgt_off_b:Good"}},
+    )
     pm = build_plugin_manager(disable=["sg-t-off:stargraph.triggers:a"])
     recs = records(pm, "sg-t-off")
     assert recs["sg-t-off:stargraph.triggers:a"].status == "disabled"
@@ -215,8 +234,17 @@ def test_factory_returning_plugin_or_metadata(make_dist: MakeDist) -> None:
         "def meta(): return PluginMetadata(name='m', version='2', plugin=Good)\n"
         "def future(): return PluginMetadata(name='f', api_version=2, plugin=Good)\n"
     )
-    make_dist("sg-t-fac", {"sgt_fac.py": src}, {"stargraph": {
-        "stargraph_plugin": "sgt_fac:plain", "meta": "sgt_fac:meta", "future": "sgt_fac:future"}})
+    make_dist(
+        "sg-t-fac",
+        {"sgt_fac.py": src},
+        {
+            "stargraph": {
+                "stargraph_plugin": "sgt_fac:plain",
+                "meta": "sgt_fac:meta",
+                "future": "sgt_fac:future",
+            }
+        },
+    )
     pm = build_plugin_manager()
     recs = records(pm, "sg-t-fac")
     assert recs["sg-t-fac:stargraph:stargraph_plugin"].status == "registered"
@@ -235,14 +263,19 @@ def test_factory_returning_plugin_or_metadata(make_dist: MakeDist) -> None:
         ("def stargraph_plugin(): return 42", "int object 42 is neither a Trigger"),
         ("def stargraph_plugin(): return None", "NoneType object None is neither a Trigger"),
         ("def stargraph_plugin(): raise OSError('disk')", "OSError: disk"),
-        ("from stargraph.plugin import PluginMetadata\n"
-         "def stargraph_plugin(): return PluginMetadata(name='', plugin=1)",
-         "PluginMetadata.name must be a non-empty string"),
+        (
+            "from stargraph.plugin import PluginMetadata\n"
+            "def stargraph_plugin(): return PluginMetadata(name='', plugin=1)",
+            "PluginMetadata.name must be a non-empty string",
+        ),
     ],
 )
 def test_factory_returning_junk_is_isolated(make_dist: MakeDist, body: str, expected: str) -> None:
-    make_dist("sg-t-junk", {"sgt_junk.py": body + "\n"},
-              {"stargraph": {"stargraph_plugin": "sgt_junk:stargraph_plugin"}})
+    make_dist(
+        "sg-t-junk",
+        {"sgt_junk.py": body + "\n"},
+        {"stargraph": {"stargraph_plugin": "sgt_junk:stargraph_plugin"}},
+    )
     rec = records(build_plugin_manager(), "sg-t-junk")["sg-t-junk:stargraph:stargraph_plugin"]
     assert rec.status == "load_failed"
     assert expected in (rec.error or "")
@@ -252,10 +285,14 @@ def test_factory_returning_junk_is_isolated(make_dist: MakeDist, body: str, expe
     ("source", "expected"),
     [
         ("X = 1\n", "module 'sgt_bad' is neither a Trigger"),
-        ("from stargraph.plugin import hookimpl\n@hookimpl\ndef trigger_star(deps): pass\n",
-         "unknown hook(s) trigger_star"),
-        ("from stargraph.plugin import hookimpl\n@hookimpl\ndef trigger_init(config): pass\n",
-         "PluginValidationError"),
+        (
+            "from stargraph.plugin import hookimpl\n@hookimpl\ndef trigger_star(deps): pass\n",
+            "unknown hook(s) trigger_star",
+        ),
+        (
+            "from stargraph.plugin import hookimpl\n@hookimpl\ndef trigger_init(config): pass\n",
+            "PluginValidationError",
+        ),
     ],
 )
 def test_bad_hook_modules_are_isolated(make_dist: MakeDist, source: str, expected: str) -> None:
@@ -279,7 +316,11 @@ def build_in_subprocess(site: Path, trace: str | None) -> subprocess.CompletedPr
         env["STARGRAPH_TRACE_PLUGINS"] = trace
     code = "from stargraph.plugin.loader import build_plugin_manager; build_plugin_manager()"
     return subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
         check=True,
     )
 
@@ -299,8 +340,9 @@ def test_without_trace_loading_is_quiet(installed_fixture_dist: Path) -> None:
     assert "plugin.discovery" not in proc.stderr
 
 
-@pytest.mark.parametrize(("value", "on"), [("", False), ("0", False), ("off", False),
-                                           ("1", True), ("yes", True)])
+@pytest.mark.parametrize(
+    ("value", "on"), [("", False), ("0", False), ("off", False), ("1", True), ("yes", True)]
+)
 def test_trace_variable_values(monkeypatch: pytest.MonkeyPatch, value: str, on: bool) -> None:
     logger = logging.getLogger("stargraph.plugin")
     saved_handlers, saved_level = logger.handlers[:], logger.level

@@ -78,8 +78,7 @@ async def test_cancel_running_sync_run(store: RunStore) -> None:
         release.wait(30)
 
     try:
-        async with Scheduler(store, [Graph(graph_id="w", fn=work)],
-                             settings=fast_settings()) as s:
+        async with Scheduler(store, [Graph(graph_id="w", fn=work)], settings=fast_settings()) as s:
             out = await s.submit("w")
             with anyio.fail_after(5):
                 while not started.is_set():

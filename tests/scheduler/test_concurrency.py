@@ -121,8 +121,9 @@ async def test_global_cap_with_sync_graphs(store: RunStore) -> None:
         with lock:
             state["now"] -= 1
 
-    async with Scheduler(store, [Graph(graph_id="w", fn=work)],
-                         settings=fast_settings(max_concurrent_runs=3)) as s:
+    async with Scheduler(
+        store, [Graph(graph_id="w", fn=work)], settings=fast_settings(max_concurrent_runs=3)
+    ) as s:
         receipts = [s.enqueue("w") for _ in range(15)]
         with anyio.fail_after(20):
             ids = [(await r).run_id for r in receipts]

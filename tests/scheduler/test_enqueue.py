@@ -90,8 +90,7 @@ async def test_same_key_on_two_graphs_makes_two_runs(store: RunStore) -> None:
 
 
 async def test_minted_keys_and_run_ids_are_random(store: RunStore) -> None:
-    async with Scheduler(store, [Graph(graph_id="g", fn=Counter())],
-                         settings=fast_settings()) as s:
+    async with Scheduler(store, [Graph(graph_id="g", fn=Counter())], settings=fast_settings()) as s:
         receipts = [s.enqueue("g") for _ in range(200)]  # same instant, same graph
         with anyio.fail_after(5):
             outcomes = [await r for r in receipts]
@@ -101,8 +100,7 @@ async def test_minted_keys_and_run_ids_are_random(store: RunStore) -> None:
 
 
 async def test_unknown_graph_and_bad_params_fail_at_once(store: RunStore) -> None:
-    async with Scheduler(store, [Graph(graph_id="g", fn=Counter())],
-                         settings=fast_settings()) as s:
+    async with Scheduler(store, [Graph(graph_id="g", fn=Counter())], settings=fast_settings()) as s:
         with pytest.raises(UnknownGraph, match=r"'nope'.*registered graphs: g"):
             s.enqueue("nope")
         with pytest.raises(InvalidParams, match="not JSON-serialisable"):
@@ -120,8 +118,7 @@ async def test_unknown_graph_and_bad_params_fail_at_once(store: RunStore) -> Non
 
 
 async def test_params_are_snapshotted_at_enqueue(store: RunStore) -> None:
-    async with Scheduler(store, [Graph(graph_id="g", fn=Counter())],
-                         settings=fast_settings()) as s:
+    async with Scheduler(store, [Graph(graph_id="g", fn=Counter())], settings=fast_settings()) as s:
         params: dict[str, Any] = {"items": [1]}
         flat: dict[str, Any] = {"a": 1, "b": "x", "c": None, "d": 1.5, "e": True}
         receipt, flat_receipt = s.enqueue("g", params), s.enqueue("g", flat)
@@ -162,12 +159,15 @@ async def test_enqueue_outside_running_scheduler_is_refused(store: RunStore) -> 
 
 async def test_cursor_commits_with_the_insert(store: RunStore) -> None:
     fire = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
-    async with Scheduler(store, [Graph(graph_id="g", fn=Counter())],
-                         settings=fast_settings()) as s:
+    async with Scheduler(store, [Graph(graph_id="g", fn=Counter())], settings=fast_settings()) as s:
         with anyio.fail_after(5):
             out = await s.submit(
-                "g", {}, f"cron:x:{fire.isoformat()}", trigger_id="cron:x",
-                trigger_source="cron", scheduled_fire=fire,
+                "g",
+                {},
+                f"cron:x:{fire.isoformat()}",
+                trigger_id="cron:x",
+                trigger_source="cron",
+                scheduled_fire=fire,
                 cursor=CursorAdvance(trigger_id="cron:x", cursor=fire),
             )
             run = await s.wait_run(out.run_id)
@@ -180,8 +180,9 @@ async def test_cursor_commits_with_the_insert(store: RunStore) -> None:
 
 
 async def test_store_failure_fails_the_receipt(store: RunStore) -> None:
-    async with Scheduler(store, [Graph(graph_id="g", fn=Counter())],
-                         settings=fast_settings(shutdown_grace=0.1)) as s:
+    async with Scheduler(
+        store, [Graph(graph_id="g", fn=Counter())], settings=fast_settings(shutdown_grace=0.1)
+    ) as s:
         await store.close()  # the database is gone under the running scheduler
         receipt = s.enqueue("g")
         with anyio.fail_after(5), pytest.raises(StoreError):
@@ -191,8 +192,7 @@ async def test_store_failure_fails_the_receipt(store: RunStore) -> None:
 async def test_enqueue_from_plain_asyncio_task(store: RunStore, anyio_backend: str) -> None:
     if anyio_backend != "asyncio":
         pytest.skip("asyncio.create_task exists only on the asyncio backend (the seed's form)")
-    async with Scheduler(store, [Graph(graph_id="g", fn=Counter())],
-                         settings=fast_settings()) as s:
+    async with Scheduler(store, [Graph(graph_id="g", fn=Counter())], settings=fast_settings()) as s:
 
         async def seed_style() -> Enqueued:
             receipt = s.enqueue(graph_id="g", params={"p": 1}, idempotency_key="seed")

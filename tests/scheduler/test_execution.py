@@ -48,8 +48,14 @@ async def test_context_carries_the_run_fields(store: RunStore) -> None:
     fire = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
     async with Scheduler(store, [Graph(graph_id="g", fn=graph)], settings=fast_settings()) as s:
         with anyio.fail_after(5):
-            out = await s.submit("g", {}, "k-ctx", trigger_id="webhook:gh",
-                                 trigger_source="webhook", scheduled_fire=fire)
+            out = await s.submit(
+                "g",
+                {},
+                "k-ctx",
+                trigger_id="webhook:gh",
+                trigger_source="webhook",
+                scheduled_fire=fire,
+            )
             run = await s.wait_run(out.run_id)
     assert run.result is None and run.status is RunStatus.succeeded
     (ctx,) = contexts
@@ -68,8 +74,9 @@ async def test_retries_with_exponential_backoff_then_succeeds(store: RunStore) -
         return "ok"
 
     policy = RunPolicy(max_attempts=3, backoff_base=0.2, jitter=0.0)
-    async with Scheduler(store, [Graph(graph_id="f", fn=flaky, policy=policy)],
-                         settings=fast_settings()) as s:
+    async with Scheduler(
+        store, [Graph(graph_id="f", fn=flaky, policy=policy)], settings=fast_settings()
+    ) as s:
         with anyio.fail_after(10):
             out = await s.submit("f")
             run = await s.wait_run(out.run_id)
@@ -92,10 +99,16 @@ async def test_retries_exhausted_or_not_retryable_fail(store: RunStore) -> None:
         raise KeyError("missing")
 
     graphs = [
-        Graph(graph_id="always", fn=always,
-              policy=RunPolicy(max_attempts=2, backoff_base=0.01, retry_on=(Flaky,))),
-        Graph(graph_id="fatal", fn=fatal,
-              policy=RunPolicy(max_attempts=5, backoff_base=0.01, retry_on=(Flaky,))),
+        Graph(
+            graph_id="always",
+            fn=always,
+            policy=RunPolicy(max_attempts=2, backoff_base=0.01, retry_on=(Flaky,)),
+        ),
+        Graph(
+            graph_id="fatal",
+            fn=fatal,
+            policy=RunPolicy(max_attempts=5, backoff_base=0.01, retry_on=(Flaky,)),
+        ),
     ]
     async with Scheduler(store, graphs, settings=fast_settings()) as s:
         with anyio.fail_after(10):
@@ -118,8 +131,10 @@ async def test_timeout_fails_async_and_sync_graphs(store: RunStore) -> None:
         release.wait(30)
 
     policy = RunPolicy(timeout=0.2)
-    graphs = [Graph(graph_id="slow", fn=slow, policy=policy),
-              Graph(graph_id="slow_sync", fn=slow_sync, policy=policy)]
+    graphs = [
+        Graph(graph_id="slow", fn=slow, policy=policy),
+        Graph(graph_id="slow_sync", fn=slow_sync, policy=policy),
+    ]
     try:
         async with Scheduler(store, graphs, settings=fast_settings()) as s:
             with anyio.fail_after(5):
@@ -143,8 +158,9 @@ async def test_timeout_is_retried_when_attempts_remain(store: RunStore) -> None:
         return ctx.attempt
 
     policy = RunPolicy(timeout=0.1, max_attempts=2, backoff_base=0.01)
-    async with Scheduler(store, [Graph(graph_id="g", fn=sometimes_slow, policy=policy)],
-                         settings=fast_settings()) as s:
+    async with Scheduler(
+        store, [Graph(graph_id="g", fn=sometimes_slow, policy=policy)], settings=fast_settings()
+    ) as s:
         with anyio.fail_after(5):
             run = await s.wait_run((await s.submit("g")).run_id)
     assert run.status is RunStatus.succeeded and run.result == 2

@@ -12,7 +12,7 @@ import pytest
 from stargraph.errors import ConfigError, UnknownGraph
 from stargraph.scheduler import Graph, GraphRegistry, RunContext, RunPolicy
 
-MODULE = '''
+MODULE = """
 from stargraph.scheduler import Graph, RunPolicy
 
 async def nightly(params, ctx):
@@ -28,7 +28,7 @@ class Jobs:
 
 prebuilt = Graph(graph_id="prebuilt", fn=nightly, policy=RunPolicy(max_attempts=4))
 not_callable = 42
-'''
+"""
 
 ENTRY_POINTS = """
 [stargraph.graphs]
@@ -88,8 +88,9 @@ def test_load_target_variants() -> None:
     registry = GraphRegistry()
     g = registry.load_target("sg_test_graphs:nightly")
     assert g.graph_id == "nightly" and g.is_async
-    g = registry.load_target("sg_test_graphs:sync_job", graph_id="report",
-                             policy=RunPolicy(timeout=5))
+    g = registry.load_target(
+        "sg_test_graphs:sync_job", graph_id="report", policy=RunPolicy(timeout=5)
+    )
     assert g.graph_id == "report" and not g.is_async and g.policy.timeout == 5
     g = registry.load_target("sg_test_graphs:Jobs.nested", graph_id="nested")
     assert g.is_async

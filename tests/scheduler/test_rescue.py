@@ -34,7 +34,9 @@ async def test_expired_lease_is_rescued_by_another_process(
 ) -> None:
     proc = subprocess.Popen(
         [sys.executable, str(CHILD), store.url, anyio_backend],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
         with anyio.fail_after(20):

@@ -21,8 +21,9 @@ async def _noop(params: dict[str, Any], ctx: RunContext) -> str:
 async def test_prune_removes_old_finished_runs_only(store: RunStore) -> None:
     clock = ManualClock()
     settings = fast_settings(retention_days=7)
-    async with Scheduler(store, [Graph(graph_id="g", fn=_noop)], settings=settings,
-                         clock=clock) as s:
+    async with Scheduler(
+        store, [Graph(graph_id="g", fn=_noop)], settings=settings, clock=clock
+    ) as s:
         with anyio.fail_after(5):
             old = await s.submit("g", {}, "daily-report")
             old_run = await s.wait_run(old.run_id)
@@ -44,14 +45,16 @@ async def test_prune_removes_old_finished_runs_only(store: RunStore) -> None:
 
 async def test_prune_loop_runs_at_start(store: RunStore) -> None:
     clock = ManualClock()
-    async with Scheduler(store, [Graph(graph_id="g", fn=_noop)], settings=fast_settings(),
-                         clock=clock) as s:
+    async with Scheduler(
+        store, [Graph(graph_id="g", fn=_noop)], settings=fast_settings(), clock=clock
+    ) as s:
         with anyio.fail_after(5):
             out = await s.submit("g")
             await s.wait_run(out.run_id)
     clock.advance(days=8)
-    async with Scheduler(store, [Graph(graph_id="g", fn=_noop)], settings=fast_settings(),
-                         clock=clock):
+    async with Scheduler(
+        store, [Graph(graph_id="g", fn=_noop)], settings=fast_settings(), clock=clock
+    ):
         with anyio.fail_after(5):
             while await store.get_run(out.run_id) is not None:
                 await anyio.sleep(0.02)

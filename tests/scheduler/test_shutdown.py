@@ -21,8 +21,9 @@ async def test_running_runs_finish_within_grace(store: RunStore) -> None:
         await anyio.sleep(0.3)
         return "finished"
 
-    async with Scheduler(store, [Graph(graph_id="s", fn=slowish)],
-                         settings=fast_settings(shutdown_grace=5)) as s:
+    async with Scheduler(
+        store, [Graph(graph_id="s", fn=slowish)], settings=fast_settings(shutdown_grace=5)
+    ) as s:
         out = await s.submit("s")
         with anyio.fail_after(5):
             await started.wait()
@@ -43,8 +44,9 @@ async def test_runs_past_grace_are_cancelled_and_released(store: RunStore) -> No
             raise
 
     t0 = time.monotonic()
-    async with Scheduler(store, [Graph(graph_id="g", fn=stuck)],
-                         settings=fast_settings(shutdown_grace=0.3)) as s:
+    async with Scheduler(
+        store, [Graph(graph_id="g", fn=stuck)], settings=fast_settings(shutdown_grace=0.3)
+    ) as s:
         out = await s.submit("g")
         with anyio.fail_after(5):
             await started.wait()

@@ -35,7 +35,10 @@ class Proc:
         self.log = cwd / f"proc-{time.monotonic_ns()}.log"
         self._log_file = self.log.open("wb")
         self.popen = subprocess.Popen(
-            list(argv), cwd=cwd, env={**os.environ, **env}, stdout=self._log_file,
+            list(argv),
+            cwd=cwd,
+            env={**os.environ, **env},
+            stdout=self._log_file,
             stderr=subprocess.STDOUT,
         )
 
@@ -78,8 +81,9 @@ def spawn(tmp_path: Path) -> Iterator[Any]:
     """Start processes in *tmp_path*; any still running at teardown are killed."""
     procs: list[Proc] = []
 
-    def start(argv: Sequence[str], env: Mapping[str, str] | None = None,
-              cwd: Path | None = None) -> Proc:
+    def start(
+        argv: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path | None = None
+    ) -> Proc:
         proc = Proc(argv, cwd=cwd or tmp_path, env=env or {})
         procs.append(proc)
         return proc
@@ -89,8 +93,9 @@ def spawn(tmp_path: Path) -> Iterator[Any]:
         proc.close()
 
 
-def wait_run(client: httpx.Client, run_id: str, *statuses: str,
-             timeout: float = 15) -> dict[str, Any]:
+def wait_run(
+    client: httpx.Client, run_id: str, *statuses: str, timeout: float = 15
+) -> dict[str, Any]:
     """Poll ``GET /v1/runs/{id}`` until the run is in one of *statuses*."""
     deadline = time.monotonic() + timeout
     run: dict[str, Any] = {}

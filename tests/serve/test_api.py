@@ -62,18 +62,29 @@ class Server:
 def runtime_deps() -> dict[str, Any]:
     return {
         "cron_specs": [  # yearly: never fires by itself during the tests
-            CronSpec(trigger_id="cron:yearly", schedule="0 0 1 1 *", graph_id="ok")],
-        "webhook_specs": [WebhookSpec(trigger_id="webhook:test", path="/hooks/test",
-                                      graph_id="ok", scheme="stargraph", secrets=(HOOK_SECRET,))],
+            CronSpec(trigger_id="cron:yearly", schedule="0 0 1 1 *", graph_id="ok")
+        ],
+        "webhook_specs": [
+            WebhookSpec(
+                trigger_id="webhook:test",
+                path="/hooks/test",
+                graph_id="ok",
+                scheme="stargraph",
+                secrets=(HOOK_SECRET,),
+            )
+        ],
     }
 
 
 @pytest.fixture(scope="module")
-async def server(anyio_backend: str, tmp_path_factory: pytest.TempPathFactory,
-                 ) -> AsyncIterator[Server]:
+async def server(
+    anyio_backend: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Server]:
     folder: Path = tmp_path_factory.mktemp("api")
-    async with Runtime(f"sqlite:///{folder / 'api.db'}", graphs=GRAPHS,
-                       deps=runtime_deps()) as runtime:
+    async with Runtime(
+        f"sqlite:///{folder / 'api.db'}", graphs=GRAPHS, deps=runtime_deps()
+    ) as runtime:
         app = create_app(anyio_backend, api_token=TOKEN)
         attach_runtime(app, runtime)
         with bind_socket("127.0.0.1", 0) as sock:
@@ -81,8 +92,10 @@ async def server(anyio_backend: str, tmp_path_factory: pytest.TempPathFactory,
                 host, port = await tg.start(partial(serve_app, app, sock=sock, grace=2))
                 url = f"http://{host}:{port}"
                 auth = {"Authorization": f"Bearer {TOKEN}"}
-                async with httpx.AsyncClient(base_url=url, headers=auth) as client, \
-                        httpx.AsyncClient(base_url=url) as anon:
+                async with (
+                    httpx.AsyncClient(base_url=url, headers=auth) as client,
+                    httpx.AsyncClient(base_url=url) as anon,
+                ):
                     yield Server(client=client, anon=anon, runtime=runtime, app=app, url=url)
                 tg.cancel_scope.cancel()
 
@@ -99,11 +112,17 @@ async def wait_status(client: httpx.AsyncClient, run_id: str, *statuses: str) ->
 
 # -- auth -----------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("header", [None, "Bearer wrong-token", f"Basic {TOKEN}", TOKEN])
 async def test_v1_routes_need_the_bearer_token(server: Server, header: str | None) -> None:
     headers = {"Authorization": header} if header else {}
-    for method, path in [("GET", "/v1/runs"), ("POST", "/v1/runs"), ("GET", "/v1/triggers"),
-                         ("GET", "/v1/plugins"), ("POST", "/v1/triggers/cron:yearly/fire")]:
+    for method, path in [
+        ("GET", "/v1/runs"),
+        ("POST", "/v1/runs"),
+        ("GET", "/v1/triggers"),
+        ("GET", "/v1/plugins"),
+        ("POST", "/v1/triggers/cron:yearly/fire"),
+    ]:
         response = await server.anon.request(method, path, headers=headers)
         assert response.status_code == 401, (method, path)
         assert response.json()["error"]["code"] == "unauthorized"
@@ -129,15 +148,29 @@ async def test_webhook_route_uses_its_signature_not_the_token(server: Server) ->
 
 # -- runs -----------------------------------------------------------------------------------------
 
+
 async def test_post_run_then_get_it(server: Server) -> None:
     response = await server.client.post("/v1/runs", json={"graph_id": "ok", "params": {"a": 1}})
     assert response.status_code == 202
     body = response.json()
     assert set(body) == {"run_id", "status", "deduplicated"} and body["deduplicated"] is False
     run = await wait_status(server.client, body["run_id"], "succeeded")
-    assert set(run) >= {"run_id", "graph_id", "status", "idempotency_key", "params", "trigger_id",
-                        "trigger_source", "scheduled_fire", "enqueued_at", "started_at",
-                        "finished_at", "attempt", "result", "error"}
+    assert set(run) >= {
+        "run_id",
+        "graph_id",
+        "status",
+        "idempotency_key",
+        "params",
+        "trigger_id",
+        "trigger_source",
+        "scheduled_fire",
+        "enqueued_at",
+        "started_at",
+        "finished_at",
+        "attempt",
+        "result",
+        "error",
+    }
     assert run["result"] == {"echo": {"a": 1}, "source": "manual"} and run["error"] is None
     for key in ("enqueued_at", "started_at", "finished_at"):
         assert run[key].endswith("+00:00"), run[key]
@@ -150,23 +183,27 @@ async def test_post_run_deduplicates_on_the_key(server: Server) -> None:
     assert second["run_id"] == first["run_id"] and second["deduplicated"] is True
 
 
-@pytest.mark.parametrize(("content", "status", "code"), [
-    (b"{not json", 400, "bad_json"),
-    (b"[1, 2]", 400, "bad_body"),
-    (b"", 400, "bad_body"),
-    (b'{"params": {}}', 400, "bad_body"),
-    (b'{"graph_id": 3}', 400, "bad_body"),
-    (b'{"graph_id": "ok", "extra": 1}', 400, "bad_body"),
-    (b'{"graph_id": "ok", "idempotency_key": ""}', 400, "bad_body"),
-    (b'{"graph_id": "ok", "idempotency_key": "' + b"k" * 513 + b'"}', 400, "bad_body"),
-    (b'{"graph_id": "ok", "params": [1]}', 422, "invalid_params"),
-    (b'{"graph_id": "ok", "params": {"x": NaN}}', 422, "invalid_params"),
-    (b'{"graph_id": "nope"}', 404, "unknown_graph"),
-    (b"\xff\xfe", 400, "bad_json"),
-])
+@pytest.mark.parametrize(
+    ("content", "status", "code"),
+    [
+        (b"{not json", 400, "bad_json"),
+        (b"[1, 2]", 400, "bad_body"),
+        (b"", 400, "bad_body"),
+        (b'{"params": {}}', 400, "bad_body"),
+        (b'{"graph_id": 3}', 400, "bad_body"),
+        (b'{"graph_id": "ok", "extra": 1}', 400, "bad_body"),
+        (b'{"graph_id": "ok", "idempotency_key": ""}', 400, "bad_body"),
+        (b'{"graph_id": "ok", "idempotency_key": "' + b"k" * 513 + b'"}', 400, "bad_body"),
+        (b'{"graph_id": "ok", "params": [1]}', 422, "invalid_params"),
+        (b'{"graph_id": "ok", "params": {"x": NaN}}', 422, "invalid_params"),
+        (b'{"graph_id": "nope"}', 404, "unknown_graph"),
+        (b"\xff\xfe", 400, "bad_json"),
+    ],
+)
 async def test_post_run_bad_input(server: Server, content: bytes, status: int, code: str) -> None:
-    response = await server.client.post("/v1/runs", content=content,
-                                        headers={"Content-Type": "application/json"})
+    response = await server.client.post(
+        "/v1/runs", content=content, headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == status, response.text
     assert response.json()["error"]["code"] == code
     assert response.json()["error"]["message"]
@@ -184,8 +221,11 @@ async def test_list_runs_filters_and_pages(server: Server) -> None:
     enqueued = [item["enqueued_at"] for item in page["items"]]
     assert enqueued == sorted(enqueued, reverse=True)
     assert page["items"][0]["run_id"] == ids[-1]
-    rest = (await server.client.get("/v1/runs", params={"graph_id": "ok", "limit": 2,
-                                                       "cursor": page["next_cursor"]})).json()
+    rest = (
+        await server.client.get(
+            "/v1/runs", params={"graph_id": "ok", "limit": 2, "cursor": page["next_cursor"]}
+        )
+    ).json()
     assert rest["items"] and rest["items"][0]["run_id"] == ids[0]
     failed = (await server.client.get("/v1/runs", params={"status": "failed"})).json()
     assert all(item["status"] == "failed" for item in failed["items"])
@@ -193,10 +233,17 @@ async def test_list_runs_filters_and_pages(server: Server) -> None:
     assert hooked == {"items": [], "next_cursor": None}
 
 
-@pytest.mark.parametrize("query", [
-    {"status": "done"}, {"limit": "0"}, {"limit": "1001"}, {"limit": "x"}, {"cursor": "garbage"},
-    {"graph": "ok"},
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"status": "done"},
+        {"limit": "0"},
+        {"limit": "1001"},
+        {"limit": "x"},
+        {"cursor": "garbage"},
+        {"graph": "ok"},
+    ],
+)
 async def test_list_runs_bad_filters(server: Server, query: dict[str, str]) -> None:
     response = await server.client.get("/v1/runs", params=query)
     assert response.status_code == 400, response.text
@@ -232,12 +279,20 @@ async def test_cancel_running_pending_and_finished(server: Server) -> None:
 
 # -- triggers and plugins -------------------------------------------------------------------------
 
+
 async def test_list_triggers(server: Server) -> None:
     items = {t["trigger_id"]: t for t in (await server.client.get("/v1/triggers")).json()["items"]}
     assert {"cron:yearly", "webhook:test"} <= set(items)
     cron = items["cron:yearly"]
-    assert set(cron) >= {"trigger_id", "plugin", "kind", "state", "paused", "last_fire",
-                         "next_fire"}
+    assert set(cron) >= {
+        "trigger_id",
+        "plugin",
+        "kind",
+        "state",
+        "paused",
+        "last_fire",
+        "next_fire",
+    }
     assert cron["kind"] == "cron" and cron["state"] == "running" and cron["paused"] is False
     assert cron["next_fire"].endswith("+00:00") and cron["next_fire"][14:19] == "00:00"
     assert items["webhook:test"]["kind"] == "webhook"
@@ -263,7 +318,8 @@ async def test_trigger_errors(server: Server) -> None:
     for path in ("/v1/triggers/nope/pause", "/v1/triggers/nope/resume", "/v1/triggers/nope/fire"):
         response = await post(path)
         assert response.status_code == 404 and response.json()["error"]["code"] == (
-            "trigger_not_found")
+            "trigger_not_found"
+        )
     response = await post("/v1/triggers/webhook:test/fire")
     assert response.status_code == 409 and response.json()["error"]["code"] == "not_supported"
     bad = await post("/v1/triggers/cron:yearly/pause", content=b"{oops")
@@ -279,6 +335,7 @@ async def test_list_plugins(server: Server) -> None:
 
 
 # -- ops ------------------------------------------------------------------------------------------
+
 
 async def test_health_and_ready(server: Server) -> None:
     assert (await server.anon.get("/healthz")).json() == {"status": "ok"}
@@ -335,6 +392,7 @@ def test_error_mapping() -> None:
 
 # -- the CLI's remote listings against this server ------------------------------------------------
 
+
 async def test_cli_lists_triggers_and_plugins(
     server: Server, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -350,8 +408,7 @@ async def test_cli_lists_triggers_and_plugins(
     out = capsys.readouterr().out
     assert code == 0 and out.splitlines()[0].split()[:3] == ["TRIGGER", "PLUGIN", "KIND"]
     assert "cron:yearly" in out and "webhook:test" in out
-    code = await anyio.to_thread.run_sync(main, ["plugins", "list", "--json", "--url",
-                                                 server.url])
+    code = await anyio.to_thread.run_sync(main, ["plugins", "list", "--json", "--url", server.url])
     items = json.loads(capsys.readouterr().out)["items"]
     assert code == 0 and "stargraph:stargraph.triggers:cron" in {i["name"] for i in items}
     monkeypatch.setenv("STARGRAPH_API_TOKEN", "wrong")
@@ -365,16 +422,18 @@ async def test_full_intake_answers_503_busy(anyio_backend: str, tmp_path: Path) 
 
     settings = SchedulerSettings(intake_capacity=1)
     codes: list[tuple[int, str | None, str | None]] = []
-    async with Runtime(f"sqlite:///{tmp_path / 'busy.db'}", graphs=GRAPHS,
-                       settings=settings) as runtime:
+    async with Runtime(
+        f"sqlite:///{tmp_path / 'busy.db'}", graphs=GRAPHS, settings=settings
+    ) as runtime:
         app = create_app(anyio_backend)
         attach_runtime(app, runtime)
         with bind_socket("127.0.0.1", 0) as sock, anyio.fail_after(30):
             async with anyio.create_task_group() as tg:
                 host, port = await tg.start(partial(serve_app, app, sock=sock, grace=2))
                 limits = httpx.Limits(max_connections=100)
-                async with httpx.AsyncClient(base_url=f"http://{host}:{port}",
-                                             limits=limits) as client:
+                async with httpx.AsyncClient(
+                    base_url=f"http://{host}:{port}", limits=limits
+                ) as client:
 
                     async def post() -> None:
                         r = await client.post("/v1/runs", json={"graph_id": "ok"})

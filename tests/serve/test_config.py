@@ -37,7 +37,9 @@ def test_defaults_without_a_file() -> None:
 
 
 def test_full_file(tmp_path: Path) -> None:
-    path = _write(tmp_path, """
+    path = _write(
+        tmp_path,
+        """
         [store]
         url = "sqlite:///data/runs.db"
         [serve]
@@ -60,17 +62,26 @@ def test_full_file(tmp_path: Path) -> None:
         [deps]
         fswatch_path = "/srv/inbox"
         nested = { a = 1 }
-    """)
+    """,
+    )
     cfg = load_config(path, env={"MY_TOKEN": "s3cret"})
     assert cfg.store.url == f"sqlite:///{tmp_path / 'data/runs.db'}"  # relative to the file
     assert (cfg.serve.bind, cfg.serve.backend, cfg.serve.graceful_timeout) == (
-        "0.0.0.0:9000", "trio", 3.0)
+        "0.0.0.0:9000",
+        "trio",
+        3.0,
+    )
     assert cfg.serve.api_token == "s3cret" and cfg.serve.allow_insecure_bind
     assert "s3cret" not in repr(cfg)
     assert cfg.scheduler.max_concurrent_runs == 4 and cfg.scheduler.lease_seconds == 12.5
     (graph,) = cfg.graphs
     assert (graph.graph_id, graph.target, graph.concurrency, graph.timeout, graph.max_attempts) == (
-        "nightly", "reports:nightly", 1, 300.0, 3)
+        "nightly",
+        "reports:nightly",
+        1,
+        300.0,
+        3,
+    )
     assert cfg.plugins.disable == ("x:stargraph.triggers:noisy",)
     assert cfg.deps == {"fswatch_path": "/srv/inbox", "nested": {"a": 1}}
     assert cfg.runtime_deps()["fswatch_path"] == "/srv/inbox"
@@ -97,25 +108,34 @@ def test_bad_env_override_names_the_variable() -> None:
         load_config(None, env={"STARGRAPH_STORE": "mysql://x"})
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("[serve]\nbackend = 'curio'", "serve.backend: must be one of asyncio, trio, got 'curio'"),
-    ("[serve]\nbind = 'localhost'", "serve.bind: expected HOST:PORT"),
-    ("[serve]\ngraceful_timeout = -1", "serve.graceful_timeout: must be a finite number >= 0"),
-    ("[serve]\nport = 1", "serve.port: unknown key; expected one of"),
-    ("[scheduler]\nmax_concurrent_runs = 0", "scheduler.max_concurrent_runs: must be at least 1"),
-    ("[scheduler]\nlease_seconds = 'x'", "scheduler.lease_seconds: must be a number, got str"),
-    ("[scheduler]\nmax_concurrent_runs = true", "must be an integer, got True"),
-    ("[store]\nurl = 'redis://x'", "store.url: store URL must start with sqlite:///"),
-    ("[graphs.g]\ntarget = 'nocolon'", "graphs.g.target: must be 'module:callable'"),
-    ("[graphs.g]\nconcurrency = 1", "graphs.g.target: is required"),
-    ("[graphs.g]\ntarget = 'm:f'\nretries = 2", "graphs.g.retries: unknown key"),
-    ("[plugins]\ndisable = [1]", "plugins.disable: must hold only strings"),
-    ("[serve]\napi_token_env = 'NOPE_TOKEN'", "environment variable NOPE_TOKEN is not set"),
-    ("[servr]\n", "servr: unknown key"),
-    ("cron = 3", "cron: must be an array of tables"),
-    ("[[webhook]]\npath='/x'\ngraph_id='g'\nscheme='github'", "webhook[0].secret_env: is required"),
-    ("x = = 1", "invalid TOML"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[serve]\nbackend = 'curio'", "serve.backend: must be one of asyncio, trio, got 'curio'"),
+        ("[serve]\nbind = 'localhost'", "serve.bind: expected HOST:PORT"),
+        ("[serve]\ngraceful_timeout = -1", "serve.graceful_timeout: must be a finite number >= 0"),
+        ("[serve]\nport = 1", "serve.port: unknown key; expected one of"),
+        (
+            "[scheduler]\nmax_concurrent_runs = 0",
+            "scheduler.max_concurrent_runs: must be at least 1",
+        ),
+        ("[scheduler]\nlease_seconds = 'x'", "scheduler.lease_seconds: must be a number, got str"),
+        ("[scheduler]\nmax_concurrent_runs = true", "must be an integer, got True"),
+        ("[store]\nurl = 'redis://x'", "store.url: store URL must start with sqlite:///"),
+        ("[graphs.g]\ntarget = 'nocolon'", "graphs.g.target: must be 'module:callable'"),
+        ("[graphs.g]\nconcurrency = 1", "graphs.g.target: is required"),
+        ("[graphs.g]\ntarget = 'm:f'\nretries = 2", "graphs.g.retries: unknown key"),
+        ("[plugins]\ndisable = [1]", "plugins.disable: must hold only strings"),
+        ("[serve]\napi_token_env = 'NOPE_TOKEN'", "environment variable NOPE_TOKEN is not set"),
+        ("[servr]\n", "servr: unknown key"),
+        ("cron = 3", "cron: must be an array of tables"),
+        (
+            "[[webhook]]\npath='/x'\ngraph_id='g'\nscheme='github'",
+            "webhook[0].secret_env: is required",
+        ),
+        ("x = = 1", "invalid TOML"),
+    ],
+)
 def test_invalid_values_name_file_key_and_reason(tmp_path: Path, text: str, expected: str) -> None:
     assert expected in _error(tmp_path, text)
 
@@ -125,10 +145,14 @@ def test_missing_file() -> None:
         load_config("nope.toml", env={})
 
 
-@pytest.mark.parametrize(("text", "result"), [
-    ("127.0.0.1:8080", ("127.0.0.1", 8080)), ("[::1]:0", ("::1", 0)),
-    ("example.org:443", ("example.org", 443)),
-])
+@pytest.mark.parametrize(
+    ("text", "result"),
+    [
+        ("127.0.0.1:8080", ("127.0.0.1", 8080)),
+        ("[::1]:0", ("::1", 0)),
+        ("example.org:443", ("example.org", 443)),
+    ],
+)
 def test_parse_bind(text: str, result: tuple[str, int]) -> None:
     assert parse_bind(text) == result
 
@@ -140,7 +164,9 @@ def test_parse_bind_rejects(text: str) -> None:
 
 
 def test_cron_and_webhook_entries(tmp_path: Path) -> None:
-    path = _write(tmp_path, """
+    path = _write(
+        tmp_path,
+        """
         [[cron]]
         trigger_id = "cron:nightly"
         schedule = "0 2 * * *"
@@ -158,16 +184,25 @@ def test_cron_and_webhook_entries(tmp_path: Path) -> None:
         secret_env = "GH_SECRET"
         previous_secret_env = "GH_SECRET_OLD"
         params = "raw"
-    """)
+    """,
+    )
     cfg = load_config(path, env={"GH_SECRET": "new-secret", "GH_SECRET_OLD": "old-secret"})
     (cron,) = cfg.cron
     assert (cron.trigger_id, cron.schedule, cron.tz, cron.graph_id) == (
-        "cron:nightly", "0 2 * * *", "America/New_York", "nightly")
+        "cron:nightly",
+        "0 2 * * *",
+        "America/New_York",
+        "nightly",
+    )
     assert cron.params == {"feed": "nvd"} and cron.missed_fire_policy == "skip"
     assert cron.catchup_window.total_seconds() == 3600 and cron.start_at is not None
     (hook,) = cfg.webhook
     assert (hook.trigger_id, hook.path, hook.scheme, hook.params) == (
-        "webhook:github", "/v1/webhooks/github", "github", "raw")
+        "webhook:github",
+        "/v1/webhooks/github",
+        "github",
+        "raw",
+    )
     assert hook.secrets == ("new-secret", "old-secret")
     assert "secret" not in repr(hook).replace("secret_env", "")
     assert cfg.runtime_deps()["cron_specs"] == [cron]
@@ -178,26 +213,37 @@ _HOOK = "[[webhook]]\ntrigger_id='w'\npath='/h'\ngraph_id='g'\nsecret_env='HOOK_
 _CRON = "[[cron]]\ntrigger_id='c'\ngraph_id='g'\n"
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    (_CRON + "schedule='61 * * * *'", "cron[0]: "),
-    (_CRON + "schedule='* * * * *'\ntz='Mars/Olympus'", "cron[0].tz: unknown time zone"),
-    (_CRON + "schedule='* * * * *'\nmissed_fire_policy='all'", "cron[0].missed_fire_policy"),
-    (_CRON + "schedule='* * * * *'\nstart_at=2026-01-01T00:00:00", "cron[0].start_at: must be"),
-    (_CRON + "schedule='* * * * *'\nevery=3", "cron[0].every: unknown key"),
-    (_CRON + "schedule='* * * * *'\n" + _CRON + "schedule='* * * * *'",
-     "cron[1].trigger_id: duplicate value 'c'"),
-    (_HOOK.replace("HOOK_SECRET", "UNSET_SECRET"),
-     "webhook[0].secret_env: environment variable UNSET_SECRET is not set or empty"),
-    (_HOOK + "previous_secret_env='EMPTY_SECRET'",
-     "webhook[0].previous_secret_env: environment variable EMPTY_SECRET is not set or empty"),
-    (_HOOK + "scheme='paypal'", "webhook[0].scheme: must be one of"),
-    (_HOOK.replace("'/h'", "'h'"), "webhook[0].path: must start with '/'"),
-    (_HOOK + "tolerance_seconds=0", "webhook[0].tolerance_seconds: must be at least 1"),
-    (_HOOK + "params='nocolon.thing'", "webhook[0]: "),
-    (_HOOK + _HOOK.replace("'w'", "'w2'"), "webhook[1].path: duplicate value '/h'"),
-    (_CRON + "schedule='* * * * *'\n" + _HOOK.replace("'w'", "'c'"),
-     "trigger_id 'c' is used by more than one trigger"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (_CRON + "schedule='61 * * * *'", "cron[0]: "),
+        (_CRON + "schedule='* * * * *'\ntz='Mars/Olympus'", "cron[0].tz: unknown time zone"),
+        (_CRON + "schedule='* * * * *'\nmissed_fire_policy='all'", "cron[0].missed_fire_policy"),
+        (_CRON + "schedule='* * * * *'\nstart_at=2026-01-01T00:00:00", "cron[0].start_at: must be"),
+        (_CRON + "schedule='* * * * *'\nevery=3", "cron[0].every: unknown key"),
+        (
+            _CRON + "schedule='* * * * *'\n" + _CRON + "schedule='* * * * *'",
+            "cron[1].trigger_id: duplicate value 'c'",
+        ),
+        (
+            _HOOK.replace("HOOK_SECRET", "UNSET_SECRET"),
+            "webhook[0].secret_env: environment variable UNSET_SECRET is not set or empty",
+        ),
+        (
+            _HOOK + "previous_secret_env='EMPTY_SECRET'",
+            "webhook[0].previous_secret_env: environment variable EMPTY_SECRET is not set or empty",
+        ),
+        (_HOOK + "scheme='paypal'", "webhook[0].scheme: must be one of"),
+        (_HOOK.replace("'/h'", "'h'"), "webhook[0].path: must start with '/'"),
+        (_HOOK + "tolerance_seconds=0", "webhook[0].tolerance_seconds: must be at least 1"),
+        (_HOOK + "params='nocolon.thing'", "webhook[0]: "),
+        (_HOOK + _HOOK.replace("'w'", "'w2'"), "webhook[1].path: duplicate value '/h'"),
+        (
+            _CRON + "schedule='* * * * *'\n" + _HOOK.replace("'w'", "'c'"),
+            "trigger_id 'c' is used by more than one trigger",
+        ),
+    ],
+)
 def test_invalid_trigger_entries(tmp_path: Path, text: str, expected: str) -> None:
     env = {"HOOK_SECRET": "s3cret-value", "EMPTY_SECRET": ""}
     message = _error(tmp_path, text, env)
@@ -207,22 +253,32 @@ def test_invalid_trigger_entries(tmp_path: Path, text: str, expected: str) -> No
 
 def test_graph_targets_import_from_the_config_folder(tmp_path: Path) -> None:
     (tmp_path / "cfg_graphs_mod.py").write_text(
-        "def work(params, ctx):\n    return 1\nnot_callable = 3\n")
-    path = _write(tmp_path, """
+        "def work(params, ctx):\n    return 1\nnot_callable = 3\n"
+    )
+    path = _write(
+        tmp_path,
+        """
         [graphs.work]
         target = "cfg_graphs_mod:work"
         max_attempts = 2
-    """)
+    """,
+    )
     (graph,) = load_config(path, env={}).load_graphs()
     assert graph.graph_id == "work" and graph.fn(None, None) == 1
     assert graph.policy.max_attempts == 2
 
 
-@pytest.mark.parametrize(("target", "expected"), [
-    ("no_such_module_xyz:f", "graphs.g.target: cannot import module 'no_such_module_xyz'"),
-    ("cfg_graphs_mod2:missing", "graphs.g.target: 'cfg_graphs_mod2' has no attribute 'missing'"),
-    ("cfg_graphs_mod2:not_callable", "is a int, not a callable"),
-])
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("no_such_module_xyz:f", "graphs.g.target: cannot import module 'no_such_module_xyz'"),
+        (
+            "cfg_graphs_mod2:missing",
+            "graphs.g.target: 'cfg_graphs_mod2' has no attribute 'missing'",
+        ),
+        ("cfg_graphs_mod2:not_callable", "is a int, not a callable"),
+    ],
+)
 def test_bad_graph_targets(tmp_path: Path, target: str, expected: str) -> None:
     (tmp_path / "cfg_graphs_mod2.py").write_text("not_callable = 3\n")
     path = _write(tmp_path, f'[graphs.g]\ntarget = "{target}"\n')
@@ -235,7 +291,9 @@ def test_build_runtime_rejects_triggers_of_unknown_graphs(tmp_path: Path) -> Non
     from stargraph.config import build_runtime
 
     (tmp_path / "cfg_graphs_mod3.py").write_text("def work(params, ctx):\n    return 1\n")
-    path = _write(tmp_path, """
+    path = _write(
+        tmp_path,
+        """
         [graphs.work]
         target = "cfg_graphs_mod3:work"
         [[cron]]
@@ -246,7 +304,8 @@ def test_build_runtime_rejects_triggers_of_unknown_graphs(tmp_path: Path) -> Non
         trigger_id = "d"
         schedule = "* * * * *"
         graph_id = "wrok"
-    """)
+    """,
+    )
     with pytest.raises(ConfigError) as info:
         build_runtime(load_config(path, env={}))
     assert str(info.value).startswith(f"{path}: cron[1].graph_id: unknown graph 'wrok'")

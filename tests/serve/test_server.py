@@ -39,8 +39,11 @@ async def test_stop_event_shuts_down_gracefully() -> None:
     stop = anyio.Event()
     with bind_socket("127.0.0.1", 0) as sock, anyio.fail_after(10):
         async with anyio.create_task_group() as tg:
-            host, port = await tg.start(lambda task_status: serve_app(
-                app, sock=sock, stop=stop, grace=2, task_status=task_status))
+            host, port = await tg.start(
+                lambda task_status: serve_app(
+                    app, sock=sock, stop=stop, grace=2, task_status=task_status
+                )
+            )
             async with httpx.AsyncClient(base_url=f"http://{host}:{port}") as client:
                 assert (await client.get("/healthz")).json() == {"status": "ok"}
             stop.set()
@@ -52,8 +55,9 @@ async def test_cancellation_shuts_down_gracefully() -> None:
     app, log = _app_with_lifespan_log()
     with bind_socket("127.0.0.1", 0) as sock, anyio.fail_after(10):
         async with anyio.create_task_group() as tg:
-            _, port = await tg.start(lambda task_status: serve_app(
-                app, sock=sock, grace=2, task_status=task_status))
+            _, port = await tg.start(
+                lambda task_status: serve_app(app, sock=sock, grace=2, task_status=task_status)
+            )
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
                 assert (await client.get("/healthz")).status_code == 200
             tg.cancel_scope.cancel()

@@ -99,15 +99,14 @@ class Stack:
     def store(self) -> RunStore:
         return self.runtime.store
 
-    async def post(self, path: str, body: bytes | str, headers: dict[str, str] | None = None,
-                   **kw: Any) -> httpx.Response:
+    async def post(
+        self, path: str, body: bytes | str, headers: dict[str, str] | None = None, **kw: Any
+    ) -> httpx.Response:
         content = body.encode() if isinstance(body, str) else body
-        return await self.client.post(self.url + path, content=content, headers=headers or {},
-                                      **kw)
+        return await self.client.post(self.url + path, content=content, headers=headers or {}, **kw)
 
     async def run_count(self, trigger_id: str | None = None) -> int:
-        page = await self.store.list_runs(RunFilter(trigger_id=trigger_id), limit=1000,
-                                          cursor=None)
+        page = await self.store.list_runs(RunFilter(trigger_id=trigger_id), limit=1000, cursor=None)
         return len(page.items)
 
 
@@ -119,18 +118,30 @@ def webhook_plugin(rt: Runtime) -> WebhookTrigger:
 
 
 @asynccontextmanager
-async def webhook_stack(store_url: str, specs: Sequence[WebhookSpec], *,
-                        graphs: Sequence[Graph] = DEFAULT_GRAPHS,
-                        settings: SchedulerSettings | None = None,
-                        clock: Clock | None = None,
-                        app_config: dict[str, Any] | None = None) -> AsyncIterator[Stack]:
+async def webhook_stack(
+    store_url: str,
+    specs: Sequence[WebhookSpec],
+    *,
+    graphs: Sequence[Graph] = DEFAULT_GRAPHS,
+    settings: SchedulerSettings | None = None,
+    clock: Clock | None = None,
+    app_config: dict[str, Any] | None = None,
+) -> AsyncIterator[Stack]:
     """Run a real Runtime (store, scheduler, bundled triggers) behind Hypercorn."""
-    rt = Runtime(store_url, graphs=graphs, settings=settings, clock=clock,
-                 deps={"webhook_specs": list(specs)}, graph_entry_points=False)
+    rt = Runtime(
+        store_url,
+        graphs=graphs,
+        settings=settings,
+        clock=clock,
+        deps={"webhook_specs": list(specs)},
+        graph_entry_points=False,
+    )
     async with rt:
         trigger = webhook_plugin(rt)
-        async with serving(make_app(rt.routes, app_config)) as url, \
-                httpx.AsyncClient(timeout=10) as client:
+        async with (
+            serving(make_app(rt.routes, app_config)) as url,
+            httpx.AsyncClient(timeout=10) as client,
+        ):
             yield Stack(url=url, client=client, runtime=rt, trigger=trigger)
 
 

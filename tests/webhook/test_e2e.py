@@ -43,8 +43,11 @@ ALL = [*TIMED, "github"]
 def spec(scheme: str, *, secrets: tuple[str, ...] | None = None, **kw: Any) -> WebhookSpec:
     """A spec at /hooks/<scheme> for the test graph."""
     base: dict[str, Any] = {
-        "trigger_id": f"webhook:{scheme}", "path": f"/hooks/{scheme}", "graph_id": GRAPH_ID,
-        "scheme": scheme, "secrets": secrets or (SECRETS.get(scheme, "s3cret-value"),),
+        "trigger_id": f"webhook:{scheme}",
+        "path": f"/hooks/{scheme}",
+        "graph_id": GRAPH_ID,
+        "scheme": scheme,
+        "secrets": secrets or (SECRETS.get(scheme, "s3cret-value"),),
     }
     base.update(kw)
     return WebhookSpec(**base)
@@ -54,21 +57,47 @@ def signed(scheme: str, body: bytes, *, secret: str | None = None, **kw: Any) ->
     return sign(scheme, secret or SECRETS.get(scheme, "s3cret-value"), body, **kw)
 
 
-
-
 # -- golden vectors, end to end -------------------------------------------------------------
 
 VECTORS = {
-    "standard-webhooks": (SW_SECRET, SW_TS, SW_BODY, {"webhook-id": SW_ID,
-                          "webhook-timestamp": str(SW_TS), "webhook-signature": SW_SIG}, "json"),
-    "github": (GH_SECRET, int(time.time()), GH_BODY, {"X-Hub-Signature-256": GH_SIG,
-               "X-GitHub-Delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958"}, "raw"),
-    "slack": (SLACK_SECRET, SLACK_TS, SLACK_BODY, {"X-Slack-Request-Timestamp": str(SLACK_TS),
-              "X-Slack-Signature": SLACK_SIG}, "form"),
-    "stripe": (STRIPE_SECRET, STRIPE_TS, STRIPE_BODY,
-               {"Stripe-Signature": f"t={STRIPE_TS},v1={STRIPE_V1},v0={'0' * 64}"}, "json"),
-    "stargraph": (SG_SECRET, SG_TS, SG_BODY, {"X-Stargraph-Timestamp": str(SG_TS),
-                  "X-Stargraph-Signature": SG_SIG}, "json"),
+    "standard-webhooks": (
+        SW_SECRET,
+        SW_TS,
+        SW_BODY,
+        {"webhook-id": SW_ID, "webhook-timestamp": str(SW_TS), "webhook-signature": SW_SIG},
+        "json",
+    ),
+    "github": (
+        GH_SECRET,
+        int(time.time()),
+        GH_BODY,
+        {
+            "X-Hub-Signature-256": GH_SIG,
+            "X-GitHub-Delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+        },
+        "raw",
+    ),
+    "slack": (
+        SLACK_SECRET,
+        SLACK_TS,
+        SLACK_BODY,
+        {"X-Slack-Request-Timestamp": str(SLACK_TS), "X-Slack-Signature": SLACK_SIG},
+        "form",
+    ),
+    "stripe": (
+        STRIPE_SECRET,
+        STRIPE_TS,
+        STRIPE_BODY,
+        {"Stripe-Signature": f"t={STRIPE_TS},v1={STRIPE_V1},v0={'0' * 64}"},
+        "json",
+    ),
+    "stargraph": (
+        SG_SECRET,
+        SG_TS,
+        SG_BODY,
+        {"X-Stargraph-Timestamp": str(SG_TS), "X-Stargraph-Signature": SG_SIG},
+        "json",
+    ),
 }
 
 
@@ -103,10 +132,12 @@ async def test_golden_vector_end_to_end(scheme: str, sqlite_url: str) -> None:
 
 
 @pytest.mark.parametrize("scheme", ALL)
-async def test_rotation_previous_secret_accepted_then_dropped(scheme: str,
-                                                               sqlite_url: str) -> None:
-    old = "whsec_" + "b2xkLXNlY3JldC1rZXktYnl0ZXMtMTIzNDU2Nzg5MA==" if scheme == (
-        "standard-webhooks") else "old-secret"
+async def test_rotation_previous_secret_accepted_then_dropped(scheme: str, sqlite_url: str) -> None:
+    old = (
+        "whsec_" + "b2xkLXNlY3JldC1rZXktYnl0ZXMtMTIzNDU2Nzg5MA=="
+        if scheme == ("standard-webhooks")
+        else "old-secret"
+    )
     new = SECRETS.get(scheme, "new-secret")
     async with webhook_stack(sqlite_url, [spec(scheme, secrets=(new, old))]) as stack:
         with anyio.fail_after(10):
@@ -131,11 +162,11 @@ async def test_window_edges(scheme: str, sqlite_url: str) -> None:
     async with webhook_stack(sqlite_url, [spec(scheme, tolerance_seconds=60)]) as stack:
         with anyio.fail_after(10):
             now = int(time.time())
-            for n, (offset, ok) in enumerate([(-55, True), (55, True), (-65, False),
-                                              (65, False)]):
+            for n, (offset, ok) in enumerate([(-55, True), (55, True), (-65, False), (65, False)]):
                 body = json.dumps({"n": n}).encode()
-                r = await stack.post(f"/hooks/{scheme}", body,
-                                     signed(scheme, body, timestamp=now + offset))
+                r = await stack.post(
+                    f"/hooks/{scheme}", body, signed(scheme, body, timestamp=now + offset)
+                )
                 if ok:
                     assert r.status_code == 202, (offset, r.text)
                 else:
@@ -189,7 +220,8 @@ async def test_body_hash_key_when_no_id(sqlite_url: str) -> None:
             import hashlib
 
             assert r.json()["idempotency_key"] == (
-                "webhook:stargraph:" + hashlib.sha256(body).hexdigest())
+                "webhook:stargraph:" + hashlib.sha256(body).hexdigest()
+            )
 
 
 async def test_replay_refused_after_restart(sqlite_url: str) -> None:
@@ -215,8 +247,12 @@ async def test_replay_refused_by_a_second_runtime_sharing_the_store(sqlite_url: 
             assert (await a.post("/hooks/standard-webhooks", body, headers)).status_code == 202
             r = await b.post("/hooks/standard-webhooks", body, headers)
             assert r.status_code == 409 and r.json()["error"]["code"] == "duplicate_nonce"
-            fresh = signed("standard-webhooks", body, msg_id=headers["webhook-id"],
-                           timestamp=int(headers["webhook-timestamp"]) + 1)
+            fresh = signed(
+                "standard-webhooks",
+                body,
+                msg_id=headers["webhook-id"],
+                timestamp=int(headers["webhook-timestamp"]) + 1,
+            )
             r = await b.post("/hooks/standard-webhooks", body, fresh)
             assert r.status_code == 202 and r.json()["deduplicated"] is True
             assert await b.run_count() == 1
@@ -240,8 +276,10 @@ async def test_two_nodes_on_postgres_share_replay_protection(postgres_url: str) 
 
 
 async def test_slack_url_verification_is_answered_without_a_run(sqlite_url: str) -> None:
-    body = b'{"token":"t","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",' \
+    body = (
+        b'{"token":"t","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",'
         b'"type":"url_verification"}'
+    )
     async with webhook_stack(sqlite_url, [spec("slack")]) as stack:
         with anyio.fail_after(10):
             r = await stack.post("/hooks/slack", body, signed("slack", body))

@@ -35,10 +35,14 @@ def _code(r: httpx.Response) -> str:
 
 
 async def test_every_error_code(sqlite_url: str, caplog: pytest.LogCaptureFixture) -> None:
-    specs = [spec("stargraph"), spec("github", params="form", path="/form"),
-             spec("stripe", params=f"{__name__}:failing_extractor", path="/ext",
-                  trigger_id="webhook:ext"),
-             spec("standard-webhooks", max_body_bytes=64, path="/small", trigger_id="w:small")]
+    specs = [
+        spec("stargraph"),
+        spec("github", params="form", path="/form"),
+        spec(
+            "stripe", params=f"{__name__}:failing_extractor", path="/ext", trigger_id="webhook:ext"
+        ),
+        spec("standard-webhooks", max_body_bytes=64, path="/small", trigger_id="w:small"),
+    ]
     caplog.set_level(logging.INFO, logger="stargraph")
     async with webhook_stack(sqlite_url, specs) as st:
         with anyio.fail_after(15):
@@ -46,10 +50,20 @@ async def test_every_error_code(sqlite_url: str, caplog: pytest.LogCaptureFixtur
             p = "/hooks/stargraph"
             cases: list[tuple[str, bytes, dict[str, str], int, str]] = [
                 (p, b"{}", {}, 401, "missing_headers"),
-                (p, b"{}", {"X-Stargraph-Timestamp": "12x", "X-Stargraph-Signature": "a" * 64},
-                 401, "invalid_timestamp"),
-                (p, b"{}", signed("stargraph", b"{}", timestamp=now - 3600), 401,
-                 "timestamp_out_of_window"),
+                (
+                    p,
+                    b"{}",
+                    {"X-Stargraph-Timestamp": "12x", "X-Stargraph-Signature": "a" * 64},
+                    401,
+                    "invalid_timestamp",
+                ),
+                (
+                    p,
+                    b"{}",
+                    signed("stargraph", b"{}", timestamp=now - 3600),
+                    401,
+                    "timestamp_out_of_window",
+                ),
                 (p, b"{}", signed("stargraph", b"{}", secret="wrong"), 401, "invalid_signature"),
                 (p, b"{", signed("stargraph", b"{"), 400, "invalid_body_json"),
                 (p, b"\xff\xfe", signed("stargraph", b"\xff\xfe"), 400, "invalid_body_json"),
@@ -57,8 +71,13 @@ async def test_every_error_code(sqlite_url: str, caplog: pytest.LogCaptureFixtur
                 ("/form", b"%%%", signed("github", b"%%%"), 400, "invalid_body_form"),
                 ("/ext", b"{}", signed("stripe", b"{}"), 422, "params_extractor_failed"),
                 ("/small", b"x" * 65, {}, 413, "payload_too_large"),
-                ("/form", b"a=1", {**signed("github", b"a=1"), "X-GitHub-Delivery": "a b"}, 400,
-                 "invalid_header"),
+                (
+                    "/form",
+                    b"a=1",
+                    {**signed("github", b"a=1"), "X-GitHub-Delivery": "a b"},
+                    400,
+                    "invalid_header",
+                ),
             ]
             for path, body, headers, status, code in cases:
                 r = await st.post(path, body, headers)
@@ -69,10 +88,18 @@ async def test_every_error_code(sqlite_url: str, caplog: pytest.LogCaptureFixtur
             assert (r.status_code, _code(r)) == (409, "duplicate_nonce")
             assert await st.run_count() == 1
             metric = st.scheduler.metrics.webhook_rejections
-            assert metric.labels(trigger_id="webhook:stargraph",
-                                 reason="invalid_signature")._value.get() == 1
-            assert metric.labels(trigger_id="webhook:ext",
-                                 reason="params_extractor_failed")._value.get() == 1
+            assert (
+                metric.labels(
+                    trigger_id="webhook:stargraph", reason="invalid_signature"
+                )._value.get()
+                == 1
+            )
+            assert (
+                metric.labels(
+                    trigger_id="webhook:ext", reason="params_extractor_failed"
+                )._value.get()
+                == 1
+            )
     rejected = [r for r in caplog.records if r.getMessage() == "webhook.rejected"]
     assert len(rejected) == len(cases) + 1
     reasons = {r.stargraph["reason"] for r in rejected}  # type: ignore[attr-defined]
@@ -118,14 +145,19 @@ async def test_size_limit(sqlite_url: str) -> None:
             assert (r.status_code, _code(r)) == (413, "payload_too_large")
             # A large declared body is refused from its Content-Length alone: the answer
             # arrives although not one byte of the body was sent.
-            head = await raw_request(st.url, f"POST {sp.path} HTTP/1.1\r\nHost: x\r\n"
-                                     "Content-Length: 4194304\r\n\r\n".encode())
+            head = await raw_request(
+                st.url,
+                f"POST {sp.path} HTTP/1.1\r\nHost: x\r\nContent-Length: 4194304\r\n\r\n".encode(),
+            )
             assert head.startswith(b"HTTP/1.1 413"), head
             # Chunked: refused once 1000 bytes were counted, while the client still holds more.
             chunk = b"%x\r\n%s\r\n" % (600, b" " * 600)
-            head = await raw_request(st.url, f"POST {sp.path} HTTP/1.1\r\nHost: x\r\n"
-                                     "Transfer-Encoding: chunked\r\n\r\n".encode()
-                                     + chunk + chunk)
+            head = await raw_request(
+                st.url,
+                f"POST {sp.path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+                + chunk
+                + chunk,
+            )
             assert head.startswith(b"HTTP/1.1 413"), head
             assert await st.run_count() == 1
 
@@ -208,9 +240,14 @@ async def test_stalled_body_times_out_with_408(sqlite_url: str, watchdog: bool) 
         body = b'{"stalled": true}'
         lines = "".join(f"{k}: {v}\r\n" for k, v in signed("stargraph", body).items())
         start = time.monotonic()
-        head = await raw_request(st.url, f"POST {sp.path} HTTP/1.1\r\nHost: x\r\n{lines}"
-                                 f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:5],
-                                 timeout=10, full=True)
+        head = await raw_request(
+            st.url,
+            f"POST {sp.path} HTTP/1.1\r\nHost: x\r\n{lines}"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body[:5],
+            timeout=10,
+            full=True,
+        )
         assert head.startswith(b"HTTP/1.1 408"), head
         assert 0.9 < time.monotonic() - start < 4
         assert b'"code":"body_timeout"' in head

@@ -17,25 +17,45 @@ from .test_e2e import signed, spec
 from .test_errors import raw_request
 
 SPECS = [
-    spec("stargraph"), spec("standard-webhooks"), spec("github"), spec("stripe"), spec("slack"),
+    spec("stargraph"),
+    spec("standard-webhooks"),
+    spec("github"),
+    spec("stripe"),
+    spec("slack"),
     spec("github", params="form", path="/form", trigger_id="w:form"),
     spec("slack", params="raw", path="/raw", trigger_id="w:raw", max_body_bytes=512),
 ]
 PATHS = [s.path for s in SPECS]
 TRUNC = spec("stargraph", path="/trunc", trigger_id="w:trunc")
 HEADER_NAMES = [
-    "X-Stargraph-Timestamp", "X-Stargraph-Signature", "webhook-id", "webhook-timestamp",
-    "webhook-signature", "X-Hub-Signature-256", "X-GitHub-Delivery", "Stripe-Signature",
-    "X-Slack-Signature", "X-Slack-Request-Timestamp", "Content-Type", "X-Other",
+    "X-Stargraph-Timestamp",
+    "X-Stargraph-Signature",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "X-Hub-Signature-256",
+    "X-GitHub-Delivery",
+    "Stripe-Signature",
+    "X-Slack-Signature",
+    "X-Slack-Request-Timestamp",
+    "Content-Type",
+    "X-Other",
 ]
-CONTENT_TYPES = [b"application/json", b"application/x-www-form-urlencoded", b"text/plain",
-                 b"multipart/form-data; boundary=x", b"application/json; charset=latin-1",
-                 b"\xff\xfe", b""]
+CONTENT_TYPES = [
+    b"application/json",
+    b"application/x-www-form-urlencoded",
+    b"text/plain",
+    b"multipart/form-data; boundary=x",
+    b"application/json; charset=latin-1",
+    b"\xff\xfe",
+    b"",
+]
 
 
 @pytest.fixture(scope="module")
-async def stack(anyio_backend: str, tmp_path_factory: pytest.TempPathFactory
-                ) -> AsyncIterator[Stack]:
+async def stack(
+    anyio_backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
     path: Path = tmp_path_factory.mktemp("malformed") / "stargraph.db"
     async with webhook_stack(f"sqlite:///{path}", [*SPECS, TRUNC]) as s:
         yield s
@@ -55,27 +75,64 @@ def _now_text() -> str:
 _value_bytes = st.binary(max_size=200).map(
     lambda b: bytes(c for c in b if c >= 0x20 and c != 0x7F).strip()
 )
-_plausible = st.sampled_from([
-    "t=1,v1=" + "a" * 64, "v0=" + "0" * 64, "sha256=" + "f" * 64, "v1,AAAA", "v1," + "A" * 43 + "=",
-    "msg_1", "1e3", "-1", "99999999999999999999", " 12 ", "t=,v1=", "v1a,xyz v1,", "=",
-]).map(str.encode)
+_plausible = st.sampled_from(
+    [
+        "t=1,v1=" + "a" * 64,
+        "v0=" + "0" * 64,
+        "sha256=" + "f" * 64,
+        "v1,AAAA",
+        "v1," + "A" * 43 + "=",
+        "msg_1",
+        "1e3",
+        "-1",
+        "99999999999999999999",
+        " 12 ",
+        "t=,v1=",
+        "v1a,xyz v1,",
+        "=",
+    ]
+).map(str.encode)
 _now = st.builds(lambda: _now_text().encode())
 header_values = st.one_of(_value_bytes, _plausible, _now)
 headers_strategy = st.dictionaries(st.sampled_from(HEADER_NAMES), header_values, max_size=6)
 bodies = st.one_of(
     st.binary(max_size=800),
-    st.sampled_from([b"", b"{}", b"[]", b"null", b'{"a": NaN}', b"{" * 300, b"a=1&a=2",
-                     b"\xff\xfe\xfd", b'{"id": "evt_1", "event_id": "E1"}', b"x" * 600]),
+    st.sampled_from(
+        [
+            b"",
+            b"{}",
+            b"[]",
+            b"null",
+            b'{"a": NaN}',
+            b"{" * 300,
+            b"a=1&a=2",
+            b"\xff\xfe\xfd",
+            b'{"id": "evt_1", "event_id": "E1"}',
+            b"x" * 600,
+        ]
+    ),
 )
 
 
-@settings(max_examples=120, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(method=st.sampled_from(["POST", "POST", "POST", "GET", "PUT", "PATCH", "DELETE"]),
-       path=st.sampled_from(PATHS), headers=headers_strategy,
-       content_type=st.sampled_from(CONTENT_TYPES), body=bodies)
+@settings(
+    max_examples=120,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    method=st.sampled_from(["POST", "POST", "POST", "GET", "PUT", "PATCH", "DELETE"]),
+    path=st.sampled_from(PATHS),
+    headers=headers_strategy,
+    content_type=st.sampled_from(CONTENT_TYPES),
+    body=bodies,
+)
 async def test_malformed_requests_never_5xx_and_never_run(
-    stack: Stack, method: str, path: str, headers: dict[str, bytes], content_type: bytes,
+    stack: Stack,
+    method: str,
+    path: str,
+    headers: dict[str, bytes],
+    content_type: bytes,
     body: bytes,
 ) -> None:
     sent = {name: value.strip(b" \t") for name, value in headers.items() if value.strip(b" \t")}
@@ -94,12 +151,17 @@ def _req(path: str, headers: str, body: bytes = b"") -> bytes:
 
 
 RAW_CASES = {
-    "non-ascii header": _req("/hooks/stargraph", "X-Stargraph-Timestamp: \xe9\xe9\r\n"
-                             "X-Stargraph-Signature: \xff\r\nContent-Length: 2\r\n", b"{}"),
-    "huge header": _req("/hooks/stargraph", f"X-Stargraph-Signature: {'a' * 70000}\r\n"
-                        "Content-Length: 2\r\n", b"{}"),
-    "many headers": _req("/hooks/github", "".join(f"X-H{i}: v\r\n" for i in range(500))
-                         + "Content-Length: 0\r\n"),
+    "non-ascii header": _req(
+        "/hooks/stargraph",
+        "X-Stargraph-Timestamp: \xe9\xe9\r\nX-Stargraph-Signature: \xff\r\nContent-Length: 2\r\n",
+        b"{}",
+    ),
+    "huge header": _req(
+        "/hooks/stargraph", f"X-Stargraph-Signature: {'a' * 70000}\r\nContent-Length: 2\r\n", b"{}"
+    ),
+    "many headers": _req(
+        "/hooks/github", "".join(f"X-H{i}: v\r\n" for i in range(500)) + "Content-Length: 0\r\n"
+    ),
     "bad content-length": _req("/hooks/stargraph", "Content-Length: abc\r\n", b"{}"),
     "negative content-length": _req("/hooks/stargraph", "Content-Length: -5\r\n", b"{}"),
     "empty body": _req("/hooks/slack", "Content-Length: 0\r\n"),

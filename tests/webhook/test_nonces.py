@@ -26,8 +26,9 @@ async def test_sqlite_add_nonces_one_transaction_semantics(sqlite_url: str) -> N
     try:
         assert isinstance(store, BatchNonceStore)
         assert await store.add_nonce("a", "old", expires_at=at(10), now=at(0))
-        items = [NonceRequest(scope="a", nonce=n, expires_at=at(300)) for n in
-                 ("n1", "n2", "n1", "old")]
+        items = [
+            NonceRequest(scope="a", nonce=n, expires_at=at(300)) for n in ("n1", "n2", "n1", "old")
+        ]
         items.append(NonceRequest(scope="b", nonce="n1", expires_at=at(300)))
         assert await store.add_nonces(items, now=at(5)) == [True, True, False, False, True]
         # After expiry a nonce may be recorded again.

@@ -48,9 +48,20 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
     port = _free_port()
     env = {**os.environ, "PROC_WEBHOOK_SECRET": spec("standard-webhooks").secrets[0]}
     exe = Path(sys.executable).with_name("stargraph")
-    proc = subprocess.Popen([str(exe), "serve", "--config", str(tmp_path / "stargraph.toml"),
-                             "--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
-                            cwd=tmp_path, env=env)
+    proc = subprocess.Popen(
+        [
+            str(exe),
+            "serve",
+            "--config",
+            str(tmp_path / "stargraph.toml"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=tmp_path,
+        env=env,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -78,12 +89,16 @@ async def test_replay_refused_by_a_second_process(served: tuple[str, str]) -> No
             r1 = await here.post("/hooks/standard-webhooks", body, headers)
             assert r1.status_code == 202, r1.text
             async with httpx.AsyncClient() as client:
-                r = await client.post(f"{url}/hooks/standard-webhooks", content=body,
-                                      headers=headers)
+                r = await client.post(
+                    f"{url}/hooks/standard-webhooks", content=body, headers=headers
+                )
                 assert r.status_code == 409 and r.json()["error"]["code"] == "duplicate_nonce"
-                again = signed("standard-webhooks", body, msg_id=headers["webhook-id"],
-                               timestamp=int(headers["webhook-timestamp"]) + 1)
-                r = await client.post(f"{url}/hooks/standard-webhooks", content=body,
-                                      headers=again)
+                again = signed(
+                    "standard-webhooks",
+                    body,
+                    msg_id=headers["webhook-id"],
+                    timestamp=int(headers["webhook-timestamp"]) + 1,
+                )
+                r = await client.post(f"{url}/hooks/standard-webhooks", content=body, headers=again)
                 assert r.status_code == 202 and r.json() == {**r1.json(), "deduplicated": True}
             assert await here.run_count() == 1

@@ -53,10 +53,12 @@ def _lower(headers: dict[str, str]) -> dict[str, str]:
     return {k.lower(): v for k, v in headers.items()}
 
 
-def _verify(scheme: str, headers: dict[str, str], body: bytes, *secrets: str, now: int,
-            tolerance: int = 300):  # type: ignore[no-untyped-def]
-    return verify(scheme, _lower(headers), body, _keys(scheme, *secrets), now=now,
-                  tolerance=tolerance)
+def _verify(
+    scheme: str, headers: dict[str, str], body: bytes, *secrets: str, now: int, tolerance: int = 300
+):  # type: ignore[no-untyped-def]
+    return verify(
+        scheme, _lower(headers), body, _keys(scheme, *secrets), now=now, tolerance=tolerance
+    )
 
 
 def _code(exc: pytest.ExceptionInfo[WebhookRejected]) -> str:
@@ -98,8 +100,13 @@ def test_stripe_golden_vector_ignores_v0_and_uses_the_literal_secret() -> None:
     assert d.dedup_id == "evt_1Golden"
     # A v0 signature alone never counts, even if it were a correct HMAC (downgrade attack).
     with pytest.raises(WebhookRejected) as exc:
-        _verify("stripe", {"Stripe-Signature": f"t={STRIPE_TS},v0={STRIPE_V1}"}, STRIPE_BODY,
-                STRIPE_SECRET, now=STRIPE_TS)
+        _verify(
+            "stripe",
+            {"Stripe-Signature": f"t={STRIPE_TS},v0={STRIPE_V1}"},
+            STRIPE_BODY,
+            STRIPE_SECRET,
+            now=STRIPE_TS,
+        )
     assert _code(exc) == "invalid_signature"
 
 
@@ -188,31 +195,60 @@ BAD_HEADERS: list[tuple[str, dict[str, str], str]] = [
     ("stargraph", {}, "missing_headers"),
     ("stargraph", {"X-Stargraph-Timestamp": "1000"}, "missing_headers"),
     ("stargraph", {"X-Stargraph-Timestamp": " ", "X-Stargraph-Signature": "a"}, "missing_headers"),
-    ("stargraph", {"X-Stargraph-Timestamp": "1_000", "X-Stargraph-Signature": "a" * 64},
-     "invalid_timestamp"),
-    ("stargraph", {"X-Stargraph-Timestamp": "+1000", "X-Stargraph-Signature": "a" * 64},
-     "invalid_timestamp"),
-    ("stargraph", {"X-Stargraph-Timestamp": "\u0661\u0660\u0660\u0660",
-                   "X-Stargraph-Signature": "a" * 64},
-     "invalid_timestamp"),
-    ("stargraph", {"X-Stargraph-Timestamp": "1000", "X-Stargraph-Signature": "A" * 64},
-     "invalid_signature"),
-    ("stargraph", {"X-Stargraph-Timestamp": "1000", "X-Stargraph-Signature": "é" * 64},
-     "invalid_signature"),
-    ("stargraph", {"X-Stargraph-Timestamp": "1000", "X-Stargraph-Signature": "a" * 5000},
-     "invalid_signature"),
-    ("standard-webhooks", {"webhook-id": "a.b", "webhook-timestamp": "1000",
-                           "webhook-signature": "v1,AAAA"}, "invalid_header"),
-    ("standard-webhooks", {"webhook-id": "m", "webhook-timestamp": "1000",
-                           "webhook-signature": "v1,!!!! v1a,xyz"}, "invalid_signature"),
+    (
+        "stargraph",
+        {"X-Stargraph-Timestamp": "1_000", "X-Stargraph-Signature": "a" * 64},
+        "invalid_timestamp",
+    ),
+    (
+        "stargraph",
+        {"X-Stargraph-Timestamp": "+1000", "X-Stargraph-Signature": "a" * 64},
+        "invalid_timestamp",
+    ),
+    (
+        "stargraph",
+        {"X-Stargraph-Timestamp": "\u0661\u0660\u0660\u0660", "X-Stargraph-Signature": "a" * 64},
+        "invalid_timestamp",
+    ),
+    (
+        "stargraph",
+        {"X-Stargraph-Timestamp": "1000", "X-Stargraph-Signature": "A" * 64},
+        "invalid_signature",
+    ),
+    (
+        "stargraph",
+        {"X-Stargraph-Timestamp": "1000", "X-Stargraph-Signature": "é" * 64},
+        "invalid_signature",
+    ),
+    (
+        "stargraph",
+        {"X-Stargraph-Timestamp": "1000", "X-Stargraph-Signature": "a" * 5000},
+        "invalid_signature",
+    ),
+    (
+        "standard-webhooks",
+        {"webhook-id": "a.b", "webhook-timestamp": "1000", "webhook-signature": "v1,AAAA"},
+        "invalid_header",
+    ),
+    (
+        "standard-webhooks",
+        {"webhook-id": "m", "webhook-timestamp": "1000", "webhook-signature": "v1,!!!! v1a,xyz"},
+        "invalid_signature",
+    ),
     ("github", {"X-Hub-Signature-256": "sha1=" + "a" * 40}, "invalid_signature"),
-    ("github", {"X-Hub-Signature-256": "sha256=" + "a" * 64, "X-GitHub-Delivery": "ü"},
-     "invalid_header"),
+    (
+        "github",
+        {"X-Hub-Signature-256": "sha256=" + "a" * 64, "X-GitHub-Delivery": "ü"},
+        "invalid_header",
+    ),
     ("stripe", {"Stripe-Signature": "v1=" + "a" * 64}, "invalid_timestamp"),
     ("stripe", {"Stripe-Signature": "t=1000,t=1000,v1=" + "a" * 64}, "invalid_timestamp"),
     ("stripe", {"Stripe-Signature": "t=1000"}, "invalid_signature"),
-    ("slack", {"X-Slack-Request-Timestamp": "1000", "X-Slack-Signature": "v1=" + "a" * 64},
-     "invalid_signature"),
+    (
+        "slack",
+        {"X-Slack-Request-Timestamp": "1000", "X-Slack-Signature": "v1=" + "a" * 64},
+        "invalid_signature",
+    ),
     ("slack", {"X-Slack-Request-Timestamp": "1000"}, "missing_headers"),
 ]
 

@@ -16,8 +16,12 @@ SECRET = "very-secret-value-123"
 
 
 def _spec(**kw: Any) -> WebhookSpec:
-    base: dict[str, Any] = {"trigger_id": "webhook:t", "path": "/hooks/t", "graph_id": "g",
-                            "secrets": (SECRET,)}
+    base: dict[str, Any] = {
+        "trigger_id": "webhook:t",
+        "path": "/hooks/t",
+        "graph_id": "g",
+        "secrets": (SECRET,),
+    }
     base.update(kw)
     return WebhookSpec(**base)
 
@@ -53,8 +57,9 @@ def test_defaults_and_repr_hides_secrets(caplog: pytest.LogCaptureFixture) -> No
         ({"trigger_id": "w" * 201}, "trigger_id"),
     ],
 )
-def test_invalid_fields_raise_config_error_naming_the_trigger(kw: dict[str, Any],
-                                                               needle: str) -> None:
+def test_invalid_fields_raise_config_error_naming_the_trigger(
+    kw: dict[str, Any], needle: str
+) -> None:
     with pytest.raises(ConfigError, match=needle) as exc:
         _spec(**kw)
     if "trigger_id" not in kw:

@@ -42,17 +42,24 @@ def test_init_checks() -> None:
     with pytest.raises(StargraphRuntimeError, match=r"requires deps\['scheduler'\]"):
         WebhookTrigger().init({"webhook_specs": [spec("github")]})
     with pytest.raises(ConfigError, match=r"webhook:github.*'nope' is not registered.*on_event"):
-        WebhookTrigger().init({"scheduler": _Sched(),
-                               "webhook_specs": [spec("github", graph_id="nope")]})
+        WebhookTrigger().init(
+            {"scheduler": _Sched(), "webhook_specs": [spec("github", graph_id="nope")]}
+        )
     with pytest.raises(ConfigError, match="used twice"):
-        WebhookTrigger().init({"scheduler": _Sched(),
-                               "webhook_specs": [spec("github"), spec("github", path="/x")]})
+        WebhookTrigger().init(
+            {"scheduler": _Sched(), "webhook_specs": [spec("github"), spec("github", path="/x")]}
+        )
     with pytest.raises(ConfigError, match="already used"):
-        WebhookTrigger().init({"scheduler": _Sched(), "webhook_specs": [
-            spec("github"), spec("slack", path="/hooks/github")]})
+        WebhookTrigger().init(
+            {
+                "scheduler": _Sched(),
+                "webhook_specs": [spec("github"), spec("slack", path="/hooks/github")],
+            }
+        )
     with pytest.raises(ConfigError, match="cannot be imported"):
-        WebhookTrigger().init({"scheduler": _Sched(),
-                               "webhook_specs": [spec("github", params="nope_mod:f")]})
+        WebhookTrigger().init(
+            {"scheduler": _Sched(), "webhook_specs": [spec("github", params="nope_mod:f")]}
+        )
     t = WebhookTrigger()
     t.init({"scheduler": _Sched(), "webhook_specs": [spec("github"), spec("slack")]})
     (bp,) = t.routes()
@@ -73,8 +80,9 @@ async def test_runtime_without_specs_is_a_silent_noop(sqlite_url: str) -> None:
 
 async def test_unknown_graph_fails_the_plugin_with_a_config_error(sqlite_url: str) -> None:
     deps = {"webhook_specs": [spec("github", graph_id="missing_graph")]}
-    async with Runtime(sqlite_url, graphs=DEFAULT_GRAPHS, deps=deps,
-                       graph_entry_points=False) as rt:
+    async with Runtime(
+        sqlite_url, graphs=DEFAULT_GRAPHS, deps=deps, graph_entry_points=False
+    ) as rt:
         status = _state(rt)
         assert status.state in {PluginState.FAILED, PluginState.LOAD_FAILED}
         assert "ConfigError" in (status.error or "") and "missing_graph" in (status.error or "")
@@ -83,14 +91,19 @@ async def test_unknown_graph_fails_the_plugin_with_a_config_error(sqlite_url: st
 
 async def test_control_surface(sqlite_url: str) -> None:
     deps = {"webhook_specs": [spec("github"), spec("slack")]}
-    async with Runtime(sqlite_url, graphs=[Graph(graph_id="on_event", fn=lambda p, c: None)],
-                       deps=deps, graph_entry_points=False) as rt:
+    async with Runtime(
+        sqlite_url,
+        graphs=[Graph(graph_id="on_event", fn=lambda p, c: None)],
+        deps=deps,
+        graph_entry_points=False,
+    ) as rt:
         t = webhook_plugin(rt)
         with anyio.fail_after(10):
             infos = await t.describe()
             assert [(i.trigger_id, i.kind, i.graph_id, i.paused) for i in infos] == [
                 ("webhook:github", "webhook", "on_event", False),
-                ("webhook:slack", "webhook", "on_event", False)]
+                ("webhook:slack", "webhook", "on_event", False),
+            ]
             with pytest.raises(StargraphRuntimeError, match="cannot fire without a delivery"):
                 await t.fire("webhook:github")
             with pytest.raises(TriggerNotFound):

@@ -75,7 +75,12 @@ class CronLoop:
     """Schedules every spec from one task; see the module docstring."""
 
     def __init__(
-        self, specs: Sequence[CronSpec], *, scheduler: Any, store: RunStore, clock: Clock,
+        self,
+        specs: Sequence[CronSpec],
+        *,
+        scheduler: Any,
+        store: RunStore,
+        clock: Clock,
         metrics: Metrics,
     ) -> None:
         self.specs = specs
@@ -249,9 +254,14 @@ class CronLoop:
         if plan.skipped:
             self.metrics.cron_fires_skipped.labels(self.label(i)).inc(plan.skipped)
         log_event(
-            logger, "cron.catchup", logging.INFO if plan.skipped else logging.DEBUG,
-            trigger_id=spec.trigger_id, policy=spec.missed_fire_policy, fired=len(plan.fires),
-            skipped=plan.skipped, skipped_is_lower_bound=plan.capped,
+            logger,
+            "cron.catchup",
+            logging.INFO if plan.skipped else logging.DEBUG,
+            trigger_id=spec.trigger_id,
+            policy=spec.missed_fire_policy,
+            fired=len(plan.fires),
+            skipped=plan.skipped,
+            skipped_is_lower_bound=plan.capped,
         )
         for fire in plan.fires:
             self._enqueue(i, fire)
@@ -267,8 +277,12 @@ class CronLoop:
         _, when, iso = self._last_fire
         try:
             receipt = self.scheduler.enqueue(
-                spec.graph_id, spec.params, f"cron:{spec.trigger_id}:{iso}",
-                trigger_id=spec.trigger_id, trigger_source="cron", scheduled_fire=when,
+                spec.graph_id,
+                spec.params,
+                f"cron:{spec.trigger_id}:{iso}",
+                trigger_id=spec.trigger_id,
+                trigger_source="cron",
+                scheduled_fire=when,
                 cursor=CursorAdvance(trigger_id=spec.trigger_id, cursor=when),
             )
         except (SchedulerBusy, SchedulerClosed) as exc:
@@ -276,8 +290,14 @@ class CronLoop:
             return
         except StargraphError as exc:  # the graph vanished or params became invalid
             self.metrics.cron_fires_skipped.labels(self.label(i)).inc()
-            log_event(logger, "cron.fire.refused", logging.ERROR, trigger_id=spec.trigger_id,
-                      fire=when.isoformat(), error=f"{type(exc).__name__}: {exc}")
+            log_event(
+                logger,
+                "cron.fire.refused",
+                logging.ERROR,
+                trigger_id=spec.trigger_id,
+                fire=when.isoformat(),
+                error=f"{type(exc).__name__}: {exc}",
+            )
             return
         self._fired[i] = 1
         assert self._send is not None
@@ -305,9 +325,14 @@ class CronLoop:
         try:
             result = await receipt
         except Exception as exc:
-            log_event(logger, "cron.fire.retry", logging.WARNING,
-                      trigger_id=self.specs[i].trigger_id, fire=from_epoch(fire).isoformat(),
-                      error=f"{type(exc).__name__}: {exc}")
+            log_event(
+                logger,
+                "cron.fire.retry",
+                logging.WARNING,
+                trigger_id=self.specs[i].trigger_id,
+                fire=from_epoch(fire).isoformat(),
+                error=f"{type(exc).__name__}: {exc}",
+            )
             self._schedule_retry(i, fire, FAIL_RETRY)
             return
         if not result.deduplicated:
@@ -360,6 +385,5 @@ class CronLoop:
                 if i is None or self.specs[i].paused or st.paused == bool(self._paused[i]):
                     continue
                 cursor = to_epoch(st.cursor) if st.cursor else to_epoch(self.clock.now())
-                log_event(logger, "cron.state.adopted", trigger_id=st.trigger_id,
-                          paused=st.paused)
+                log_event(logger, "cron.state.adopted", trigger_id=st.trigger_id, paused=st.paused)
                 self.set_paused(i, st.paused, max(cursor, to_epoch(self.clock.now())))

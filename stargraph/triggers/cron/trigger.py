@@ -79,7 +79,10 @@ class CronTrigger:
         if task_group is None:
             raise StargraphRuntimeError("the cron trigger requires deps['task_group']")
         self._loop = CronLoop(
-            self._specs, scheduler=self._scheduler, store=self._store, clock=self._clock,
+            self._specs,
+            scheduler=self._scheduler,
+            store=self._store,
+            clock=self._clock,
             metrics=self._metrics,
         )
         await task_group.start(self._loop.run)
@@ -135,8 +138,12 @@ class CronTrigger:
             cursor = state.cursor if state and state.cursor else self._clock.now()
             nxt = next_fire(spec, max(to_epoch(cursor), to_epoch(self._clock.now())))
         return TriggerInfo(
-            trigger_id=spec.trigger_id, kind="cron", graph_id=spec.graph_id, paused=paused,
-            note=state.note if state else None, last_fire=state.cursor if state else None,
+            trigger_id=spec.trigger_id,
+            kind="cron",
+            graph_id=spec.graph_id,
+            paused=paused,
+            note=state.note if state else None,
+            last_fire=state.cursor if state else None,
             next_fire=None if nxt is None else from_epoch(nxt),
         )
 
@@ -162,9 +169,7 @@ class CronTrigger:
         """Resume *trigger_id* from now: fires missed while paused are not run."""
         i = self._lookup(trigger_id)
         now = self._clock.now()
-        state = await self._store.set_trigger_paused(
-            trigger_id, paused=False, now=now, cursor=now
-        )
+        state = await self._store.set_trigger_paused(trigger_id, paused=False, now=now, cursor=now)
         if self._loop is not None:
             self._loop.set_paused(i, False, to_epoch(now))
         log_event(logger, "cron.resumed", trigger_id=trigger_id)
@@ -176,8 +181,12 @@ class CronTrigger:
         if not self._deps:
             raise StargraphRuntimeError("the cron trigger is not initialised")
         result = await self._scheduler.enqueue(
-            spec.graph_id, spec.params, f"cron:{trigger_id}:manual:{uuid.uuid4().hex}",
-            trigger_id=trigger_id, trigger_source="cron", scheduled_fire=self._clock.now(),
+            spec.graph_id,
+            spec.params,
+            f"cron:{trigger_id}:manual:{uuid.uuid4().hex}",
+            trigger_id=trigger_id,
+            trigger_source="cron",
+            scheduled_fire=self._clock.now(),
         )
         log_event(logger, "cron.fired_manually", trigger_id=trigger_id, run_id=result.run_id)
         return result

@@ -53,8 +53,9 @@ class NonceWriter:
         """True while the writer task runs and the store can batch."""
         return self._send is not None
 
-    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
-                  ) -> None:
+    async def run(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
         """Commit queued nonces until cancelled (start it in the trigger's task group)."""
         if not isinstance(self._store, BatchNonceStore):
             task_status.started()

@@ -35,26 +35,37 @@ def json_params(body: bytes) -> JSONObject:
     if not body.strip():
         return {}
     try:
-        value = json.loads(body.decode("utf-8"), parse_constant=_reject_constant,
-                           parse_float=_finite_float)
+        value = json.loads(
+            body.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float
+        )
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         reason = "is not UTF-8" if isinstance(exc, UnicodeDecodeError) else "is not valid JSON"
         raise WebhookRejected("invalid_body_json", f"the request body {reason}", 400) from None
     if not isinstance(value, dict):
-        raise WebhookRejected("body_not_json_object",
-                              f"the request body must be a JSON object, got {type(value).__name__}",
-                              400)
+        raise WebhookRejected(
+            "body_not_json_object",
+            f"the request body must be a JSON object, got {type(value).__name__}",
+            400,
+        )
     return value
 
 
 def form_params(body: bytes) -> JSONObject:
     """Parse an ``application/x-www-form-urlencoded`` body; repeated fields become lists."""
     try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body),
-                          errors="strict", max_num_fields=_MAX_FORM_FIELDS)
+        pairs = parse_qsl(
+            body.decode("utf-8"),
+            keep_blank_values=True,
+            strict_parsing=bool(body),
+            errors="strict",
+            max_num_fields=_MAX_FORM_FIELDS,
+        )
     except (UnicodeDecodeError, ValueError):
-        raise WebhookRejected("invalid_body_form", "the request body is not UTF-8 "
-                              "application/x-www-form-urlencoded data", 400) from None
+        raise WebhookRejected(
+            "invalid_body_form",
+            "the request body is not UTF-8 application/x-www-form-urlencoded data",
+            400,
+        ) from None
     out: JSONObject = {}
     for key, value in pairs:
         if key in out:
@@ -88,16 +99,19 @@ def load_extractor(target: str, trigger_id: str) -> Extractor:
         for part in attr.split("."):
             obj = getattr(obj, part)
     except Exception as exc:
-        raise ConfigError(f"webhook {trigger_id!r}: params extractor {target!r} cannot be "
-                          f"imported ({type(exc).__name__}: {exc})") from None
+        raise ConfigError(
+            f"webhook {trigger_id!r}: params extractor {target!r} cannot be "
+            f"imported ({type(exc).__name__}: {exc})"
+        ) from None
     if not callable(obj):
         raise ConfigError(f"webhook {trigger_id!r}: params extractor {target!r} is not callable")
     extractor: Extractor = obj
     return extractor
 
 
-async def make_params(mode: str, extractor: Extractor | None, body: bytes,
-                      headers: Mapping[str, str]) -> JSONObject:
+async def make_params(
+    mode: str, extractor: Extractor | None, body: bytes, headers: Mapping[str, str]
+) -> JSONObject:
     """Return run params for *body* under *mode*; raise ``WebhookRejected`` on bad input.
 
     An extractor is called as ``extractor(body, headers)`` (sync or async) and must return a
@@ -113,5 +127,6 @@ async def make_params(mode: str, extractor: Extractor | None, body: bytes,
     except WebhookRejected:
         raise
     except Exception as exc:
-        raise WebhookRejected("params_extractor_failed",
-                              f"the params extractor failed ({type(exc).__name__})", 422) from None
+        raise WebhookRejected(
+            "params_extractor_failed", f"the params extractor failed ({type(exc).__name__})", 422
+        ) from None

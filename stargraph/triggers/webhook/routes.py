@@ -72,8 +72,9 @@ class WebhookHost(Protocol):
 
     def is_paused(self, trigger_id: str) -> bool: ...
 
-    async def add_nonce(self, scope: str, nonce: str, *, expires_at: datetime,
-                        now: datetime) -> bool: ...
+    async def add_nonce(
+        self, scope: str, nonce: str, *, expires_at: datetime, now: datetime
+    ) -> bool: ...
 
     def accepted(self, trigger_id: str, when: datetime) -> None: ...
 
@@ -87,14 +88,20 @@ class _Unavailable(Exception):
         self.retry_after = max(1, math.ceil(retry_after))
 
 
-def _json(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None
-          ) -> Response:
-    return Response(json.dumps(body, separators=(",", ":")), status=status,
-                    mimetype="application/json", headers=dict(headers or {}))
+def _json(
+    status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(
+        json.dumps(body, separators=(",", ":")),
+        status=status,
+        mimetype="application/json",
+        headers=dict(headers or {}),
+    )
 
 
-def _error(status: int, code: str, message: str, headers: Mapping[str, str] | None = None
-           ) -> Response:
+def _error(
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> Response:
     return _json(status, {"error": {"code": code, "message": message}}, headers)
 
 
@@ -106,8 +113,9 @@ def _lower_headers() -> dict[str, str]:
 
 
 def _too_large(limit: int) -> WebhookRejected:
-    return WebhookRejected("payload_too_large", f"the request body is larger than {limit} bytes",
-                           413)
+    return WebhookRejected(
+        "payload_too_large", f"the request body is larger than {limit} bytes", 413
+    )
 
 
 async def _collect(limit: int) -> bytes:
@@ -151,31 +159,43 @@ def _timed_out(timeout: float) -> WebhookRejected:
 
 def _enqueue(host: WebhookHost, spec: WebhookSpec, params: dict[str, Any], key: str) -> Any:
     try:
-        return host.scheduler.enqueue(spec.graph_id, params, key, trigger_id=spec.trigger_id,
-                                      trigger_source="webhook")
+        return host.scheduler.enqueue(
+            spec.graph_id, params, key, trigger_id=spec.trigger_id, trigger_source="webhook"
+        )
     except SchedulerBusy as exc:
-        raise _Unavailable("scheduler_busy", "the scheduler is saturated; retry later",
-                           exc.retry_after) from None
+        raise _Unavailable(
+            "scheduler_busy", "the scheduler is saturated; retry later", exc.retry_after
+        ) from None
     except SchedulerClosed:
         raise _Unavailable("unavailable", "the scheduler is not running", 5) from None
     except UnknownGraph:
-        raise _Unavailable("graph_unavailable", f"graph {spec.graph_id!r} is not registered "
-                           "on this node", 30) from None
+        raise _Unavailable(
+            "graph_unavailable", f"graph {spec.graph_id!r} is not registered on this node", 30
+        ) from None
     except InvalidParams as exc:
         raise WebhookRejected("invalid_params", str(exc), 422) from None
 
 
-async def _check_replay(host: WebhookHost, spec: WebhookSpec, delivery: Delivery,
-                        now: datetime) -> None:
+async def _check_replay(
+    host: WebhookHost, spec: WebhookSpec, delivery: Delivery, now: datetime
+) -> None:
     if delivery.nonce is None or delivery.nonce_expires is None:
         return
     expires = datetime.fromtimestamp(delivery.nonce_expires + 1, UTC)
-    fresh = await host.add_nonce(spec.trigger_id, delivery.nonce,
-                                 expires_at=max(expires, now + timedelta(seconds=1)), now=now)
+    fresh = await host.add_nonce(
+        spec.trigger_id,
+        delivery.nonce,
+        expires_at=max(expires, now + timedelta(seconds=1)),
+        now=now,
+    )
     if not fresh:
-        raise WebhookRejected("duplicate_nonce", "this signed delivery was already accepted "
-                              "(a replay); a sender retry must carry a fresh timestamp and "
-                              "signature", 409)
+        raise WebhookRejected(
+            "duplicate_nonce",
+            "this signed delivery was already accepted "
+            "(a replay); a sender retry must carry a fresh timestamp and "
+            "signature",
+            409,
+        )
 
 
 async def _accept(host: WebhookHost, ep: Endpoint) -> Response:
@@ -185,8 +205,14 @@ async def _accept(host: WebhookHost, ep: Endpoint) -> Response:
     body = await _read_body(host, spec.max_body_bytes)
     headers = _lower_headers()
     now = host.clock.now()
-    delivery = verify(spec.scheme, headers, body, ep.keys, now=math.floor(now.timestamp()),
-                      tolerance=spec.tolerance_seconds)
+    delivery = verify(
+        spec.scheme,
+        headers,
+        body,
+        ep.keys,
+        now=math.floor(now.timestamp()),
+        tolerance=spec.tolerance_seconds,
+    )
     if spec.scheme == "slack" and (challenge := slack_challenge(body)) is not None:
         return _json(200, {"challenge": challenge})  # Slack's signed endpoint check: no run
     params = await make_params(spec.params, ep.extractor, body, headers)
@@ -195,13 +221,21 @@ async def _accept(host: WebhookHost, ep: Endpoint) -> Response:
     enqueued = await receipt  # durable first: a failed commit must not consume the nonce
     await _check_replay(host, spec, delivery, now)
     host.accepted(spec.trigger_id, now)
-    return _json(202, {"run_id": enqueued.run_id, "idempotency_key": key,
-                       "deduplicated": enqueued.deduplicated})
+    return _json(
+        202,
+        {"run_id": enqueued.run_id, "idempotency_key": key, "deduplicated": enqueued.deduplicated},
+    )
 
 
 def _rejected(host: WebhookHost, trigger_id: str, code: str, status: int) -> None:
-    log_event(logger, "webhook.rejected", logging.WARNING, trigger_id=trigger_id, reason=code,
-              status=status)
+    log_event(
+        logger,
+        "webhook.rejected",
+        logging.WARNING,
+        trigger_id=trigger_id,
+        reason=code,
+        status=status,
+    )
     metrics = host.metrics
     if metrics is not None:
         metrics.webhook_rejections.labels(trigger_id=trigger_id, reason=code).inc()
@@ -219,10 +253,16 @@ async def handle(host: WebhookHost, ep: Endpoint) -> Response:
         return _error(503, exc.code, str(exc), {"Retry-After": str(exc.retry_after)})
     except (StoreError, SchedulerClosed) as exc:
         _rejected(host, ep.spec.trigger_id, "unavailable", 503)
-        log_event(logger, "webhook.store_failed", logging.ERROR, trigger_id=ep.spec.trigger_id,
-                  error=type(exc).__name__)
-        return _error(503, "unavailable", "the run store is unavailable; retry later",
-                      {"Retry-After": "5"})
+        log_event(
+            logger,
+            "webhook.store_failed",
+            logging.ERROR,
+            trigger_id=ep.spec.trigger_id,
+            error=type(exc).__name__,
+        )
+        return _error(
+            503, "unavailable", "the run store is unavailable; retry later", {"Retry-After": "5"}
+        )
 
 
 def build_blueprint(host: WebhookHost, endpoints: Sequence[Endpoint]) -> Blueprint:
@@ -233,6 +273,5 @@ def build_blueprint(host: WebhookHost, endpoints: Sequence[Endpoint]) -> Bluepri
         async def view(ep: Endpoint = ep) -> Response:
             return await handle(host, ep)
 
-        bp.add_url_rule(ep.spec.path, endpoint=f"webhook_{index}", view_func=view,
-                        methods=["POST"])
+        bp.add_url_rule(ep.spec.path, endpoint=f"webhook_{index}", view_func=view, methods=["POST"])
     return bp

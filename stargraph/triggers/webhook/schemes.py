@@ -60,8 +60,10 @@ def secret_key(scheme: str, secret: str) -> bytes:
     try:
         key = base64.b64decode(raw, validate=True)
     except (binascii.Error, ValueError):
-        raise ValueError("a standard-webhooks secret must be 'whsec_' followed by base64 "
-                         "(as shown by the sender)") from None
+        raise ValueError(
+            "a standard-webhooks secret must be 'whsec_' followed by base64 "
+            "(as shown by the sender)"
+        ) from None
     if not key:
         raise ValueError("a standard-webhooks secret decodes to no key bytes")
     return key
@@ -85,8 +87,11 @@ def _header(headers: Headers, name: str) -> str:
         raise _reject("missing_headers", f"header {name} is missing or empty")
     if len(value) > _MAX_HEADER:
         sig = "signature" in name.lower()
-        raise _reject("invalid_signature" if sig else "invalid_header",
-                      f"header {name} is longer than {_MAX_HEADER} characters", 401 if sig else 400)
+        raise _reject(
+            "invalid_signature" if sig else "invalid_header",
+            f"header {name} is longer than {_MAX_HEADER} characters",
+            401 if sig else 400,
+        )
     return value.strip()
 
 
@@ -95,8 +100,10 @@ def _timestamp(text: str, name: str, now: int, tolerance: int) -> int:
         raise _reject("invalid_timestamp", f"{name} must be integer Unix seconds")
     ts = int(text)
     if abs(now - ts) > tolerance:
-        raise _reject("timestamp_out_of_window", f"{name} is {now - ts} s away from the server "
-                      f"clock; the tolerance is {tolerance} s")
+        raise _reject(
+            "timestamp_out_of_window",
+            f"{name} is {now - ts} s away from the server clock; the tolerance is {tolerance} s",
+        )
     return ts
 
 
@@ -134,8 +141,9 @@ def _timed(prefix: bytes, body: bytes, ts: int, tolerance: int, dedup_id: str) -
     return Delivery(nonce=_digest(prefix, body), nonce_expires=ts + tolerance, dedup_id=dedup_id)
 
 
-def _verify_stargraph(headers: Headers, body: bytes, keys: Sequence[bytes],
-                      now: int, tolerance: int) -> Delivery:
+def _verify_stargraph(
+    headers: Headers, body: bytes, keys: Sequence[bytes], now: int, tolerance: int
+) -> Delivery:
     ts_text = _header(headers, "X-Stargraph-Timestamp")
     sig_text = _header(headers, "X-Stargraph-Signature")
     ts = _timestamp(ts_text, "X-Stargraph-Timestamp", now, tolerance)
@@ -144,8 +152,9 @@ def _verify_stargraph(headers: Headers, body: bytes, keys: Sequence[bytes],
     return _timed(prefix, body, ts, tolerance, _body_hash(body))
 
 
-def _verify_standard(headers: Headers, body: bytes, keys: Sequence[bytes],
-                     now: int, tolerance: int) -> Delivery:
+def _verify_standard(
+    headers: Headers, body: bytes, keys: Sequence[bytes], now: int, tolerance: int
+) -> Delivery:
     msg_id = _header(headers, "webhook-id")
     ts_text = _header(headers, "webhook-timestamp")
     sig_text = _header(headers, "webhook-signature")
@@ -170,8 +179,9 @@ def _verify_standard(headers: Headers, body: bytes, keys: Sequence[bytes],
     return _timed(prefix, body, ts, tolerance, msg_id)
 
 
-def _verify_github(headers: Headers, body: bytes, keys: Sequence[bytes],
-                   now: int, tolerance: int) -> Delivery:
+def _verify_github(
+    headers: Headers, body: bytes, keys: Sequence[bytes], now: int, tolerance: int
+) -> Delivery:
     sig_text = _header(headers, "X-Hub-Signature-256")
     delivery = _message_id(headers.get("x-github-delivery"), "X-GitHub-Delivery")
     scheme, _, value = sig_text.partition("=")
@@ -195,8 +205,9 @@ def _stripe_items(sig_text: str) -> tuple[str, list[str]]:
     return stamps[0], v1
 
 
-def _verify_stripe(headers: Headers, body: bytes, keys: Sequence[bytes],
-                   now: int, tolerance: int) -> Delivery:
+def _verify_stripe(
+    headers: Headers, body: bytes, keys: Sequence[bytes], now: int, tolerance: int
+) -> Delivery:
     ts_text, v1 = _stripe_items(_header(headers, "Stripe-Signature"))
     ts = _timestamp(ts_text, "Stripe-Signature t", now, tolerance)
     prefix = ts_text.encode("ascii") + b"."
@@ -204,8 +215,9 @@ def _verify_stripe(headers: Headers, body: bytes, keys: Sequence[bytes],
     return _timed(prefix, body, ts, tolerance, _body_field(body, "id") or _body_hash(body))
 
 
-def _verify_slack(headers: Headers, body: bytes, keys: Sequence[bytes],
-                  now: int, tolerance: int) -> Delivery:
+def _verify_slack(
+    headers: Headers, body: bytes, keys: Sequence[bytes], now: int, tolerance: int
+) -> Delivery:
     ts_text = _header(headers, "X-Slack-Request-Timestamp")
     sig_text = _header(headers, "X-Slack-Signature")
     ts = _timestamp(ts_text, "X-Slack-Request-Timestamp", now, tolerance)
@@ -245,8 +257,9 @@ _VERIFIERS: dict[str, _Verifier] = {
 }
 
 
-def verify(scheme: str, headers: Headers, body: bytes, keys: Sequence[bytes], *,
-           now: int, tolerance: int) -> Delivery:
+def verify(
+    scheme: str, headers: Headers, body: bytes, keys: Sequence[bytes], *, now: int, tolerance: int
+) -> Delivery:
     """Verify one delivery under *scheme*; raise ``WebhookRejected`` if it does not verify.
 
     *headers* maps lower-case header names to values; *keys* are from :func:`secret_key`.
@@ -254,8 +267,14 @@ def verify(scheme: str, headers: Headers, body: bytes, keys: Sequence[bytes], *,
     return _VERIFIERS[scheme](headers, body, keys, now, tolerance)
 
 
-def sign(scheme: str, secret: str, body: bytes | str, *, timestamp: int | None = None,
-         msg_id: str | None = None) -> dict[str, str]:
+def sign(
+    scheme: str,
+    secret: str,
+    body: bytes | str,
+    *,
+    timestamp: int | None = None,
+    msg_id: str | None = None,
+) -> dict[str, str]:
     """Return the headers a sender using *scheme* would send with *body*.
 
     *timestamp* defaults to now; *msg_id* (standard-webhooks ``webhook-id``, github
@@ -264,8 +283,9 @@ def sign(scheme: str, secret: str, body: bytes | str, *, timestamp: int | None =
     if scheme not in _VERIFIERS:
         raise ValueError(f"unknown webhook scheme {scheme!r}; use one of {', '.join(_VERIFIERS)}")
     if msg_id is not None and (not _ID.fullmatch(msg_id) or "." in msg_id):
-        raise ValueError(f"msg_id must be 1-256 printable ASCII characters without '.', "
-                         f"got {msg_id!r:.80}")
+        raise ValueError(
+            f"msg_id must be 1-256 printable ASCII characters without '.', got {msg_id!r:.80}"
+        )
     raw = body.encode("utf-8") if isinstance(body, str) else body
     key = secret_key(scheme, secret)
     ts = str(int(time.time()) if timestamp is None else int(timestamp))
@@ -277,9 +297,13 @@ def sign(scheme: str, secret: str, body: bytes | str, *, timestamp: int | None =
         b64 = base64.b64encode(_mac(key, f"{mid}.{ts}.".encode(), raw)).decode("ascii")
         return {"webhook-id": mid, "webhook-timestamp": ts, "webhook-signature": f"v1,{b64}"}
     if scheme == "github":
-        return {"X-Hub-Signature-256": f"sha256={_mac(key, b'', raw).hex()}",
-                "X-GitHub-Delivery": msg_id or str(uuid.uuid4())}
+        return {
+            "X-Hub-Signature-256": f"sha256={_mac(key, b'', raw).hex()}",
+            "X-GitHub-Delivery": msg_id or str(uuid.uuid4()),
+        }
     if scheme == "stripe":
         return {"Stripe-Signature": f"t={ts},v1={_mac(key, f'{ts}.'.encode(), raw).hex()}"}
-    return {"X-Slack-Request-Timestamp": ts,
-            "X-Slack-Signature": f"v0={_mac(key, f'v0:{ts}:'.encode(), raw).hex()}"}
+    return {
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": f"v0={_mac(key, f'v0:{ts}:'.encode(), raw).hex()}",
+    }

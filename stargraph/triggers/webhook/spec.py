@@ -52,12 +52,18 @@ def _fail(spec: WebhookSpec, key: str, reason: str) -> ConfigError:
 def _validate(spec: WebhookSpec) -> None:
     tid = spec.trigger_id
     if not isinstance(tid, str) or not tid.strip() or len(tid) > MAX_TRIGGER_ID:
-        raise ConfigError(f"webhook trigger_id must be a non-empty string of at most "
-                          f"{MAX_TRIGGER_ID} characters (it prefixes idempotency keys), got "
-                          f"{tid!r:.80}")
+        raise ConfigError(
+            f"webhook trigger_id must be a non-empty string of at most "
+            f"{MAX_TRIGGER_ID} characters (it prefixes idempotency keys), got "
+            f"{tid!r:.80}"
+        )
     if not isinstance(spec.path, str) or not _PATH.match(spec.path):
-        raise _fail(spec, "path", f"must start with '/' and hold only URL path characters "
-                    f"(no '<', '>', '?', '#' or spaces), got {spec.path!r}")
+        raise _fail(
+            spec,
+            "path",
+            f"must start with '/' and hold only URL path characters "
+            f"(no '<', '>', '?', '#' or spaces), got {spec.path!r}",
+        )
     if not isinstance(spec.graph_id, str) or not spec.graph_id.strip():
         raise _fail(spec, "graph_id", f"must be a non-empty string, got {spec.graph_id!r}")
     if spec.scheme not in SCHEMES:
@@ -79,8 +85,9 @@ def _validate_numbers(spec: WebhookSpec) -> None:
 def _validate_params(spec: WebhookSpec) -> None:
     mode = spec.params
     if not isinstance(mode, str) or (mode not in PARAMS_MODES and not _TARGET.match(mode)):
-        raise _fail(spec, "params", f"must be 'json', 'form', 'raw' or 'module:callable', "
-                    f"got {mode!r}")
+        raise _fail(
+            spec, "params", f"must be 'json', 'form', 'raw' or 'module:callable', got {mode!r}"
+        )
 
 
 def _validate_secrets(spec: WebhookSpec) -> None:
@@ -90,8 +97,12 @@ def _validate_secrets(spec: WebhookSpec) -> None:
         raise _fail(spec, "secrets", "is empty; set secret_env to a variable holding the secret")
     for index, secret in enumerate(spec.secrets):
         if not isinstance(secret, str) or not secret:
-            raise _fail(spec, "secrets", f"entry {index} is empty or not a string; every "
-                        "configured secret variable must hold a value")
+            raise _fail(
+                spec,
+                "secrets",
+                f"entry {index} is empty or not a string; every "
+                "configured secret variable must hold a value",
+            )
         try:
             secret_key(spec.scheme, secret)
         except ValueError as exc:

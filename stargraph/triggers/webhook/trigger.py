@@ -36,8 +36,9 @@ def _as_spec(item: object) -> WebhookSpec:
 
 
 def _endpoint(spec: WebhookSpec) -> Endpoint:
-    extractor = None if spec.params in PARAMS_MODES else load_extractor(spec.params,
-                                                                        spec.trigger_id)
+    extractor = (
+        None if spec.params in PARAMS_MODES else load_extractor(spec.params, spec.trigger_id)
+    )
     keys = tuple(secret_key(spec.scheme, s) for s in spec.secrets)
     return Endpoint(spec=spec, keys=keys, extractor=extractor)
 
@@ -49,8 +50,10 @@ def _check_unique(specs: list[WebhookSpec]) -> None:
         if spec.trigger_id in ids:
             raise ConfigError(f"webhook {spec.trigger_id!r}: trigger_id is used twice")
         if spec.path in paths:
-            raise ConfigError(f"webhook {spec.trigger_id!r}: path {spec.path!r} is already used "
-                              f"by webhook {paths[spec.path]!r}")
+            raise ConfigError(
+                f"webhook {spec.trigger_id!r}: path {spec.path!r} is already used "
+                f"by webhook {paths[spec.path]!r}"
+            )
         ids.add(spec.trigger_id)
         paths[spec.path] = spec.trigger_id
 
@@ -98,8 +101,9 @@ class WebhookTrigger:
     def is_paused(self, trigger_id: str) -> bool:
         return self._paused.get(trigger_id, (False, None))[0]
 
-    async def add_nonce(self, scope: str, nonce: str, *, expires_at: datetime,
-                        now: datetime) -> bool:
+    async def add_nonce(
+        self, scope: str, nonce: str, *, expires_at: datetime, now: datetime
+    ) -> bool:
         return await self._nonces.add(scope, nonce, expires_at=expires_at, now=now)
 
     def accepted(self, trigger_id: str, when: datetime) -> None:
@@ -120,8 +124,10 @@ class WebhookTrigger:
         for spec in specs:
             if spec.graph_id not in scheduler.graphs:
                 known = ", ".join(sorted(scheduler.graphs.ids())) or "none"
-                raise ConfigError(f"webhook {spec.trigger_id!r}: graph_id {spec.graph_id!r} is "
-                                  f"not registered (registered graphs: {known})")
+                raise ConfigError(
+                    f"webhook {spec.trigger_id!r}: graph_id {spec.graph_id!r} is "
+                    f"not registered (registered graphs: {known})"
+                )
         self._endpoints = {spec.trigger_id: _endpoint(spec) for spec in specs}
         self._scheduler = scheduler
         self._store = deps.get("store") or scheduler.store
@@ -161,8 +167,9 @@ class WebhookTrigger:
             try:
                 await self._refresh()
             except StoreError as exc:
-                log_event(logger, "webhook.refresh_failed", logging.WARNING,
-                          error=type(exc).__name__)
+                log_event(
+                    logger, "webhook.refresh_failed", logging.WARNING, error=type(exc).__name__
+                )
 
     # -- ControllableTrigger ---------------------------------------------------------------------
 
@@ -173,8 +180,14 @@ class WebhookTrigger:
     def _info(self, trigger_id: str) -> TriggerInfo:
         spec = self._endpoints[trigger_id].spec
         paused, note = self._paused.get(trigger_id, (False, None))
-        return TriggerInfo(trigger_id=trigger_id, kind="webhook", graph_id=spec.graph_id,
-                           paused=paused, note=note, last_fire=self._last.get(trigger_id))
+        return TriggerInfo(
+            trigger_id=trigger_id,
+            kind="webhook",
+            graph_id=spec.graph_id,
+            paused=paused,
+            note=note,
+            last_fire=self._last.get(trigger_id),
+        )
 
     def _require(self, trigger_id: str) -> None:
         if trigger_id not in self._endpoints:
@@ -194,16 +207,18 @@ class WebhookTrigger:
 
     async def _set_paused(self, trigger_id: str, paused: bool, note: str | None) -> TriggerInfo:
         self._require(trigger_id)
-        state = await self._store.set_trigger_paused(trigger_id, paused=paused,
-                                                     now=self._clock.now(), note=note)
+        state = await self._store.set_trigger_paused(
+            trigger_id, paused=paused, now=self._clock.now(), note=note
+        )
         self._paused[trigger_id] = (state.paused, state.note)
-        log_event(logger, "trigger.paused" if paused else "trigger.resumed",
-                  trigger_id=trigger_id)
+        log_event(logger, "trigger.paused" if paused else "trigger.resumed", trigger_id=trigger_id)
         return self._info(trigger_id)
 
     async def fire(self, trigger_id: str) -> Any:
         """Always raises: a webhook runs only when a signed delivery arrives."""
         self._require(trigger_id)
         path = self._endpoints[trigger_id].spec.path
-        raise StargraphRuntimeError(f"webhook {trigger_id!r} cannot fire without a delivery; "
-                                    f"POST a signed request to {path}")
+        raise StargraphRuntimeError(
+            f"webhook {trigger_id!r} cannot fire without a delivery; "
+            f"POST a signed request to {path}"
+        )
