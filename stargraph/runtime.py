@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import pluggy
@@ -30,6 +30,9 @@ from stargraph.hosting import HostOptions, TriggerHost
 from stargraph.metrics import Metrics
 from stargraph.scheduler import Graph, GraphRegistry, Scheduler, SchedulerSettings
 from stargraph.store import RunStore, open_store
+
+if TYPE_CHECKING:
+    from stargraph.config import StargraphConfig
 
 __all__ = ["RESERVED_DEPS", "Runtime"]
 
@@ -79,6 +82,25 @@ class Runtime:
         self._stack: AsyncExitStack | None = None
         self._state = "new"
         self.deps: dict[str, Any] = {}
+
+    @classmethod
+    def from_config(cls, cfg: StargraphConfig) -> Runtime:
+        """Return the runtime (not yet entered) that *cfg* describes.
+
+        Imports the graph targets, adds the ``stargraph.graphs`` entry points, and checks that
+        every ``[[cron]]`` and ``[[webhook]]`` entry names a known graph (``ConfigError``).
+        """
+        registry = GraphRegistry(cfg.load_graphs())
+        registry.load_entry_points()
+        cfg.check_trigger_graphs(registry.ids())
+        return cls(
+            cfg.store.url,
+            graphs=registry,
+            settings=cfg.scheduler_settings(),
+            deps=cfg.runtime_deps(),
+            disable_plugins=cfg.plugins.disable,
+            graph_entry_points=False,
+        )
 
     # -- parts (available once entered) ------------------------------------------------------
 

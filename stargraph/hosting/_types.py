@@ -6,6 +6,8 @@ import enum
 
 import attrs
 
+from stargraph._validators import non_negative_int, positive
+
 __all__ = ["HostOptions", "PluginState", "PluginStatus"]
 
 
@@ -36,34 +38,25 @@ class PluginStatus:
     restarts: int = 0
 
 
-def _positive(_inst: object, attr: attrs.Attribute[float], value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"HostOptions.{attr.name} must be > 0, got {value!r}")
-
-
-def _non_negative(_inst: object, attr: attrs.Attribute[int], value: int) -> None:
-    if value < 0:
-        raise ValueError(f"HostOptions.{attr.name} must be >= 0, got {value!r}")
-
-
 @attrs.frozen(kw_only=True)
 class HostOptions:
     """Timeouts (seconds) and the restart policy of :class:`~stargraph.hosting.TriggerHost`.
 
     A crashed plugin is restarted after ``backoff_initial * backoff_factor ** n`` seconds (at
     most ``backoff_max``), where ``n`` counts its consecutive restarts; after ``max_restarts``
-    of them it is ``failed``. A run that lasted ``stable_after`` seconds resets ``n``.
+    of them it is ``failed``. A run that lasted ``stable_after`` seconds resets ``n``. A bad
+    value raises :class:`~stargraph.errors.ConfigError`.
     """
 
-    init_timeout: float = attrs.field(default=10.0, validator=_positive)
-    routes_timeout: float = attrs.field(default=5.0, validator=_positive)
-    start_timeout: float = attrs.field(default=10.0, validator=_positive)
-    stop_timeout: float = attrs.field(default=5.0, validator=_positive)
-    max_restarts: int = attrs.field(default=5, validator=_non_negative)
-    backoff_initial: float = attrs.field(default=1.0, validator=_positive)
-    backoff_factor: float = attrs.field(default=2.0, validator=_positive)
-    backoff_max: float = attrs.field(default=60.0, validator=_positive)
-    stable_after: float = attrs.field(default=60.0, validator=_positive)
+    init_timeout: float = attrs.field(default=10.0, validator=positive)
+    routes_timeout: float = attrs.field(default=5.0, validator=positive)
+    start_timeout: float = attrs.field(default=10.0, validator=positive)
+    stop_timeout: float = attrs.field(default=5.0, validator=positive)
+    max_restarts: int = attrs.field(default=5, validator=non_negative_int)
+    backoff_initial: float = attrs.field(default=1.0, validator=positive)
+    backoff_factor: float = attrs.field(default=2.0, validator=positive)
+    backoff_max: float = attrs.field(default=60.0, validator=positive)
+    stable_after: float = attrs.field(default=60.0, validator=positive)
 
     def backoff(self, restarts: int) -> float:
         """Return the delay before restart number ``restarts + 1``."""

@@ -8,10 +8,8 @@ error, retried when the policy allows).
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import logging
-import math
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from importlib.metadata import entry_points
@@ -19,7 +17,9 @@ from typing import Any
 
 import attrs
 
+from stargraph._imports import load_object
 from stargraph._log import log_event
+from stargraph._validators import non_negative, optional, positive, positive_int
 from stargraph.errors import ConfigError, UnknownGraph
 
 __all__ = ["Graph", "GraphFn", "GraphRegistry", "RunContext", "RunPolicy", "load_object"]
@@ -28,26 +28,6 @@ logger = logging.getLogger("stargraph.scheduler")
 
 GraphFn = Callable[[dict[str, Any], "RunContext"], Any]
 ENTRY_POINT_GROUP = "stargraph.graphs"
-
-
-def _positive_or_none(inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and not (isinstance(value, int | float) and value > 0):
-        raise ConfigError(f"RunPolicy.{attr.name} must be a positive number or None, got {value!r}")
-
-
-def _non_negative(inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
-    if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
-        raise ConfigError(f"RunPolicy.{attr.name} must be a number >= 0, got {value!r}")
-
-
-def _check_attempts(inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"RunPolicy.max_attempts must be an integer >= 1, got {value!r}")
-
-
-def _check_concurrency(inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ConfigError(f"RunPolicy.concurrency must be an integer >= 1 or None, got {value!r}")
 
 
 def _exception_types(value: Iterable[type[BaseException]]) -> tuple[type[BaseException], ...]:
@@ -71,12 +51,12 @@ class RunPolicy:
     seconds (n = the attempt that failed), scaled by a random factor in ``1 ± jitter``.
     """
 
-    concurrency: int | None = attrs.field(default=None, validator=_check_concurrency)
-    timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
-    max_attempts: int = attrs.field(default=1, validator=_check_attempts)
-    backoff_base: float = attrs.field(default=1.0, validator=_non_negative)
-    backoff_max: float = attrs.field(default=300.0, validator=_non_negative)
-    jitter: float = attrs.field(default=0.1, validator=_non_negative)
+    concurrency: int | None = attrs.field(default=None, validator=optional(positive_int))
+    timeout: float | None = attrs.field(default=None, validator=optional(positive))
+    max_attempts: int = attrs.field(default=1, validator=positive_int)
+    backoff_base: float = attrs.field(default=1.0, validator=non_negative)
+    backoff_max: float = attrs.field(default=300.0, validator=non_negative)
+    jitter: float = attrs.field(default=0.1, validator=non_negative)
     retry_on: tuple[type[BaseException], ...] = attrs.field(
         default=(Exception,), converter=_exception_types, validator=_check_retry_on
     )
@@ -136,25 +116,6 @@ class RunContext:
     idempotency_key: str
 
 
-def load_object(target: str) -> Any:
-    """Import ``"package.module:attr.path"`` and return the object; ConfigError when it fails."""
-    module_name, sep, qualname = target.partition(":")
-    if not sep or not module_name or not qualname:
-        raise ConfigError(f"Graph target {target!r} must look like 'package.module:callable'")
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"Graph target {target!r}: cannot import {module_name!r}: {exc}") from exc
-    for part in qualname.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise ConfigError(
-                f"Graph target {target!r}: module {module_name!r} has no attribute {qualname!r}"
-            ) from None
-    return obj
-
-
 class GraphRegistry:
     """The graphs a scheduler can run, by id."""
 
@@ -209,7 +170,7 @@ class GraphRegistry:
         The target may name a :class:`Graph` (kept as is unless *graph_id* or *policy* override
         it) or a callable (registered as *graph_id*, default: the callable's ``__name__``).
         """
-        graph = _as_graph(load_object(target), target, graph_id, policy)
+        graph = _as_graph(load_object(target, "Graph target"), target, graph_id, policy)
         return self.add(graph, replace=replace)
 
     def load_entry_points(self, *, group: str = ENTRY_POINT_GROUP) -> list[str]:

@@ -1,37 +1,12 @@
-"""Scheduler settings (the config's ``[scheduler]`` table)."""
+"""Scheduler settings; the config's ``[scheduler]`` table is read straight into them."""
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
 import attrs
 
-from stargraph.errors import ConfigError
+from stargraph._validators import non_negative, optional, positive, positive_int
 
 __all__ = ["SchedulerSettings"]
-
-
-def _positive(inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ConfigError(f"[scheduler] {attr.name} must be a number > 0, got {value!r}")
-    if not math.isfinite(value):
-        raise ConfigError(f"[scheduler] {attr.name} must be finite, got {value!r}")
-
-
-def _positive_int(inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"[scheduler] {attr.name} must be an integer >= 1, got {value!r}")
-
-
-def _non_negative(inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-        raise ConfigError(f"[scheduler] {attr.name} must be a number >= 0, got {value!r}")
-
-
-def _optional_positive(inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None:
-        _positive(inst, attr, value)
 
 
 @attrs.frozen(kw_only=True)
@@ -48,14 +23,14 @@ class SchedulerSettings:
     ``min(lease_seconds / 3, 5)``. ``batch_size``: most enqueues per commit.
     """
 
-    max_concurrent_runs: int = attrs.field(default=16, validator=_positive_int)
-    lease_seconds: float = attrs.field(default=30, validator=_positive)
-    retention_days: float = attrs.field(default=7, validator=_positive)
-    intake_capacity: int = attrs.field(default=10_000, validator=_positive_int)
-    shutdown_grace: float = attrs.field(default=10, validator=_non_negative)
-    poll_interval: float = attrs.field(default=1.0, validator=_positive)
-    heartbeat_interval: float | None = attrs.field(default=None, validator=_optional_positive)
-    batch_size: int = attrs.field(default=1000, validator=_positive_int)
+    max_concurrent_runs: int = attrs.field(default=16, validator=positive_int)
+    lease_seconds: float = attrs.field(default=30, validator=positive)
+    retention_days: float = attrs.field(default=7, validator=positive)
+    intake_capacity: int = attrs.field(default=10_000, validator=positive_int)
+    shutdown_grace: float = attrs.field(default=10, validator=non_negative)
+    poll_interval: float = attrs.field(default=1.0, validator=positive)
+    heartbeat_interval: float | None = attrs.field(default=None, validator=optional(positive))
+    batch_size: int = attrs.field(default=1000, validator=positive_int)
 
     @property
     def heartbeat_every(self) -> float:

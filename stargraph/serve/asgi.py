@@ -19,7 +19,8 @@ import sniffio
 from anyio.abc import TaskGroup
 
 from stargraph._log import log_event
-from stargraph.config import build_runtime, load_config
+from stargraph.config import load_config
+from stargraph.runtime import Runtime
 
 __all__ = ["StargraphASGI", "app"]
 
@@ -78,7 +79,7 @@ class StargraphASGI:
         """Run the runtime for the whole lifespan; return the failure message, if any."""
         try:
             cfg = load_config(self._config_path or os.environ.get("STARGRAPH_CONFIG") or None)
-            runtime = build_runtime(cfg)
+            runtime = Runtime.from_config(cfg)
             async with runtime, anyio.create_task_group() as tg:
                 await self._run(scope, receive, send, cfg, runtime, tg)
         except Exception as exc:

@@ -19,8 +19,9 @@ from anyio.abc import TaskStatus
 from hypercorn.config import Config as HypercornConfig
 
 from stargraph._log import log_event
-from stargraph.config import StargraphConfig, build_runtime, parse_bind
+from stargraph.config import StargraphConfig, parse_bind
 from stargraph.errors import ConfigError
+from stargraph.runtime import Runtime
 from stargraph.serve._auth import is_loopback
 from stargraph.serve.app import attach_runtime, create_app
 
@@ -118,7 +119,7 @@ async def serve_config(cfg: StargraphConfig, *, insecure: bool = False) -> None:
     stop = anyio.Event()
     async with anyio.create_task_group() as tg:
         tg.start_soon(_on_signal, stop)
-        async with build_runtime(cfg) as runtime:
+        async with Runtime.from_config(cfg) as runtime:
             app = create_app(sniffio.current_async_library(), api_token=cfg.serve.api_token)
             attach_runtime(app, runtime)
             with bind_socket(host, port) as sock:

@@ -104,7 +104,7 @@ def test_load_target_errors_name_the_target() -> None:
     registry = GraphRegistry()
     with pytest.raises(ConfigError, match=r"must look like 'package\.module:callable'"):
         registry.load_target("sg_test_graphs.nightly")
-    with pytest.raises(ConfigError, match="cannot import 'no_such_module_xyz'"):
+    with pytest.raises(ConfigError, match="cannot import module 'no_such_module_xyz'"):
         registry.load_target("no_such_module_xyz:fn")
     with pytest.raises(ConfigError, match="has no attribute 'missing'"):
         registry.load_target("sg_test_graphs:missing")

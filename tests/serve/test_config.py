@@ -75,7 +75,8 @@ def test_full_file(tmp_path: Path) -> None:
     assert "s3cret" not in repr(cfg)
     assert cfg.scheduler.max_concurrent_runs == 4 and cfg.scheduler.lease_seconds == 12.5
     (graph,) = cfg.graphs
-    assert (graph.graph_id, graph.target, graph.concurrency, graph.timeout, graph.max_attempts) == (
+    pol = graph.policy
+    assert (graph.graph_id, graph.target, pol.concurrency, pol.timeout, pol.max_attempts) == (
         "nightly",
         "reports:nightly",
         1,
@@ -287,8 +288,8 @@ def test_bad_graph_targets(tmp_path: Path, target: str, expected: str) -> None:
     assert str(info.value).startswith(f"{path}: ") and expected in str(info.value)
 
 
-def test_build_runtime_rejects_triggers_of_unknown_graphs(tmp_path: Path) -> None:
-    from stargraph.config import build_runtime
+def test_from_config_rejects_triggers_of_unknown_graphs(tmp_path: Path) -> None:
+    from stargraph.runtime import Runtime
 
     (tmp_path / "cfg_graphs_mod3.py").write_text("def work(params, ctx):\n    return 1\n")
     path = _write(
@@ -307,7 +308,7 @@ def test_build_runtime_rejects_triggers_of_unknown_graphs(tmp_path: Path) -> Non
     """,
     )
     with pytest.raises(ConfigError) as info:
-        build_runtime(load_config(path, env={}))
+        Runtime.from_config(load_config(path, env={}))
     assert str(info.value).startswith(f"{path}: cron[1].graph_id: unknown graph 'wrok'")
 
 

@@ -150,7 +150,7 @@ async def test_extractors() -> None:
 
 
 def test_load_extractor_errors() -> None:
-    with pytest.raises(ConfigError, match=r"webhook:t.*cannot be imported"):
+    with pytest.raises(ConfigError, match=r"webhook:t.*cannot import module 'no_such_module_xyz'"):
         load_extractor("no_such_module_xyz:f", "webhook:t")
     with pytest.raises(ConfigError, match="not callable"):
         load_extractor(f"{__name__}:SECRET", "webhook:t")

@@ -56,7 +56,7 @@ def test_init_checks() -> None:
                 "webhook_specs": [spec("github"), spec("slack", path="/hooks/github")],
             }
         )
-    with pytest.raises(ConfigError, match="cannot be imported"):
+    with pytest.raises(ConfigError, match="cannot import module 'nope_mod'"):
         WebhookTrigger().init(
             {"scheduler": _Sched(), "webhook_specs": [spec("github", params="nope_mod:f")]}
         )

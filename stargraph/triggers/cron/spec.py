@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any, Literal
+import zoneinfo
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfoNotFoundError
 
 import attrs
 
 from stargraph._json import JSONObject, ensure_json_object
+from stargraph._table import Reader, Table, init_fields
 from stargraph.errors import ConfigError
 from stargraph.triggers.cron._expr import ExprError
 from stargraph.triggers.cron.schedule import Schedule, compile_schedule
@@ -16,7 +18,7 @@ from stargraph.triggers.cron.schedule import Schedule, compile_schedule
 __all__ = ["FALL_BACK_MODES", "MISSED_FIRE_POLICIES", "CronSpec", "MissedFirePolicy"]
 
 MissedFirePolicy = Literal["skip", "fire_once_catchup", "fire_all"]
-MISSED_FIRE_POLICIES = ("skip", "fire_once_catchup", "fire_all")
+MISSED_FIRE_POLICIES: tuple[str, ...] = get_args(MissedFirePolicy)
 FALL_BACK_MODES = ("first", "both")
 
 
@@ -107,7 +109,44 @@ class CronSpec:
             )
         object.__setattr__(self, "_compiled", sched)
 
+    @classmethod
+    def from_table(cls, table: Table) -> CronSpec:
+        """Build the spec from one ``[[cron]]`` table; errors name the file, the key and why.
+
+        The keys are the fields above; ``catchup_window`` is in seconds, ``start_at`` and
+        ``end_at`` are TOML datetimes with an offset.
+        """
+        names = init_fields(cls)
+        table.reject_unknown(names)
+        return table.build(cls, table.read_fields(cls, names, _READERS))
+
     @property
     def compiled(self) -> Schedule:
         """The compiled schedule (shared with every spec of the same canonical text)."""
         return self._compiled
+
+
+def _read_tz(t: Table, name: str) -> str:
+    tz: str = t.get_str(name)
+    try:
+        zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        reason = f"unknown time zone {tz!r}; use an IANA name such as Europe/Berlin"
+        raise t.error(name, reason) from None
+    return tz
+
+
+def _read_aware(t: Table, name: str) -> datetime:
+    value = t.data[name]
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise t.error(name, f"must be a TOML datetime with an offset, got {value!r}")
+    return value.astimezone(UTC)
+
+
+_READERS: dict[str, Reader] = {
+    "tz": _read_tz,
+    "params": lambda t, name: dict(t.table(name).data),
+    "catchup_window": lambda t, name: timedelta(seconds=t.get_number(name, positive=False)),
+    "start_at": _read_aware,
+    "end_at": _read_aware,
+}

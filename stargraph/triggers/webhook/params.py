@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import base64
-import importlib
 import inspect
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from stargraph._imports import load_object
 from stargraph._json import JSONObject, ensure_json_object
 from stargraph.errors import ConfigError, WebhookRejected
 
@@ -93,18 +93,10 @@ _BUILTIN: dict[str, Callable[[bytes], JSONObject]] = {
 
 def load_extractor(target: str, trigger_id: str) -> Extractor:
     """Import ``module:callable`` (raise ``ConfigError`` naming *trigger_id* if impossible)."""
-    module_name, _, attr = target.partition(":")
-    try:
-        obj: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except Exception as exc:
-        raise ConfigError(
-            f"webhook {trigger_id!r}: params extractor {target!r} cannot be "
-            f"imported ({type(exc).__name__}: {exc})"
-        ) from None
+    where = f"webhook {trigger_id!r}: params extractor"
+    obj = load_object(target, where)
     if not callable(obj):
-        raise ConfigError(f"webhook {trigger_id!r}: params extractor {target!r} is not callable")
+        raise ConfigError(f"{where}: {target!r} is not callable")
     extractor: Extractor = obj
     return extractor
 

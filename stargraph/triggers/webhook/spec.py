@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
+from stargraph._table import Reader, Table, init_fields
 from stargraph.errors import ConfigError
 
 __all__ = ["PARAMS_MODES", "SCHEMES", "WebhookSpec"]
@@ -43,6 +45,39 @@ class WebhookSpec:
 
     def __attrs_post_init__(self) -> None:
         _validate(self)
+
+    @classmethod
+    def from_table(cls, table: Table, env: Mapping[str, str]) -> WebhookSpec:
+        """Build the spec from one ``[[webhook]]`` table; errors name the file, the key and why.
+
+        The keys are the fields above, except that the secrets are named by ``secret_env``
+        (required) and ``previous_secret_env``, read from *env* and never from the file.
+        """
+        names = init_fields(cls, exclude=["secrets"])
+        table.reject_unknown([*names, *_SECRET_KEYS])
+        if not table.get_str("path").startswith("/"):
+            raise table.error("path", f"must start with '/', got {table.data['path']!r}")
+        secrets = [_secret(table, key, env, key == "secret_env") for key in _SECRET_KEYS]
+        kwargs = table.read_fields(cls, names, _READERS)
+        return table.build(cls, {**kwargs, "secrets": tuple(s for s in secrets if s)})
+
+
+_SECRET_KEYS = ("secret_env", "previous_secret_env")
+_READERS: dict[str, Reader] = {
+    "scheme": lambda t, name: t.get_choice(name, SCHEMES),
+    "tolerance_seconds": lambda t, name: t.get_int(name, minimum=1),
+    "max_body_bytes": lambda t, name: t.get_int(name, minimum=1),
+}
+
+
+def _secret(t: Table, name: str, env: Mapping[str, str], required: bool) -> str | None:
+    var = t.get_str(name) if required else t.get_str(name, None)
+    if var is None:
+        return None
+    value = env.get(var)
+    if not value:
+        raise t.error(name, f"environment variable {var} is not set or empty")
+    return value
 
 
 def _fail(spec: WebhookSpec, key: str, reason: str) -> ConfigError:

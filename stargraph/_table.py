@@ -1,21 +1,46 @@
 """Typed, located reads from one TOML table; every bad value becomes a :class:`ConfigError`.
 
 A :class:`Table` knows the file it came from and its dotted key prefix, so each error names the
-file, the full key and the reason.
+file, the full key and the reason. The config loader reads ``[scheduler]`` and ``[graphs.<id>]``
+with it, and each trigger spec reads its own entry (``CronSpec.from_table``). The keys a domain
+class accepts, their TOML types and their defaults come from its ``attrs`` fields
+(:meth:`Table.read_fields`), so each default is written once, on the class.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal, TypeVar, Union
 
+import attrs
+
+from stargraph._validators import InvalidField
 from stargraph.errors import ConfigError
 
-__all__ = ["Table"]
+__all__ = ["Reader", "Table", "init_fields"]
 
 T = TypeVar("T")
 _MISSING: Any = object()
+#: Reads key *name* of a table; given to :meth:`Table.read_fields` for a field's special form.
+Reader = Callable[["Table", str], Any]
+
+
+def init_fields(cls: type, *, exclude: Iterable[str] = ()) -> list[str]:
+    """The keyword names ``cls(...)`` accepts (its ``attrs`` init fields), minus *exclude*."""
+    skip = set(exclude)
+    return [f.alias for f in attrs.fields(cls) if f.init and f.alias not in skip]
+
+
+def _plain(hint: Any) -> Any:
+    """``X`` for ``X | None``; other hints unchanged."""
+    if typing.get_origin(hint) in (Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return hint
 
 
 class Table:
@@ -87,6 +112,56 @@ class Table:
             need = "a finite number above 0" if positive else "a finite number >= 0"
             raise self.error(name, f"must be {need}, got {value!r}")
         return float(value)
+
+    def get_float(self, name: str, default: Any = _MISSING) -> Any:
+        """Return a number as a float (integers accepted); its range is the class's to check."""
+        value = self._get(name, default, (int, float), "a number")
+        return value if value is None else float(value)
+
+    def get_typed(self, name: str, hint: Any) -> Any:
+        """Read *name* (required) by its annotation: bool, int, float, str or a ``Literal``."""
+        hint = _plain(hint)
+        if typing.get_origin(hint) is Literal:
+            return self.get_choice(name, tuple(typing.get_args(hint)))
+        readers: dict[Any, Reader] = {
+            bool: Table.get_bool,
+            int: Table.get_int,
+            float: Table.get_float,
+            str: Table.get_str,
+        }
+        if hint not in readers:
+            raise TypeError(f"no TOML reader for {self.key(name)} of type {hint!r}")
+        return readers[hint](self, name)
+
+    def read_fields(
+        self, cls: type, names: Iterable[str], readers: Mapping[str, Reader] | None = None
+    ) -> dict[str, Any]:
+        """Read the keys *names* of ``cls``'s fields into keyword arguments.
+
+        An absent key is left out (the class default applies) unless the field has no default
+        ("is required"). A key is read by ``readers[name]`` if given, else by its annotation.
+        """
+        fields = {f.alias: f for f in attrs.fields(cls)}
+        hints = typing.get_type_hints(cls)
+        kwargs: dict[str, Any] = {}
+        for name in names:
+            field = fields[name]
+            if name not in self.data:
+                if field.default is attrs.NOTHING:
+                    raise self.error(name, "is required")
+                continue
+            reader = (readers or {}).get(name)
+            kwargs[name] = reader(self, name) if reader else self.get_typed(name, hints[field.name])
+        return kwargs
+
+    def build(self, factory: Callable[..., T], kwargs: Mapping[str, Any]) -> T:
+        """Return ``factory(**kwargs)``; its validation errors are re-raised located here."""
+        try:
+            return factory(**kwargs)
+        except InvalidField as exc:
+            raise self.error(exc.field, exc.reason) from None
+        except (ValueError, TypeError, LookupError) as exc:  # ConfigError included
+            raise ConfigError(f"{self.source}: {self.prefix}: {exc}") from None
 
     def str_list(self, name: str) -> tuple[str, ...]:
         """Return a list of strings as a tuple (empty when absent)."""
