@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -322,3 +323,98 @@ def test_webhooks_can_be_left_out(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="UNSET_SECRET_VAR is not set"):
         load_config(file, env={})
     assert load_config(file, env={}, webhooks=False).webhook == ()
+
+
+def test_scheduler_and_graph_tables_build_the_domain_classes(tmp_path: Path) -> None:
+    """Every ``SchedulerSettings``/``RunPolicy`` field is a key; defaults come from the class."""
+    from stargraph.scheduler import RunPolicy, SchedulerSettings
+
+    path = _write(
+        tmp_path,
+        """
+        [serve]
+        graceful_timeout = 4
+        [scheduler]
+        heartbeat_interval = 2
+        batch_size = 50
+        [graphs.g]
+        target = "m:f"
+        backoff_base = 2
+        backoff_max = 30
+        jitter = 0
+        [graphs.h]
+        target = "m:h"
+    """,
+    )
+    cfg = load_config(path, env={})
+    assert cfg.scheduler == SchedulerSettings(
+        heartbeat_interval=2.0, batch_size=50, shutdown_grace=4
+    )
+    assert cfg.scheduler_settings() is cfg.scheduler
+    g, h = cfg.graphs
+    assert g.policy == RunPolicy(backoff_base=2.0, backoff_max=30.0, jitter=0.0)
+    assert isinstance(g.policy.backoff_base, float)
+    assert (h.graph_id, h.target, h.policy) == ("h", "m:h", RunPolicy())
+    assert load_config(None, env={}).scheduler == SchedulerSettings()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "[scheduler]\nshutdown_grace = 3",
+            "scheduler.shutdown_grace: set [serve] graceful_timeout",
+        ),
+        (
+            "[scheduler]\nlease_seconds = -1",
+            "scheduler.lease_seconds: must be a finite number above 0",
+        ),
+        (
+            "[scheduler]\nbatch_size = 1.5",
+            "scheduler.batch_size: must be an integer, got float 1.5",
+        ),
+        ("[scheduler]\nheartbeat_interval = 0", "scheduler.heartbeat_interval: must be a finite"),
+        (
+            "[graphs.g]\ntarget = 'm:f'\ntimeout = 0",
+            "graphs.g.timeout: must be a finite number above",
+        ),
+        ("[graphs.g]\ntarget = 'm:f'\nretry_on = ['E']", "graphs.g.retry_on: unknown key"),
+        (
+            "[graphs.g]\ntarget = 'm:f'\njitter = -1",
+            "graphs.g.jitter: must be a finite number >= 0",
+        ),
+        ("[[cron]]\ntrigger_id = 'c'\ngraph_id = 'g'", "cron[0].schedule: is required"),
+        (_CRON + "schedule='* * * * *'\ncatchup_window=-1", "cron[0].catchup_window: must be a"),
+        (_CRON + "schedule='* * * * *'\nfall_back='last'", "cron[0].fall_back: must be one of"),
+        (_CRON + "schedule='* * * * *'\npaused=1", "cron[0].paused: must be true or false"),
+    ],
+)
+def test_domain_validation_is_located_in_the_file(tmp_path: Path, text: str, expected: str) -> None:
+    assert expected in _error(tmp_path, text)
+
+
+def test_triggers_parse_their_own_tables() -> None:
+    """``CronSpec.from_table`` / ``WebhookSpec.from_table`` work without the whole loader."""
+    from stargraph._table import Table
+    from stargraph.triggers.cron import CronSpec
+    from stargraph.triggers.webhook import WebhookSpec
+
+    cron = Table(
+        {"trigger_id": "c", "schedule": "@daily", "graph_id": "g", "catchup_window": 0},
+        source="x.toml",
+        prefix="cron[3]",
+    )
+    spec = CronSpec.from_table(cron)
+    assert spec == CronSpec(
+        trigger_id="c", schedule="@daily", graph_id="g", catchup_window=timedelta(0)
+    )
+    assert spec.catchup_window.total_seconds() == 0 and spec.tz == "UTC"
+    hook = Table(
+        {"trigger_id": "w", "path": "/w", "graph_id": "g", "secret_env": "S"},
+        source="x.toml",
+        prefix="webhook[0]",
+    )
+    made = WebhookSpec.from_table(hook, {"S": "a-secret-value"})
+    assert made == WebhookSpec(trigger_id="w", path="/w", graph_id="g", secrets=("a-secret-value",))
+    with pytest.raises(ConfigError, match=r"^x\.toml: webhook\[0\]\.secret_env: environment"):
+        WebhookSpec.from_table(hook, {})
