@@ -1,4 +1,4 @@
-"""``CronSpec``: one cron trigger as configured, validated when it is built."""
+"""``CronSpec``: one cron trigger as configured, validated when it is built (or read from TOML)."""
 
 from __future__ import annotations
 

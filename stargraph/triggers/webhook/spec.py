@@ -1,4 +1,4 @@
-"""``WebhookSpec``: one signed webhook endpoint, validated when it is built."""
+"""``WebhookSpec``: one signed webhook endpoint, validated when it is built (or read from TOML)."""
 
 from __future__ import annotations
 
