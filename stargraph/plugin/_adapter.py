@@ -13,7 +13,7 @@ from typing import Any
 
 from stargraph.errors import PluginLoadError
 from stargraph.plugin._markers import PROJECT, hookimpl
-from stargraph.triggers import Trigger
+from stargraph.triggers._contract import Trigger
 
 __all__ = ["TriggerAdapter", "as_plugin", "has_hookimpls", "unwrap"]
 

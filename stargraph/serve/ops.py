@@ -10,8 +10,8 @@ from quart import Blueprint, Response, current_app
 
 from stargraph._log import log_event
 from stargraph.serve._errors import error_response
+from stargraph.serve._state import current_runtime, current_state
 from stargraph.serve._triggers import plugin_states
-from stargraph.serve.app import current_runtime, current_state
 from stargraph.serve.openapi import build_openapi
 from stargraph.store.base import RunStatus
 
