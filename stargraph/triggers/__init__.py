@@ -5,18 +5,19 @@ or ``async def``). No inheritance is needed: ``isinstance(obj, Trigger)`` checks
 A trigger that also implements :class:`~stargraph.triggers.control.ControllableTrigger` is listed
 in ``/v1/triggers`` with pause, resume and fire.
 
-The contract lives in the leaf module ``stargraph.triggers._contract``; the lifecycle helpers are
-re-exported from :mod:`stargraph.plugin.triggers_dispatcher`, which imports only that leaf.
+The contract lives in the leaf module ``stargraph.triggers._contract`` and the per-plugin lifecycle
+dispatch in ``stargraph.triggers._lifecycle``; neither imports ``stargraph.plugin`` (which
+imports them), so there is no import cycle between the two packages.
 """
 
 from __future__ import annotations
 
-from stargraph.plugin.triggers_dispatcher import (
+from stargraph.triggers._contract import Trigger, TriggerEvent
+from stargraph.triggers._lifecycle import (
     DispatchResult,
     collect_trigger_routes,
     dispatch_trigger_lifecycle,
 )
-from stargraph.triggers._contract import Trigger, TriggerEvent
 from stargraph.triggers.control import ControllableTrigger, TriggerInfo
 
 __all__ = [
