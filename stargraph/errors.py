@@ -40,6 +40,8 @@ __all__ = [
     "TriggerNotFound",
     "UnknownGraph",
     "WebhookRejected",
+    "describe_error",
+    "first_leaf",
 ]
 
 
@@ -152,3 +154,18 @@ class WebhookRejected(StargraphError):
         self.code = code
         self.status = status
         super().__init__(message)
+
+
+def first_leaf(exc: BaseException) -> BaseException:
+    """The first exception inside (nested) exception groups, or *exc* itself."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def describe_error(exc: BaseException | None) -> str:
+    """``"Type: message"`` of *exc*, or of the first leaf of an exception group."""
+    if exc is None:
+        return "unknown error"
+    leaf = first_leaf(exc)
+    return f"{type(leaf).__name__}: {leaf}"
