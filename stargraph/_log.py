@@ -14,14 +14,6 @@ from typing import Any
 
 __all__ = ["EventFormatter", "JsonEventFormatter", "configure_logging", "log_event"]
 
-LOGGER_NAMES = (
-    "stargraph.plugin",
-    "stargraph.triggers",
-    "stargraph.scheduler",
-    "stargraph.store",
-    "stargraph.serve",
-)
-
 
 def log_event(logger: logging.Logger, event: str, level: int = logging.INFO, **fields: Any) -> None:
     """Log *event* (a dotted name such as ``run.started``) with structured *fields*."""

@@ -4,9 +4,9 @@
 
     StargraphError
     ├── StargraphRuntimeError        misuse at run time (missing deps, not started, ...)
-    │   ├── SchedulerBusy            the intake stream is full; retry later (HTTP 503)
-    │   ├── SchedulerClosed          enqueue after the scheduler stopped
-    │   └── RunNotFinished           a result was asked of a run that has not ended
+    │   └── SchedulerClosed          enqueue after the scheduler stopped
+    ├── SchedulerBusy                the intake stream is full; retry later (HTTP 503)
+    ├── RunAlreadyFinished           cancel of a run that has already ended (HTTP 409)
     ├── ConfigError (ValueError)     an invalid configuration value (file, key, reason)
     ├── PluginLoadError              an entry point could not be loaded or registered
     ├── UnknownGraph (LookupError)   a graph id that is not registered
@@ -18,7 +18,8 @@
     ├── StoreError                   the store failed or holds an unexpected schema
     └── WebhookRejected              a webhook delivery failed verification (has ``.code``)
 
-Messages name the offending value and, where one exists, the fix.
+Messages name the offending value and, where one exists, the fix. The HTTP status and error
+code of each is in one table, ``stargraph.serve._errors`` (documented in ``docs/api.md``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ __all__ = [
     "InvalidParams",
     "InvalidTriggerEvent",
     "PluginLoadError",
-    "RunNotFinished",
+    "RunAlreadyFinished",
     "RunNotFound",
     "SchedulerBusy",
     "SchedulerClosed",
@@ -39,6 +40,8 @@ __all__ = [
     "TriggerNotFound",
     "UnknownGraph",
     "WebhookRejected",
+    "describe_error",
+    "first_leaf",
 ]
 
 
@@ -50,8 +53,8 @@ class StargraphRuntimeError(StargraphError):
     """Stargraph was used in a way that cannot work (missing deps, not started, ...)."""
 
 
-class SchedulerBusy(StargraphRuntimeError):
-    """The scheduler's bounded intake is full; the caller should retry later."""
+class SchedulerBusy(StargraphError):
+    """The scheduler's bounded intake is full; the caller should retry later (not misuse)."""
 
     def __init__(self, capacity: int, retry_after: float = 1.0) -> None:
         self.capacity = capacity
@@ -66,8 +69,13 @@ class SchedulerClosed(StargraphRuntimeError):
     """The scheduler is not running (not started yet, or already stopped)."""
 
 
-class RunNotFinished(StargraphRuntimeError):
-    """A finished run was expected, but the run is still pending or running."""
+class RunAlreadyFinished(StargraphError):
+    """A cancel was asked of a run that has already ended; ``status`` is how it ended."""
+
+    def __init__(self, run_id: str, status: str) -> None:
+        self.run_id = run_id
+        self.status = status
+        super().__init__(f"run {run_id} already ended ({status})")
 
 
 class ConfigError(StargraphError, ValueError):
@@ -75,7 +83,18 @@ class ConfigError(StargraphError, ValueError):
 
 
 class PluginLoadError(StargraphError):
-    """A plugin entry point could not be loaded, instantiated or registered."""
+    """A plugin entry point could not be loaded, instantiated or registered.
+
+    ``plugin_name`` is the registration name (``"{dist}:{group}:{name}"``) when known, ``hook``
+    the hook implementation at fault (e.g. ``"trigger_init"``) when the failure is about one.
+    """
+
+    def __init__(
+        self, message: str, *, plugin_name: str | None = None, hook: str | None = None
+    ) -> None:
+        self.plugin_name = plugin_name
+        self.hook = hook
+        super().__init__(message)
 
 
 class UnknownGraph(StargraphError, LookupError):
@@ -135,3 +154,18 @@ class WebhookRejected(StargraphError):
         self.code = code
         self.status = status
         super().__init__(message)
+
+
+def first_leaf(exc: BaseException) -> BaseException:
+    """The first exception inside (nested) exception groups, or *exc* itself."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def describe_error(exc: BaseException | None) -> str:
+    """``"Type: message"`` of *exc*, or of the first leaf of an exception group."""
+    if exc is None:
+        return "unknown error"
+    leaf = first_leaf(exc)
+    return f"{type(leaf).__name__}: {leaf}"

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 import attrs
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from stargraph.store.base import RunStatus
+
+if TYPE_CHECKING:
+    from stargraph.hosting import PluginState  # the hosting package imports this module
 
 __all__ = ["Metrics"]
 
@@ -79,6 +87,17 @@ class Metrics:
             ["trigger_id"],
             registry=reg,
         )
+
+    def set_trigger_state(self, plugin: str, state: PluginState) -> None:
+        """The one writer of ``stargraph_trigger_state``: 1 for *state*, 0 for every other."""
+        for each in type(state):  # every PluginState, so a stale 1 can never remain
+            value = 1.0 if each is state else 0.0
+            self.trigger_state.labels(plugin=plugin, state=each.value).set(value)
+
+    def set_queue_depth(self, counts: Mapping[RunStatus, int]) -> None:
+        """The one writer of ``stargraph_queue_depth``: *counts* per status, 0 where absent."""
+        for status in RunStatus:
+            self.queue_depth.labels(status=status.value).set(counts.get(status, 0))
 
     def render(self) -> bytes:
         """Return the registry in the Prometheus text exposition format."""

@@ -14,7 +14,7 @@ from pathlib import Path
 from stargraph._log import configure_logging
 from stargraph.cli._parser import build_parser
 from stargraph.config import StargraphConfig, load_config
-from stargraph.errors import StargraphError
+from stargraph.errors import StargraphError, first_leaf
 
 __all__ = ["config_from_args", "main"]
 
@@ -45,12 +45,6 @@ def _dispatch(args: argparse.Namespace) -> int:
     return handler(args)
 
 
-def _leaf(exc: BaseException) -> BaseException:
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]
-    return exc
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``stargraph`` with *argv* (default: ``sys.argv[1:]``); return the exit status."""
     args = build_parser().parse_args(argv)
@@ -65,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.log_level == "debug":
             raise
-        leaf = _leaf(exc)
+        leaf = first_leaf(exc)
         known = isinstance(leaf, StargraphError | OSError)
         text = str(leaf) if known else f"unexpected {type(leaf).__name__}: {leaf}"
         hint = "" if known else " (rerun with --log-level debug for the traceback)"

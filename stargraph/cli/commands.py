@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, nullcontext
 from functools import partial
 from typing import Any
@@ -15,13 +15,13 @@ import attrs
 
 from stargraph.cli import config_from_args
 from stargraph.cli._output import print_json, print_record, print_table
-from stargraph.clock import utcnow
 from stargraph.config import StargraphConfig, StoreConfig, parse_bind
-from stargraph.errors import ConfigError, RunNotFound, StargraphRuntimeError
-from stargraph.scheduler import Graph, GraphRegistry, Scheduler
-from stargraph.serve._render import run_to_json
+from stargraph.errors import ConfigError, StargraphRuntimeError
+from stargraph.scheduler import GraphRegistry, Scheduler
+from stargraph.scheduler.cancel import cancel_unless_finished
 from stargraph.store import open_store
 from stargraph.store.base import Run, RunFilter, RunStatus, RunStore
+from stargraph.views import run_to_json
 
 __all__ = ["cmd_run", "cmd_runs", "cmd_serve", "parse_params"]
 
@@ -73,17 +73,6 @@ def parse_params(pairs: Sequence[str]) -> dict[str, Any]:
     return params
 
 
-class _ClaimRegistry(GraphRegistry):
-    """A registry that enqueues every graph but lets the dispatcher claim only *claim*."""
-
-    def __init__(self, graphs: Iterable[Graph], claim: Sequence[str]) -> None:
-        super().__init__(graphs)
-        self._claim = sorted(claim)
-
-    def ids(self) -> list[str]:
-        return list(self._claim)
-
-
 @asynccontextmanager
 async def _opened(cfg: StargraphConfig) -> AsyncIterator[RunStore]:
     store = open_store(cfg.store.url)
@@ -96,11 +85,14 @@ async def _opened(cfg: StargraphConfig) -> AsyncIterator[RunStore]:
 
 
 async def _submit(cfg: StargraphConfig, args: argparse.Namespace) -> tuple[Any, Run]:
-    registry = _ClaimRegistry(cfg.load_graphs(), [args.graph_id] if args.wait else [])
+    registry = GraphRegistry(cfg.load_graphs())
     registry.load_entry_points()
+    claim = [args.graph_id] if args.wait else []
     async with (
         _opened(cfg) as store,
-        Scheduler(store, registry, settings=cfg.scheduler_settings()) as scheduler,
+        Scheduler(
+            store, registry, settings=cfg.scheduler_settings(), claim_graphs=claim
+        ) as scheduler,
     ):
         done = await scheduler.submit(
             args.graph_id, parse_params(args.param), args.idempotency_key, trigger_source="manual"
@@ -136,25 +128,25 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 async def _runs(cfg: StargraphConfig, args: argparse.Namespace) -> Any:
     async with _opened(cfg) as store:
+        # Not entered: no dispatcher or loops run, only the read and cancel paths.
+        scheduler = Scheduler(store, settings=cfg.scheduler_settings(), claim_graphs=())
         if args.action == "list":
             flt = RunFilter(
                 graph_id=args.graph_id,
                 trigger_id=args.trigger_id,
                 status=RunStatus(args.status) if args.status else None,
             )
-            return await store.list_runs(flt, limit=max(1, args.limit), cursor=args.cursor)
-        run = await store.get_run(args.run_id)
-        if run is None:
-            raise RunNotFound(args.run_id)
+            return await scheduler.list_runs(flt, limit=max(1, args.limit), cursor=args.cursor)
         if args.action == "cancel":
-            if run.finished:
-                raise StargraphRuntimeError(f"run {run.run_id} already ended ({run.status})")
-            run = await store.request_cancel(args.run_id, now=utcnow()) or run
-        return run
+            return await cancel_unless_finished(scheduler, args.run_id)
+        return await scheduler.get_run(args.run_id)
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    """List, show or cancel runs straight in the configured store."""
+    """List, show or cancel runs in the configured store (cancel as ``POST .../cancel`` does).
+
+    A run running on a serving node is flagged; that node's heartbeat cancels it.
+    """
     cfg = _config(args)
     out = anyio.run(partial(_runs, cfg, args), backend=cfg.serve.backend)
     if args.action != "list":

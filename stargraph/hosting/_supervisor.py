@@ -16,6 +16,7 @@ import pluggy
 from anyio.abc import TaskStatus
 
 from stargraph._log import log_event
+from stargraph.errors import describe_error, first_leaf
 from stargraph.hosting._taskgroup import PluginTaskGroup
 from stargraph.hosting._types import HostOptions, PluginState, PluginStatus
 from stargraph.metrics import Metrics
@@ -24,28 +25,7 @@ from stargraph.plugin.triggers_dispatcher import DispatchResult, acall_hook
 __all__ = ["Hosted", "Supervisor"]
 
 _log = logging.getLogger("stargraph.triggers")
-_HOSTED_STATES = (
-    PluginState.RUNNING,
-    PluginState.FAILED,
-    PluginState.RESTARTING,
-    PluginState.STOPPED,
-)
 Outcome = Literal["crashed", "start_failed", "ended"]
-
-
-def first_leaf(exc: BaseException) -> BaseException:
-    """The first exception inside (nested) exception groups, or *exc* itself."""
-    while isinstance(exc, BaseExceptionGroup):
-        exc = exc.exceptions[0]
-    return exc
-
-
-def describe(exc: BaseException | None) -> str:
-    """``"Type: message"`` of *exc*, or of the first leaf of an exception group."""
-    if exc is None:
-        return "unknown error"
-    leaf = first_leaf(exc)
-    return f"{type(leaf).__name__}: {leaf}"
 
 
 @attrs.define(eq=False)
@@ -70,9 +50,7 @@ class Hosted:
         if error is not None:
             self.error = error
         if self.metrics is not None:
-            for each in _HOSTED_STATES:
-                value = 1.0 if each is state else 0.0
-                self.metrics.trigger_state.labels(plugin=self.name, state=each.value).set(value)
+            self.metrics.set_trigger_state(self.name, state)
 
     def status(self) -> PluginStatus:
         """The plugin's current :class:`PluginStatus`."""
@@ -109,7 +87,7 @@ class Supervisor:
         """Call ``trigger_init``; a failure leaves the plugin ``failed`` (never started)."""
         result = await self._call(h, "trigger_init", self.options.init_timeout)
         if result is not None and not result.success:
-            h.set_state(PluginState.FAILED, f"trigger_init: {describe(result.error)}")
+            h.set_state(PluginState.FAILED, f"trigger_init: {describe_error(result.error)}")
             return
         h.initialized = True
 
@@ -120,7 +98,7 @@ class Supervisor:
             return []
         if not result.success:
             h.initialized = False
-            h.set_state(PluginState.FAILED, f"trigger_routes: {describe(result.error)}")
+            h.set_state(PluginState.FAILED, f"trigger_routes: {describe_error(result.error)}")
             return []
         return list(result.result)
 
@@ -134,7 +112,7 @@ class Supervisor:
             with anyio.CancelScope() as h.scope:
                 await self._run_with_restarts(h, ready)
         except Exception as exc:  # a defect here must not take the other plugins down
-            h.set_state(PluginState.FAILED, f"supervisor: {describe(exc)}")
+            h.set_state(PluginState.FAILED, f"supervisor: {describe_error(exc)}")
             log_event(
                 _log,
                 "trigger.failed",
@@ -195,7 +173,7 @@ class Supervisor:
                 h.needs_stop = True
                 result = await self._call(h, "trigger_start", self.options.start_timeout)
                 if result is not None and not result.success:
-                    h.error = f"trigger_start: {describe(result.error)}"
+                    h.error = f"trigger_start: {describe_error(result.error)}"
                     outcome = "start_failed"
                     tg.cancel_scope.cancel()
                 else:
@@ -205,7 +183,7 @@ class Supervisor:
                     await anyio.sleep_forever()
         except* Exception as group:
             outcome = "crashed"
-            h.error = describe(group)
+            h.error = describe_error(group)
             leaf = first_leaf(group)
             log_event(
                 _log,
@@ -228,4 +206,4 @@ class Supervisor:
         with anyio.CancelScope(shield=True):
             result = await self._call(h, "trigger_stop", self.options.stop_timeout)
         if result is not None and not result.success:
-            h.set_state(PluginState.FAILED, f"trigger_stop: {describe(result.error)}")
+            h.set_state(PluginState.FAILED, f"trigger_stop: {describe_error(result.error)}")

@@ -59,6 +59,10 @@ class TriggerHost:
             self._hosted_for(name, plugin, shared, gauge)
             for name, plugin in plugins_in_load_order(pm)
         ]
+        if gauge is not None:  # disabled and load_failed plugins are never hosted: set once
+            for status in self.statuses():
+                if status.state in _REPORT_STATES.values():
+                    gauge.set_trigger_state(status.name, status.state)
         self._entered = False
         self._tg: TaskGroup | None = None
 

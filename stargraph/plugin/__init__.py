@@ -13,6 +13,7 @@ from stargraph.plugin._report import (
     LoadRecord,
     LoadReport,
     PluginMetadata,
+    StargraphPluginManager,
     load_report,
 )
 from stargraph.plugin.loader import build_plugin_manager
@@ -29,6 +30,7 @@ __all__ = [
     "LoadRecord",
     "LoadReport",
     "PluginMetadata",
+    "StargraphPluginManager",
     "TriggerAdapter",
     "adispatch_trigger_lifecycle",
     "build_plugin_manager",

@@ -13,7 +13,7 @@ from typing import Any
 
 from stargraph.errors import PluginLoadError
 from stargraph.plugin._markers import PROJECT, hookimpl
-from stargraph.triggers import Trigger
+from stargraph.triggers._contract import Trigger
 
 __all__ = ["TriggerAdapter", "as_plugin", "has_hookimpls", "unwrap"]
 
@@ -72,13 +72,14 @@ def as_plugin(obj: object, origin: str) -> object:
             obj = cls()
         except Exception as exc:
             raise PluginLoadError(
-                f"{origin}: constructing {cls.__qualname__}() raised {type(exc).__name__}: {exc}"
+                f"{origin}: constructing {cls.__qualname__}() raised {type(exc).__name__}: {exc}",
+                plugin_name=origin,
             ) from exc
     if has_hookimpls(obj):
         return obj
     if isinstance(obj, Trigger):
         return TriggerAdapter(obj)
-    raise PluginLoadError(f"{origin}: {_describe(obj)} {_what_is_missing(obj)}")
+    raise PluginLoadError(f"{origin}: {_describe(obj)} {_what_is_missing(obj)}", plugin_name=origin)
 
 
 def unwrap(plugin: object) -> object:

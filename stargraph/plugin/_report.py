@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-import weakref
 from typing import Literal
 
 import attrs
 import pluggy
 
-__all__ = ["API_VERSION", "LoadRecord", "LoadReport", "LoadStatus", "PluginMetadata", "load_report"]
+from stargraph.plugin._markers import PROJECT
+
+__all__ = [
+    "API_VERSION",
+    "LoadRecord",
+    "LoadReport",
+    "LoadStatus",
+    "PluginMetadata",
+    "StargraphPluginManager",
+    "load_report",
+]
 
 API_VERSION = 1
 """The plugin API major version this Stargraph speaks; :class:`PluginMetadata` must match it."""
@@ -60,17 +69,18 @@ class LoadReport:
         return [r for r in self.records if r.status == status]
 
 
-_REPORTS: weakref.WeakKeyDictionary[pluggy.PluginManager, LoadReport] = weakref.WeakKeyDictionary()
+class StargraphPluginManager(pluggy.PluginManager):
+    """A pluggy manager for the ``stargraph`` project that carries its :class:`LoadReport`."""
 
-
-def attach_report(pm: pluggy.PluginManager, report: LoadReport) -> None:
-    """Remember *report* for *pm* (kept only as long as *pm* lives)."""
-    _REPORTS[pm] = report
+    def __init__(self, project_name: str = PROJECT) -> None:
+        super().__init__(project_name)
+        self.report: LoadReport | None = None
+        """What :func:`~stargraph.plugin.loader.build_plugin_manager` did; ``None`` by hand."""
 
 
 def load_report(pm: pluggy.PluginManager) -> LoadReport:
     """Return what loading *pm* did; for a manager built by hand, every plugin is registered."""
-    report = _REPORTS.get(pm)
+    report = pm.report if isinstance(pm, StargraphPluginManager) else None
     if report is not None:
         return report
     return LoadReport(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from stargraph.plugin._markers import hookspec
+from stargraph.triggers._lifecycle import LIFECYCLE_HOOKS
 
 __all__ = [
     "ALL_HOOKS",
@@ -19,7 +20,6 @@ __all__ = [
     "trigger_stop",
 ]
 
-LIFECYCLE_HOOKS = ("trigger_init", "trigger_start", "trigger_stop")
 ALL_HOOKS = (*LIFECYCLE_HOOKS, "trigger_routes")
 
 

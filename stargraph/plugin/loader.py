@@ -31,7 +31,7 @@ from stargraph.plugin._report import (
     LoadRecord,
     LoadReport,
     PluginMetadata,
-    attach_report,
+    StargraphPluginManager,
     load_report,
 )
 from stargraph.plugin._trace import enable_trace_from_env, plugin_logger
@@ -50,14 +50,14 @@ GROUPS = ("stargraph", "stargraph.triggers")
 FACTORY_NAME = "stargraph_plugin"
 
 
-def build_plugin_manager(disable: Iterable[str] = ()) -> pluggy.PluginManager:
+def build_plugin_manager(disable: Iterable[str] = ()) -> StargraphPluginManager:
     """Return a plugin manager holding every loadable trigger plugin.
 
     *disable* lists plugin names (``"dist:group:name"``) or whole distribution names to skip;
     their entry points are not even imported (``plugin.disabled``).
     """
     enable_trace_from_env()
-    pm = pluggy.PluginManager(PROJECT)
+    pm = StargraphPluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
     disabled = frozenset(disable)
     log_event(plugin_logger, "plugin.discovery.start", groups=list(GROUPS))
@@ -66,8 +66,7 @@ def build_plugin_manager(disable: Iterable[str] = ()) -> pluggy.PluginManager:
     for ep in _discover():
         records.append(_load_entry_point(pm, ep, disabled, seen))
         seen.add(records[-1].name)
-    report = LoadReport(records=tuple(records))
-    attach_report(pm, report)
+    report = pm.report = LoadReport(records=tuple(records))
     log_event(
         plugin_logger,
         "plugin.discovery.done",
@@ -103,7 +102,8 @@ def _load_entry_point(
         if name in seen:
             raise PluginLoadError(
                 f"{name}: duplicate plugin name; entry point {ep.value!r} is declared twice or "
-                "by two installed copies of the distribution -- keep one"
+                "by two installed copies of the distribution -- keep one",
+                plugin_name=name,
             )
         metadata = _register(pm, ep, name)
     except Exception as exc:
@@ -123,7 +123,7 @@ def _register(pm: pluggy.PluginManager, ep: EntryPoint, name: str) -> PluginMeta
     try:
         pm.register(plugin, name=name)
     except ValueError as exc:  # pluggy: the same object is already registered under another name
-        raise PluginLoadError(f"{name}: {str(exc).splitlines()[0]}") from exc
+        raise PluginLoadError(f"{name}: {str(exc).splitlines()[0]}", plugin_name=name) from exc
     _reject_unknown_hooks(pm, plugin, name)
     return metadata
 
@@ -136,7 +136,8 @@ def _call_factory(factory: Callable[[], object], name: str) -> tuple[object, Plu
         raise PluginLoadError(
             f"{name}: PluginMetadata {produced.name!r} declares api_version="
             f"{produced.api_version}, but this Stargraph speaks api_version={API_VERSION}; "
-            "install a plugin release built for it"
+            "install a plugin release built for it",
+            plugin_name=name,
         )
     return produced.plugin, produced
 
@@ -152,5 +153,7 @@ def _reject_unknown_hooks(pm: pluggy.PluginManager, plugin: object, name: str) -
         pm.unregister(plugin)
         raise PluginLoadError(
             f"{name}: implements unknown hook(s) {', '.join(unknown)}; the hooks are "
-            + ", ".join(hookspecs.ALL_HOOKS)
+            + ", ".join(hookspecs.ALL_HOOKS),
+            plugin_name=name,
+            hook=", ".join(unknown),
         )

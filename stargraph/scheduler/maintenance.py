@@ -17,7 +17,7 @@ from stargraph.clock import Clock
 from stargraph.metrics import Metrics
 from stargraph.scheduler.executor import Executor
 from stargraph.scheduler.settings import SchedulerSettings
-from stargraph.store.base import RunStatus, RunStore
+from stargraph.store.base import RunStore
 
 __all__ = ["Maintenance"]
 
@@ -85,7 +85,7 @@ class Maintenance:
             self._executor.cancel(run_id, "cancel")
 
     async def rescue_loop(self) -> None:
-        """Requeue runs whose lease expired (their node died) and refresh the depth gauge."""
+        """Requeue runs whose lease expired (their node died)."""
         await self._every("rescue", self._settings.rescue_every, self.rescue)
 
     async def rescue(self) -> int:
@@ -94,9 +94,6 @@ class Maintenance:
         if rescued:
             log_event(logger, "run.rescued", count=rescued)
             self._wake()
-        counts = await self._store.count_by_status()
-        for status in RunStatus:
-            self._metrics.queue_depth.labels(status.value).set(counts.get(status, 0))
         return rescued
 
     async def prune_loop(self) -> None:

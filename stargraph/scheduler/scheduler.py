@@ -133,7 +133,9 @@ class Scheduler:
         clock: Clock | None = None,
         metrics: Metrics | None = None,
         node_id: str | None = None,
+        claim_graphs: Iterable[str] | None = None,
     ) -> None:
+        """*claim_graphs*: the graph ids this node claims (default: every registered graph)."""
         self.store = store
         self.graphs = graphs if isinstance(graphs, GraphRegistry) else GraphRegistry(graphs)
         self.settings = settings or SchedulerSettings()
@@ -149,7 +151,10 @@ class Scheduler:
         self._executor = Executor(
             graphs=self.graphs, metrics=self.metrics, on_change=self.wake, **common
         )
-        self._dispatcher = Dispatcher(graphs=self.graphs, executor=self._executor, **common)
+        claimable = self.graphs
+        if claim_graphs is not None:
+            claimable = GraphRegistry(self.graphs.get(graph_id) for graph_id in claim_graphs)
+        self._dispatcher = Dispatcher(graphs=claimable, executor=self._executor, **common)
         self._maintenance = Maintenance(
             executor=self._executor, metrics=self.metrics, wake=self.wake, **common
         )

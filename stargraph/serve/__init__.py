@@ -2,8 +2,8 @@
 
 ``create_app`` builds the app for a backend, ``attach_runtime`` gives it an entered runtime and
 mounts the triggers' routes, ``serve_app`` runs it under Hypercorn (cancel-safe), and
-``serve_config`` is the whole ``stargraph serve`` process. Names are imported lazily, so
-``stargraph.serve._render`` (used by the CLI) does not pull in Quart and Hypercorn.
+``serve_config`` is the whole ``stargraph serve`` process. Names are imported lazily (a start-up
+cost, not an import cycle), so importing one serve module does not pull in Hypercorn.
 """
 
 from __future__ import annotations

@@ -8,14 +8,13 @@ import ipaddress
 from quart import request
 
 from stargraph.serve._errors import ApiError
+from stargraph.serve._state import current_state
 
 __all__ = ["is_loopback", "require_token"]
 
 
 async def require_token() -> None:
     """``before_request`` hook: with a token configured, demand ``Authorization: Bearer``."""
-    from stargraph.serve.app import current_state
-
     token = current_state().api_token
     if not token:
         return

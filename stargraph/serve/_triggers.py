@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from stargraph.errors import TriggerNotFound
-from stargraph.serve._render import trigger_to_json
-from stargraph.triggers._control import ControllableTrigger
+from stargraph.triggers.control import ControllableTrigger
+from stargraph.views import trigger_to_json
 
 if TYPE_CHECKING:
     from stargraph.runtime import Runtime

@@ -7,12 +7,13 @@ from typing import Any
 
 from quart import Blueprint, jsonify, request
 
+from stargraph.scheduler.cancel import cancel_unless_finished
 from stargraph.scheduler.scheduler import MAX_KEY_LENGTH
 from stargraph.serve._auth import require_token
 from stargraph.serve._errors import ApiError
-from stargraph.serve._render import run_to_json
-from stargraph.serve.app import current_runtime
+from stargraph.serve._state import current_runtime
 from stargraph.store.base import RunFilter, RunStatus
+from stargraph.views import run_to_json
 
 __all__ = ["MAX_LIMIT", "runs_bp"]
 
@@ -115,8 +116,4 @@ async def get_run(run_id: str) -> Any:
 @runs_bp.post("/v1/runs/<run_id>/cancel")
 async def cancel_run(run_id: str) -> Any:
     """Cancel a pending or running run; 409 ``run_finished`` once it has ended."""
-    scheduler = current_runtime().scheduler
-    run = await scheduler.get_run(run_id)
-    if run.finished:
-        raise ApiError(409, "run_finished", f"run {run_id!r} already ended ({run.status})")
-    return run_to_json(await scheduler.cancel(run_id))
+    return run_to_json(await cancel_unless_finished(current_runtime().scheduler, run_id))

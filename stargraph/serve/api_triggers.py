@@ -9,9 +9,9 @@ from quart import Blueprint, jsonify, request
 
 from stargraph.serve._auth import require_token
 from stargraph.serve._errors import ApiError
-from stargraph.serve._render import plugin_to_json, run_to_json, trigger_to_json
+from stargraph.serve._state import current_runtime
 from stargraph.serve._triggers import describe_all, describe_one, find_trigger, plugin_states
-from stargraph.serve.app import current_runtime
+from stargraph.views import plugin_to_json, run_to_json, trigger_to_json
 
 __all__ = ["triggers_bp"]
 

@@ -6,37 +6,24 @@ lifespan) and attached with :func:`attach_runtime`, which also mounts the trigge
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import attrs
-from quart import Quart, current_app
+from quart import Quart
 
-from stargraph.serve._errors import ApiError, install_error_handlers
+from stargraph.serve._errors import install_error_handlers
+from stargraph.serve._state import STATE_KEY, AppState, current_runtime, current_state
+from stargraph.serve.api_runs import runs_bp
+from stargraph.serve.api_triggers import triggers_bp
+from stargraph.serve.ops import ops_bp
 
 if TYPE_CHECKING:
     from stargraph.runtime import Runtime
 
 __all__ = ["AppState", "attach_runtime", "create_app", "current_runtime", "current_state"]
 
-STATE_KEY = "stargraph"
-
-
-@attrs.define(eq=False)
-class AppState:
-    """What the handlers share: the attached runtime and the API token (if any)."""
-
-    backend: str
-    api_token: str | None = attrs.field(default=None, repr=False)
-    runtime: Runtime | None = None
-    trigger_blueprints: list[str] = attrs.field(factory=list)
-
 
 def create_app(backend: str = "asyncio", *, api_token: str | None = None) -> Quart:
     """Return a new app for *backend* (``asyncio`` or ``trio``) with the API mounted."""
-    from stargraph.serve.api_runs import runs_bp
-    from stargraph.serve.api_triggers import triggers_bp
-    from stargraph.serve.ops import ops_bp
-
     app: Quart
     if backend == "trio":
         from quart_trio import QuartTrio
@@ -61,23 +48,3 @@ def attach_runtime(app: Quart, runtime: Runtime) -> None:
         app.register_blueprint(bp)
         state.trigger_blueprints.append(bp.name)
     state.runtime = runtime
-
-
-def current_state() -> AppState:
-    """Return the state of the app handling the current request."""
-    state: AppState = current_app.extensions[STATE_KEY]
-    return state
-
-
-def current_runtime() -> Runtime:
-    """Return the attached runtime, or raise 503 ``not_ready`` while there is none."""
-    runtime = current_state().runtime
-    if runtime is None:
-        raise ApiError(503, "not_ready", "the runtime is not started yet", {"Retry-After": "1"})
-    return runtime
-
-
-def state_of(app: Any) -> AppState:
-    """Return *app*'s :class:`AppState`."""
-    state: AppState = app.extensions[STATE_KEY]
-    return state

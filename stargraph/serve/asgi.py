@@ -20,6 +20,7 @@ from anyio.abc import TaskGroup
 
 from stargraph._log import log_event
 from stargraph.config import load_config
+from stargraph.errors import first_leaf
 from stargraph.runtime import Runtime
 
 __all__ = ["StargraphASGI", "app"]
@@ -83,9 +84,7 @@ class StargraphASGI:
             async with runtime, anyio.create_task_group() as tg:
                 await self._run(scope, receive, send, cfg, runtime, tg)
         except Exception as exc:
-            while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
-                exc = exc.exceptions[0]
-            return str(exc)
+            return str(first_leaf(exc))
         return None
 
     async def _run(

@@ -111,7 +111,7 @@ API_OPERATIONS: dict[str, dict[str, Any]] = {
             ("400", "bad JSON or body"),
             ("404", "unknown graph"),
             ("422", "params is not a JSON object"),
-            ("503", "busy; see Retry-After"),
+            ("503", "scheduler_busy (see Retry-After) or unavailable"),
             requestBody=_RUN_BODY,
         ),
         "get": _op(

@@ -10,16 +10,13 @@ from quart import Blueprint, Response, current_app
 
 from stargraph._log import log_event
 from stargraph.serve._errors import error_response
-from stargraph.serve._triggers import plugin_states
-from stargraph.serve.app import current_runtime, current_state
+from stargraph.serve._state import current_runtime, current_state
 from stargraph.serve.openapi import build_openapi
-from stargraph.store.base import RunStatus
 
 __all__ = ["ops_bp"]
 
 logger = logging.getLogger("stargraph.serve")
 PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-_PLUGIN_STATES = ("running", "failed", "restarting", "stopped", "disabled", "load_failed")
 
 ops_bp = Blueprint("stargraph_ops", __name__)
 
@@ -45,23 +42,16 @@ async def readyz() -> Any:
     return {"status": "ready"}
 
 
-async def _refresh_gauges() -> Any:
-    runtime = current_runtime()
-    counts = await runtime.store.count_by_status()
-    for status in RunStatus:
-        runtime.metrics.queue_depth.labels(status=str(status)).set(counts.get(status, 0))
-    for plugin, state in plugin_states(runtime).items():
-        for candidate in _PLUGIN_STATES:
-            runtime.metrics.trigger_state.labels(plugin=plugin, state=candidate).set(
-                1 if candidate == state else 0
-            )
-    return runtime
-
-
 @ops_bp.get("/metrics")
 async def metrics() -> Any:
-    """Prometheus text: the runtime's registry, queue depth refreshed from the store."""
-    runtime = await _refresh_gauges()
+    """Prometheus text: the runtime's registry, queue depth counted in the store per scrape.
+
+    This is the only place ``stargraph_queue_depth`` is refreshed (the count is linear in the
+    retained runs, so it is paid per scrape, not per maintenance pass); the trigger host owns
+    ``stargraph_trigger_state``.
+    """
+    runtime = current_runtime()
+    runtime.metrics.set_queue_depth(await runtime.store.count_by_status())
     return Response(runtime.metrics.render(), status=200, content_type=PROMETHEUS_TYPE)
 
 

@@ -14,7 +14,7 @@ from stargraph.scheduler import Graph, GraphRegistry, Scheduler
 from stargraph.store import open_store
 from stargraph.testing import ManualClock
 from stargraph.triggers import Trigger
-from stargraph.triggers._control import ControllableTrigger
+from stargraph.triggers.control import ControllableTrigger
 from stargraph.triggers.cron import CronSpec, CronTrigger
 
 from .conftest import T0, Recorder, cron_of, cron_runtime, runs_of, wait_for

@@ -14,15 +14,21 @@ from typing import Any
 import pluggy
 import pytest
 
+from stargraph.errors import PluginLoadError
 from stargraph.plugin import (
     LoadRecord,
     PluginMetadata,
+    StargraphPluginManager,
     TriggerAdapter,
     build_plugin_manager,
+    hookimpl,
+    hookspecs,
     load_report,
     unwrap,
 )
+from stargraph.plugin._adapter import as_plugin
 from stargraph.plugin._trace import enable_trace_from_env
+from stargraph.plugin.loader import _reject_unknown_hooks as reject_unknown_hooks
 
 FIX = "sg-fixture-plugins"
 MakeDist = Callable[..., Path]  # the make_dist fixture of tests/plugin/conftest.py
@@ -360,3 +366,31 @@ def test_trace_variable_values(monkeypatch: pytest.MonkeyPatch, value: str, on: 
     finally:
         logger.handlers[:] = saved_handlers
         logger.setLevel(saved_level)
+
+
+def test_manager_carries_its_load_report(fixture_dist: Path) -> None:
+    pm = build_plugin_manager()
+    assert isinstance(pm, StargraphPluginManager)
+    assert pm.report is not None and load_report(pm) is pm.report
+    assert any(r.dist == FIX for r in pm.report.records)
+    by_hand = StargraphPluginManager()
+    assert by_hand.report is None and load_report(by_hand).records == ()
+
+
+def test_plugin_load_error_names_the_plugin_and_the_hook() -> None:
+    with pytest.raises(PluginLoadError) as info:
+        as_plugin(42, "d:stargraph:x")
+    assert (info.value.plugin_name, info.value.hook) == ("d:stargraph:x", None)
+
+    class Odd:
+        @hookimpl
+        def trigger_bogus(self) -> None: ...
+
+    pm = StargraphPluginManager()
+    pm.add_hookspecs(hookspecs)
+    odd = Odd()
+    pm.register(odd, name="d:stargraph:odd")
+    with pytest.raises(PluginLoadError) as info:
+        reject_unknown_hooks(pm, odd, "d:stargraph:odd")
+    assert (info.value.plugin_name, info.value.hook) == ("d:stargraph:odd", "trigger_bogus")
+    assert "unknown hook(s) trigger_bogus" in str(info.value)

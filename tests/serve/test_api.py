@@ -14,11 +14,11 @@ import attrs
 import httpx
 import pytest
 
-from stargraph.errors import InvalidParams, SchedulerBusy, SchedulerClosed
+from stargraph._http import answer_for
+from stargraph.errors import InvalidParams, RunAlreadyFinished, SchedulerBusy, SchedulerClosed
 from stargraph.runtime import Runtime
 from stargraph.scheduler import Graph, RunContext, RunPolicy
 from stargraph.serve import attach_runtime, bind_socket, create_app, serve_app
-from stargraph.serve._errors import from_stargraph
 from stargraph.serve.openapi import API_OPERATIONS, app_routes
 from stargraph.triggers.cron import CronSpec
 from stargraph.triggers.webhook import WebhookSpec, sign
@@ -384,10 +384,18 @@ async def test_not_ready_without_a_runtime(anyio_backend: str) -> None:
 
 
 def test_error_mapping() -> None:
-    busy = from_stargraph(SchedulerBusy(10, retry_after=2.5))
-    assert (busy.status, busy.code, busy.headers) == (503, "busy", {"Retry-After": "3"})
-    assert from_stargraph(SchedulerClosed("stopped")).status == 503
-    assert from_stargraph(InvalidParams("x")).status == 422
+    busy = answer_for(SchedulerBusy(10, retry_after=2.5))
+    assert (busy.status, busy.code, busy.headers) == (503, "scheduler_busy", {"Retry-After": "3"})
+    closed = answer_for(SchedulerClosed("stopped"))
+    assert (closed.status, closed.code, closed.headers) == (
+        503,
+        "unavailable",
+        {"Retry-After": "5"},
+    )
+    assert answer_for(InvalidParams("x")).status == 422
+    finished = answer_for(RunAlreadyFinished("r1", "succeeded"))
+    assert (finished.status, finished.code) == (409, "run_finished")
+    assert str(finished) == "run r1 already ended (succeeded)"
 
 
 # -- the CLI's remote listings against this server ------------------------------------------------
@@ -416,8 +424,8 @@ async def test_cli_lists_triggers_and_plugins(
     assert code == 1 and "answered 401" in capsys.readouterr().err
 
 
-async def test_full_intake_answers_503_busy(anyio_backend: str, tmp_path: Path) -> None:
-    """A tiny intake under 100 concurrent POSTs: some are refused 503 busy with Retry-After."""
+async def test_full_intake_answers_503_scheduler_busy(anyio_backend: str, tmp_path: Path) -> None:
+    """A tiny intake under 100 concurrent POSTs: some are refused with Retry-After."""
     from stargraph.scheduler import SchedulerSettings
 
     settings = SchedulerSettings(intake_capacity=1)
@@ -444,5 +452,5 @@ async def test_full_intake_answers_503_busy(anyio_backend: str, tmp_path: Path) 
                         for _ in range(100):
                             posts.start_soon(post)
                 tg.cancel_scope.cancel()
-    assert (503, "1", "busy") in codes and (202, None, None) in codes
-    assert set(codes) == {(503, "1", "busy"), (202, None, None)}
+    assert (503, "1", "scheduler_busy") in codes and (202, None, None) in codes
+    assert set(codes) == {(503, "1", "scheduler_busy"), (202, None, None)}

@@ -13,7 +13,7 @@ from stargraph.hosting import PluginState
 from stargraph.runtime import Runtime
 from stargraph.scheduler import Graph, GraphRegistry
 from stargraph.triggers import Trigger
-from stargraph.triggers._control import ControllableTrigger
+from stargraph.triggers.control import ControllableTrigger
 from stargraph.triggers.webhook import WebhookTrigger
 from stargraph.triggers.webhook.routes import BLUEPRINT_NAME
 

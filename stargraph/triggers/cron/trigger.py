@@ -11,7 +11,7 @@ from stargraph._log import log_event
 from stargraph.errors import ConfigError, StargraphRuntimeError, TriggerNotFound
 from stargraph.metrics import Metrics
 from stargraph.store.base import RunStore, TriggerState
-from stargraph.triggers._control import TriggerInfo
+from stargraph.triggers.control import TriggerInfo
 from stargraph.triggers.cron.loop import CronLoop
 from stargraph.triggers.cron.policy import next_fire
 from stargraph.triggers.cron.schedule import from_epoch, to_epoch

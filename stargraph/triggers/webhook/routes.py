@@ -6,16 +6,16 @@ table) → 202. A replay of an accepted delivery always maps to the same idempot
 enqueueing it before the nonce check only deduplicates onto the existing run; recording the
 nonce after the commit means a delivery whose commit failed can be retried as is.
 
-Every refusal is a JSON ``{"error": {"code", "message"}}`` answer, is logged as
-``webhook.rejected`` and counted in ``stargraph_webhook_rejections``.
+Every refusal is a JSON ``{"error": {"code", "message"}}`` answer written by ``stargraph._http``
+(whose code table the REST API shares: a full intake is ``503 scheduler_busy`` on both), is
+logged as ``webhook.rejected`` and counted in ``stargraph_webhook_rejections``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -24,6 +24,9 @@ import attrs
 from quart import Blueprint, Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from stargraph._http import answer_for, retry_after
+from stargraph._http import error_response as _error
+from stargraph._http import json_response as _json
 from stargraph._log import log_event
 from stargraph.clock import Clock
 from stargraph.errors import (
@@ -85,24 +88,7 @@ class _Unavailable(Exception):
     def __init__(self, code: str, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.code = code
-        self.retry_after = max(1, math.ceil(retry_after))
-
-
-def _json(
-    status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None
-) -> Response:
-    return Response(
-        json.dumps(body, separators=(",", ":")),
-        status=status,
-        mimetype="application/json",
-        headers=dict(headers or {}),
-    )
-
-
-def _error(
-    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
-) -> Response:
-    return _json(status, {"error": {"code": code, "message": message}}, headers)
+        self.retry_after = retry_after
 
 
 def _lower_headers() -> dict[str, str]:
@@ -162,18 +148,12 @@ def _enqueue(host: WebhookHost, spec: WebhookSpec, params: dict[str, Any], key: 
         return host.scheduler.enqueue(
             spec.graph_id, params, key, trigger_id=spec.trigger_id, trigger_source="webhook"
         )
-    except SchedulerBusy as exc:
-        raise _Unavailable(
-            "scheduler_busy", "the scheduler is saturated; retry later", exc.retry_after
-        ) from None
     except SchedulerClosed:
         raise _Unavailable("unavailable", "the scheduler is not running", 5) from None
     except UnknownGraph:
         raise _Unavailable(
             "graph_unavailable", f"graph {spec.graph_id!r} is not registered on this node", 30
         ) from None
-    except InvalidParams as exc:
-        raise WebhookRejected("invalid_params", str(exc), 422) from None
 
 
 async def _check_replay(
@@ -245,12 +225,13 @@ async def handle(host: WebhookHost, ep: Endpoint) -> Response:
     """Answer one delivery to *ep*; never a 5xx other than 503."""
     try:
         return await _accept(host, ep)
-    except WebhookRejected as exc:
-        _rejected(host, ep.spec.trigger_id, exc.code, exc.status)
-        return _error(exc.status, exc.code, str(exc))
+    except (WebhookRejected, SchedulerBusy, InvalidParams) as exc:  # the shared code table
+        answer = answer_for(exc)
+        _rejected(host, ep.spec.trigger_id, answer.code, answer.status)
+        return answer.response()
     except _Unavailable as exc:
         _rejected(host, ep.spec.trigger_id, exc.code, 503)
-        return _error(503, exc.code, str(exc), {"Retry-After": str(exc.retry_after)})
+        return _error(503, exc.code, str(exc), retry_after(exc.retry_after))
     except (StoreError, SchedulerClosed) as exc:
         _rejected(host, ep.spec.trigger_id, "unavailable", 503)
         log_event(

@@ -13,7 +13,7 @@ from quart import Blueprint
 from stargraph._log import log_event
 from stargraph.clock import Clock, SystemClock
 from stargraph.errors import ConfigError, StargraphRuntimeError, StoreError, TriggerNotFound
-from stargraph.triggers._control import TriggerInfo
+from stargraph.triggers.control import TriggerInfo
 from stargraph.triggers.webhook.deadlines import BodyDeadlines
 from stargraph.triggers.webhook.nonces import NonceWriter
 from stargraph.triggers.webhook.params import load_extractor

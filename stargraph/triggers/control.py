@@ -1,7 +1,10 @@
 """The control surface a hosted trigger may offer: describe, pause, resume, fire now.
 
-The API and CLI find these methods structurally on trigger plugin objects; a trigger that does
-not implement :class:`ControllableTrigger` is listed by plugin name and state only.
+Public: a third-party trigger implements :class:`ControllableTrigger` (structurally, no
+inheritance) to appear in ``GET /v1/triggers`` and ``stargraph triggers`` with pause, resume and
+fire. The API finds these methods with ``isinstance(plugin, ControllableTrigger)``; a plugin that
+does not implement them is listed in ``/v1/plugins`` by name and state only.
+See ``docs/plugins.md``.
 """
 
 from __future__ import annotations

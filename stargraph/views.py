@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from stargraph.store.base import Run
-    from stargraph.triggers._control import TriggerInfo
+    from stargraph.triggers.control import TriggerInfo
 
 __all__ = ["iso", "plugin_to_json", "run_to_json", "trigger_to_json"]
 
