@@ -214,7 +214,7 @@ def run_figure(name: str, backend: str, repeat: int, entry: dict[str, object]) -
     print(
         f"{name + '/' + backend:<24} {FIGURES[name].label:<31} {ratio:6.2f}  "
         f"gate {_recorded(entry, 'gate'):>5}  README {_recorded(entry, 'readme'):>5}  "
-        f"{judged:<22} | {detail} [{time.perf_counter() - started:.0f} s]",
+        f"{judged:<22} | {detail} [{time.perf_counter() - started:.0f} s, load {_load()}]",
         flush=True,
     )
     return judged
