@@ -44,3 +44,10 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package."""
     session.install("-e", ".[dev]")
     session.run("mypy", "--strict", "stargraph")
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """Quick benchmark gate (reduced set, asyncio and trio); ``-- --record`` / ``-- --strict``."""
+    session.install("-e", ".[test]")
+    session.run("python", "benchmarks/gate.py", *session.posargs)

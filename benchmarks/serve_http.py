@@ -24,7 +24,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import anyio
@@ -128,22 +129,46 @@ def _measure(url: str, n: int, rounds: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in results.items()}
 
 
+@contextmanager
+def running_server(backend: str) -> Iterator[str]:
+    """``stargraph serve`` on *backend* in a temporary folder (SQLite store); yields its URL."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "bench_graphs.py").write_text(GRAPHS)
+        (folder / "stargraph.toml").write_text(CONFIG)
+        proc, url = _start(folder, backend)
+        try:
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+
+def sequential(url: str, n: int, rounds: int) -> dict[str, list[float]]:
+    """Rates of *rounds* sequential rounds (one keep-alive client): healthz, then POST /v1/runs."""
+    results: dict[str, list[float]] = {"healthz": [], "post_run": []}
+    with httpx.Client(base_url=url) as client:
+        for _ in range(rounds):
+            results["healthz"].append(_rate(n, lambda i: client.get("/healthz")))
+            results["post_run"].append(
+                _rate(
+                    n,
+                    lambda i: client.post(
+                        "/v1/runs", json={"graph_id": "noop", "params": {"i": i}}
+                    ),
+                )
+            )
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     for backend in ("asyncio", "trio"):
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp)
-            (folder / "bench_graphs.py").write_text(GRAPHS)
-            (folder / "stargraph.toml").write_text(CONFIG)
-            proc, url = _start(folder, backend)
-            try:
-                medians = _measure(url, args.requests, args.rounds)
-            finally:
-                proc.terminate()
-                proc.wait(30)
+        with running_server(backend) as url:
+            medians = _measure(url, args.requests, args.rounds)
         for name, value in medians.items():
             base = medians["healthz_c32" if name.endswith("_c32") else "healthz"]
             ratio = f"{value / base:.2f}x {'healthz_c32' if name.endswith('_c32') else 'healthz'}"
