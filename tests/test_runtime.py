@@ -100,7 +100,7 @@ async def test_runtime_hosts_triggers_that_make_real_runs(sqlite_url: str) -> No
         assert sorted(r.result["params"]["tick"] for r in runs) == [0, 1, 2, 3, 4]
         assert {r.trigger_source for r in runs} == {"plugin"}
         statuses = {s.name: s.state for s in rt.host.statuses()}
-        assert statuses == {"tick": PluginState.RUNNING}
+        assert statuses == {"tick": PluginState.running}
         assert rt.host.triggers() == [("tick", tick)]
     assert not rt.ready
     assert tick.stopped
@@ -119,7 +119,7 @@ async def test_runtime_with_bundled_plugins_only(sqlite_url: str) -> None:
         for bundled in ("manual", "cron", "webhook"):
             suffix = f"stargraph.triggers:{bundled}"
             (state,) = [st for n, st in names.items() if n.endswith(suffix)]
-            assert state is PluginState.RUNNING
+            assert state is PluginState.running
         with anyio.fail_after(5):
             out = await rt.scheduler.submit("echo", {"x": 1})
             run = await rt.scheduler.wait_run(out.run_id)
@@ -220,7 +220,7 @@ async def test_fswatch_example_drops_become_real_runs(
         host_options=HOST,
     ) as rt:
         states = {s.name: s.state for s in rt.host.statuses()}
-        assert states["my-triggers:stargraph.triggers:fswatch_anyio"] is PluginState.RUNNING
+        assert states["my-triggers:stargraph.triggers:fswatch_anyio"] is PluginState.running
         folders = [inbox_anyio] + ([inbox_seed] if anyio_backend == "asyncio" else [])
         for folder in folders:
             tmp = folder / ".report.csv.part"

@@ -36,7 +36,7 @@ from stargraph.plugin.triggers_dispatcher import plugins_in_load_order
 
 __all__ = ["TriggerHost"]
 
-_REPORT_STATES = {"disabled": PluginState.DISABLED, "load_failed": PluginState.LOAD_FAILED}
+_REPORT_STATES = {"disabled": PluginState.disabled, "load_failed": PluginState.load_failed}
 
 
 class TriggerHost(AsyncContextManagerMixin):
@@ -75,7 +75,7 @@ class TriggerHost(AsyncContextManagerMixin):
             task_group=task_group,
             metrics=metrics,
         )
-        h.set_state(PluginState.STOPPED)
+        h.set_state(PluginState.stopped)
         return h
 
     @property

@@ -138,7 +138,7 @@ async def test_lifecycle_order_deps_and_routes() -> None:
     assert a.calls == ["init", "routes", "start", "stop"]
     assert hooks.calls == ["init", "start", "stop"]
     assert a.loop_cancelled_before_stop == [True]  # scope cancelled first, then stop()
-    assert set(states(host).values()) == {PluginState.STOPPED}
+    assert set(states(host).values()) == {PluginState.stopped}
     with pytest.raises(StargraphRuntimeError, match="usable only while the plugin runs"):
         a.deps["task_group"].start_soon(anyio.sleep, 1)
 
@@ -159,7 +159,7 @@ async def test_background_crash_restarts_with_backoff_and_others_keep_running(
             status = {s.name: s for s in host.statuses()}["flaky"]
             assert status.state == "running" and status.restarts == 2
             assert status.error == "RuntimeError: tick 6 went wrong"
-            assert PluginState.RESTARTING in seen
+            assert PluginState.restarting in seen
             assert steady.calls == ["init", "routes", "start"]  # never disturbed
     gaps = [b - a for a, b in zip(flaky.starts, flaky.starts[1:], strict=False)]
     assert gaps[0] >= 0.05 and gaps[1] >= 0.1  # exponential backoff
@@ -173,7 +173,7 @@ async def test_crashing_forever_ends_failed_after_the_limit() -> None:
     doomed, steady = Ticker(crashes=100), Ticker()
     options = HostOptions(backoff_initial=0.01, max_restarts=2, stop_timeout=1)
     async with TriggerHost(manager(doomed=doomed, steady=steady), options=options) as host:
-        await wait_for(lambda: states(host)["doomed"] == PluginState.FAILED)
+        await wait_for(lambda: states(host)["doomed"] == PluginState.failed)
         assert len(doomed.starts) == 3
         assert states(host)["steady"] == "running"
         ticks = steady.ticks
@@ -224,7 +224,7 @@ async def test_hang_in_start_is_bounded() -> None:
 async def test_raise_in_start_is_retried_then_failed() -> None:
     bad = Ticker(fail="start")
     async with TriggerHost(manager(bad=bad), options=FAST) as host:
-        await wait_for(lambda: states(host)["bad"] == PluginState.FAILED)
+        await wait_for(lambda: states(host)["bad"] == PluginState.failed)
     assert bad.calls.count("start") == FAST.max_restarts + 1
 
 
@@ -247,7 +247,7 @@ async def test_shutdown_is_bounded_with_several_misbehaving_plugins() -> None:
     async with TriggerHost(manager(**plugins), options=options) as host:
         began = time.monotonic()
     assert time.monotonic() - began < 2  # concurrent and each bounded (one by one: 3 s)
-    assert set(states(host).values()) == {PluginState.FAILED}
+    assert set(states(host).values()) == {PluginState.failed}
 
 
 async def test_outer_cancellation_still_stops_every_plugin() -> None:
@@ -364,7 +364,7 @@ async def test_a_plugin_that_ends_its_own_task_group_is_stopped_not_restarted() 
 
     one = OneShot()
     async with TriggerHost(manager(one=one, other=Ticker()), options=FAST) as host:
-        await wait_for(lambda: states(host)["one"] == PluginState.STOPPED)
+        await wait_for(lambda: states(host)["one"] == PluginState.stopped)
         await anyio.sleep(0.2)
         assert states(host) == {"one": "stopped", "other": "running"}
     assert one.calls == ["init", "routes", "start", "stop"]
