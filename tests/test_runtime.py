@@ -13,8 +13,9 @@ import anyio
 import pluggy
 import pytest
 
-from stargraph.errors import ConfigError, StargraphRuntimeError
+from stargraph.errors import ConfigError, StargraphRuntimeError, StoreError
 from stargraph.hosting import HostOptions, PluginState
+from stargraph.lifecycle import LifecycleState
 from stargraph.plugin import TriggerAdapter, hookspecs
 from stargraph.runtime import Runtime
 from stargraph.scheduler import Graph, RunContext, SchedulerSettings
@@ -144,6 +145,38 @@ async def test_runtime_started_with_task_group_start(sqlite_url: str) -> None:
             await rt.scheduler.wait_run(out.run_id)
         tg.cancel_scope.cancel()
     assert not runtime.ready
+
+
+async def test_states_and_a_failed_start_unwinds_what_started(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = Runtime(sqlite_url, settings=FAST, plugin_manager=manager(), host_options=HOST)
+    assert runtime.state is LifecycleState.new
+    async with runtime:
+        assert runtime.state is LifecycleState.running
+        assert runtime.host.state is LifecycleState.running
+    assert runtime.state is LifecycleState.stopped and not runtime.ready
+    with pytest.raises(StargraphRuntimeError, match="only once"):
+        async with runtime:
+            pass
+
+    class Boom(Exception):
+        pass
+
+    def broken_host(*args: Any, **kwargs: Any) -> Any:
+        raise Boom("the host could not be built")
+
+    monkeypatch.setattr("stargraph.runtime.TriggerHost", broken_host)
+    failed = Runtime(sqlite_url, settings=FAST, plugin_manager=manager(), host_options=HOST)
+    with pytest.raises(Boom, match="could not be built"):
+        async with failed:
+            raise AssertionError("the body must not run after a failed start")
+    assert failed.state is LifecycleState.stopped
+    assert failed.scheduler.state is LifecycleState.stopped  # drained and stopped on unwind
+    names = {t.name for t in anyio.get_running_tasks()}
+    assert not [n for n in names if n.startswith("stargraph.scheduler:")]
+    with pytest.raises(StoreError, match="is not open"):  # closed on unwind too
+        await failed.store.ping()
 
 
 def test_reserved_deps_are_refused() -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from stargraph.errors import StargraphRuntimeError
 from stargraph.hosting import HostOptions, PluginState, PluginTaskGroup, TriggerHost
+from stargraph.lifecycle import LifecycleState
 from stargraph.metrics import Metrics
 from stargraph.plugin import TriggerAdapter, build_plugin_manager, hookimpl, hookspecs
 from stargraph.triggers.manual import ManualTrigger
@@ -323,11 +324,39 @@ async def test_metrics_gauge_follows_state() -> None:
 
 async def test_host_is_single_use() -> None:
     host = TriggerHost(manager(), options=FAST)
+    assert host.state is LifecycleState.new
     async with host:
-        pass
+        assert host.state is LifecycleState.running
+    assert host.state is LifecycleState.stopped
     with pytest.raises(StargraphRuntimeError, match="only once"):
         async with host:
             pass
+
+
+async def test_plugin_tasks_are_named_and_a_failed_start_unwinds() -> None:
+    a = Ticker()
+    host = TriggerHost(manager(a=a), options=FAST)
+    async with host:
+        assert "stargraph.trigger:a" in {t.name for t in anyio.get_running_tasks()}
+    assert "stargraph.trigger:a" not in {t.name for t in anyio.get_running_tasks()}
+
+    class Boom(Exception):
+        pass
+
+    b = Ticker()
+    broken = TriggerHost(manager(b=b, c=Ticker()), options=FAST)
+
+    async def start_all(tg: Any) -> None:
+        await tg.start(broken._supervisor.run, broken._hosted[0], name="stargraph.trigger:b")
+        raise Boom("starting c failed")
+
+    broken._start_all = start_all  # type: ignore[method-assign]
+    with pytest.raises(Boom, match="starting c failed"):  # unwrapped, not in a group
+        async with broken:
+            raise AssertionError("the body must not run after a failed start")
+    assert broken.state is LifecycleState.stopped
+    assert b.calls[-1] == "stop" and states(broken)["b"] == PluginState.stopped
+    assert "stargraph.trigger:b" not in {t.name for t in anyio.get_running_tasks()}
 
 
 async def test_statuses_include_disabled_and_load_failed(
