@@ -14,13 +14,14 @@ import os
 import secrets
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
+from contextlib import asynccontextmanager
 from datetime import datetime
-from types import TracebackType
-from typing import Any, TypeGuard
+from typing import Any, Self, TypeGuard
 
 import anyio
-from anyio.abc import TaskGroup, TaskStatus
+from anyio import AsyncContextManagerMixin
+from anyio.abc import TaskStatus
 
 from stargraph._json import ensure_json_object
 from stargraph._log import log_event
@@ -31,6 +32,7 @@ from stargraph.errors import (
     SchedulerClosed,
     StargraphRuntimeError,
 )
+from stargraph.lifecycle import LifecycleState
 from stargraph.metrics import Metrics
 from stargraph.scheduler.dispatcher import Dispatcher
 from stargraph.scheduler.executor import Executor
@@ -56,17 +58,6 @@ logger = logging.getLogger("stargraph.scheduler")
 
 _CLEANUP_BOUND = 10.0  # seconds each shutdown cleanup step may take after the grace period
 MAX_KEY_LENGTH = 512
-
-
-class _ScopeStatus:
-    """Adapts a ``TaskStatus[CancelScope]`` for a service that reports plain readiness."""
-
-    def __init__(self, status: TaskStatus[anyio.CancelScope], scope: anyio.CancelScope) -> None:
-        self._status = status
-        self._scope = scope
-
-    def started(self, value: object = None) -> None:
-        self._status.started(self._scope)
 
 
 def _node_id() -> str:
@@ -121,7 +112,7 @@ def _check_fire(fire: object) -> datetime | None:
     return fire
 
 
-class Scheduler:
+class Scheduler(AsyncContextManagerMixin):
     """Durable, deduplicated enqueue plus the claim/execute loop of one node."""
 
     def __init__(
@@ -165,75 +156,55 @@ class Scheduler:
             batch_size=self.settings.batch_size,
             on_commit=self.wake,
         )
-        self._state = "new"
-        self._tg: TaskGroup | None = None
+        self._state = LifecycleState.new
+        self._services: anyio.CancelScope | None = None
         self._dispatch_scope: anyio.CancelScope | None = None
-        self._services: list[anyio.CancelScope] = []
         self._writer_done: anyio.Event | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     @property
+    def state(self) -> LifecycleState:
+        """Where the scheduler stands in its single-use lifecycle."""
+        return self._state
+
+    @property
     def running(self) -> bool:
         """True between start and the beginning of shutdown."""
-        return self._state == "running"
+        return self._state is LifecycleState.running
 
-    async def __aenter__(self) -> Scheduler:
-        if self._state != "new":
+    @asynccontextmanager
+    async def __asynccontextmanager__(self) -> AsyncGenerator[Self, None]:
+        """Start the services; on leaving, drain gracefully (see the module docstring).
+
+        The body's own error propagates unwrapped (it is not the task group's business) once
+        the drain is over; cancellation passes through the task group as usual.
+        """
+        if self._state is not LifecycleState.new:
             raise StargraphRuntimeError("A Scheduler starts only once; create a new one")
-        self._state = "starting"
+        self._state = LifecycleState.starting
         self._intake.open()
         self._writer_done = anyio.Event()
-        tg = anyio.create_task_group()
-        await tg.__aenter__()
-        self._tg = tg
-        try:
-            await tg.start(self._service, self._executor.serve, False)
-            self._dispatch_scope = await tg.start(self._service, self._dispatcher.run, True)
-            for loop in (
-                self._write,
-                self._maintenance.heartbeat_loop,
-                self._maintenance.rescue_loop,
-                self._maintenance.prune_loop,
-                self._maintenance.watch_store,
-            ):
-                await tg.start(self._service, loop, True)
-        except BaseException as exc:
-            self._cancel_services()
-            await tg.__aexit__(type(exc), exc, exc.__traceback__)
-            raise
-        self._state = "running"
-        log_event(
-            logger,
-            "scheduler.started",
-            node_id=self.node_id,
-            max_concurrent_runs=self.settings.max_concurrent_runs,
-            graphs=len(self.graphs),
-        )
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        assert self._tg is not None
-        try:
-            bound = self.settings.shutdown_grace + 4 * _CLEANUP_BOUND
-            with anyio.move_on_after(bound, shield=True):
-                await self._shutdown()
-        finally:
-            self._state = "stopped"
-            self._cancel_services()
-            log_event(logger, "scheduler.stopped", node_id=self.node_id)
+        self._services = anyio.CancelScope(shield=True)
+        error: Exception | None = None
+        async with anyio.create_task_group() as tg:
             try:
-                suppressed = await self._tg.__aexit__(exc_type, exc, tb)
-            except BaseExceptionGroup as group:
-                if exc is None or group.exceptions != (exc,):
-                    raise
-                suppressed = False  # the body's own error: let it propagate unwrapped
-        return suppressed
+                await tg.start(self._serve, name=self._task_name("services"))
+                self._state = LifecycleState.running
+                log_event(
+                    logger,
+                    "scheduler.started",
+                    node_id=self.node_id,
+                    max_concurrent_runs=self.settings.max_concurrent_runs,
+                    graphs=len(self.graphs),
+                )
+                yield self
+            except Exception as exc:
+                error = exc
+            finally:
+                await self._stop()
+        if error is not None:
+            raise error
 
     async def run(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
@@ -243,42 +214,71 @@ class Scheduler:
             task_status.started()
             await anyio.sleep_forever()
 
-    async def _write(self) -> None:
+    def _task_name(self, service: str) -> str:
+        return f"stargraph.scheduler:{service}@{self.node_id}"
+
+    async def _serve(self, *, task_status: TaskStatus[None]) -> None:
+        """Run every service under the one shielded scope, each started in order.
+
+        Outside cancellation (the host's task group stopping) must not kill the writer, the
+        executor or the heartbeat before the graceful drain has run: only :meth:`_stop`
+        ends this scope, by cancelling it or by the deadline it sets when shutdown begins.
+        """
+        assert self._services is not None
+        m = self._maintenance
+        with self._services:
+            async with anyio.create_task_group() as tg:
+                for name, service in (
+                    ("executor", self._executor.serve),
+                    ("dispatcher", self._dispatch),
+                    ("writer", self._write),
+                    ("heartbeat", m.heartbeat_loop),
+                    ("rescue", m.rescue_loop),
+                    ("prune", m.prune_loop),
+                    ("watch", m.watch_store),
+                ):
+                    await tg.start(service, name=self._task_name(name))
+                task_status.started()
+
+    async def _dispatch(self, *, task_status: TaskStatus[None]) -> None:
+        """The dispatcher, in a cancel scope of its own: shutdown stops claiming first."""
+        with anyio.CancelScope() as self._dispatch_scope:
+            await self._dispatcher.run(task_status=task_status)
+
+    async def _write(self, *, task_status: TaskStatus[None]) -> None:
+        """The intake writer; returns once the intake is closed and drained."""
         assert self._writer_done is not None
+        task_status.started()
         try:
             await self._intake.run_writer()
         finally:
             self._writer_done.set()
 
-    async def _service(
-        self,
-        fn: Callable[..., Awaitable[None]],
-        ready_at_once: bool,
-        *,
-        task_status: TaskStatus[anyio.CancelScope],
-    ) -> None:
-        """Run a background task in its own shielded scope, cancelled only by the scheduler.
+    async def _stop(self) -> None:
+        """Drain (if the start got that far), then end the services' scope; never hangs.
 
-        Outside cancellation (the host's task group stopping) must not kill the writer, the
-        executor or the heartbeat before the graceful shutdown in ``__aexit__`` has run.
+        The drain is shielded and bounded; the same bound becomes the services' deadline when
+        shutdown begins, so nothing outlives it even if a cleanup step misbehaves.
         """
-        with anyio.CancelScope(shield=True) as scope:
-            self._services.append(scope)
-            if ready_at_once:
-                task_status.started(scope)
-                await fn()
+        assert self._services is not None
+        started = self._state is LifecycleState.running
+        self._state = LifecycleState.stopping
+        try:
+            if started:
+                bound = self.settings.shutdown_grace + 4 * _CLEANUP_BOUND
+                self._services.deadline = anyio.current_time() + bound
+                with anyio.move_on_after(bound, shield=True):
+                    await self._shutdown()
             else:
-                await fn(task_status=_ScopeStatus(task_status, scope))
-
-    def _cancel_services(self) -> None:
-        for scope in self._services:
-            scope.cancel()
-        if self._tg is not None:
-            self._tg.cancel_scope.cancel()
+                self._intake.finish(SchedulerClosed("The scheduler failed to start"))
+        finally:
+            self._state = LifecycleState.stopped
+            self._services.cancel()
+            if started:
+                log_event(logger, "scheduler.stopped", node_id=self.node_id)
 
     async def _shutdown(self) -> None:
         assert self._dispatch_scope is not None and self._writer_done is not None
-        self._state = "stopping"
         self._intake.close()
         self._dispatch_scope.cancel()
         with anyio.move_on_after(self.settings.shutdown_grace):
@@ -324,7 +324,7 @@ class Scheduler:
         Raises at once: UnknownGraph, InvalidParams (params not a JSON object, a bad key or
         fire time), SchedulerBusy (intake full), SchedulerClosed (not running).
         """
-        if self._state != "running":
+        if self._state is not LifecycleState.running:
             raise SchedulerClosed(f"The scheduler is {self._state}; enqueue needs a running one")
         graph = self.graphs.get(graph_id)
         clean = _snapshot(params, graph_id)

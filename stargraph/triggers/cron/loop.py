@@ -14,7 +14,7 @@ import logging
 import math
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 from anyio.abc import TaskStatus
@@ -23,7 +23,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from stargraph._log import log_event
 from stargraph.clock import Clock
-from stargraph.errors import SchedulerBusy, SchedulerClosed, StargraphError
+from stargraph.errors import SchedulerBusy, SchedulerClosed, StargraphError, StoreError
 from stargraph.metrics import Metrics
 from stargraph.store.base import CursorAdvance, RunStore
 from stargraph.triggers.cron.policy import CatchUp, next_fire, plan_missed
@@ -40,6 +40,7 @@ LATE_GRACE = 10  # seconds: a fire later than this (clock jump, stall) is a miss
 BUSY_RETRY = 0.05  # seconds before retrying fires refused by a full intake
 FAIL_RETRY = 1.0  # seconds before retrying fires whose commit failed
 REFRESH_SECONDS = 30.0  # re-read pause flags set by other processes
+REFRESH_MAX = 300.0  # the longest wait between refresh attempts while the store fails
 LABEL_LIMIT = 1000  # above this many specs, cron metrics share the trigger_id label "_all"
 CURSOR_WRITERS = 64  # new specs' cursors stored concurrently (group-committed on SQLite)
 _YIELD_EVERY = 256
@@ -168,10 +169,10 @@ class CronLoop:
         cursors, cursors_in = anyio.create_memory_object_stream[CursorWrite](math.inf)
         self._send, self._cursors = send, cursors
         async with anyio.create_task_group() as tg, send, receive, cursors, cursors_in:
-            tg.start_soon(self._collect, receive)
-            tg.start_soon(self._write_cursors, cursors_in)
-            tg.start_soon(self._persist_new_cursors)
-            tg.start_soon(self._refresh)
+            tg.start_soon(self._collect, receive, name="stargraph.cron:collect")
+            tg.start_soon(self._write_cursors, cursors_in, name="stargraph.cron:write-cursors")
+            tg.start_soon(self._persist_new_cursors, name="stargraph.cron:persist-new-cursors")
+            tg.start_soon(self._refresh, name="stargraph.cron:refresh")
             task_status.started()
             for n, (i, plan) in enumerate(plans, 1):
                 self._apply(i, plan)
@@ -376,11 +377,30 @@ class CronLoop:
             raise errors[0]
         self._new = []
 
-    async def _refresh(self) -> None:
-        """Adopt pause and resume decisions that other processes stored."""
+    async def _refresh(self) -> NoReturn:
+        """Adopt pause and resume decisions that other processes stored.
+
+        Error policy: a store error is logged (``cron.refresh_failed``) and retried with backoff
+        (the interval doubles up to ``REFRESH_MAX``, back to ``REFRESH_SECONDS`` once a read
+        works); the schedule keeps firing meanwhile, so a store outage never crash-loops cron.
+        """
+        delay = REFRESH_SECONDS
         while True:
-            await self.clock.sleep_until(self.clock.now() + timedelta(seconds=REFRESH_SECONDS))
-            for st in await self.store.list_trigger_states():
+            await self.clock.sleep_until(self.clock.now() + timedelta(seconds=delay))
+            try:
+                states = await self.store.list_trigger_states()
+            except StoreError as exc:
+                delay = min(delay * 2, REFRESH_MAX)
+                log_event(
+                    logger,
+                    "cron.refresh_failed",
+                    logging.WARNING,
+                    error=f"{type(exc).__name__}: {exc}",
+                    retry_in=delay,
+                )
+                continue
+            delay = REFRESH_SECONDS
+            for st in states:
                 i = self.index.get(st.trigger_id)
                 if i is None or self.specs[i].paused or st.paused == bool(self._paused[i]):
                     continue

@@ -85,7 +85,7 @@ class CronTrigger:
             clock=self._clock,
             metrics=self._metrics,
         )
-        await task_group.start(self._loop.run)
+        await task_group.start(self._loop.run, name="stargraph.cron:loop")
         log_event(logger, "cron.started", triggers=len(self._specs))
 
     def stop(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 from quart import Blueprint
@@ -142,9 +142,9 @@ class WebhookTrigger:
             return
         await self._refresh()
         if self._task_group is not None:
-            await self._task_group.start(self._nonces.run)
-            self._task_group.start_soon(self._deadlines.run)
-            self._task_group.start_soon(self._refresh_loop)
+            await self._task_group.start(self._nonces.run, name="stargraph.webhook:nonces")
+            self._task_group.start_soon(self._deadlines.run, name="stargraph.webhook:deadlines")
+            self._task_group.start_soon(self._refresh_loop, name="stargraph.webhook:refresh")
 
     def stop(self) -> None:
         """Nothing to release: the host cancels the refresh loop's task group."""
@@ -161,7 +161,11 @@ class WebhookTrigger:
             if state.trigger_id in self._endpoints:
                 self._paused[state.trigger_id] = (state.paused, state.note)
 
-    async def _refresh_loop(self) -> None:
+    async def _refresh_loop(self) -> NoReturn:
+        """Re-read pause flags other nodes stored, every ``REFRESH_SECONDS``.
+
+        Error policy: a store error is logged (``webhook.refresh_failed``) and retried next tick.
+        """
         while True:
             await anyio.sleep(REFRESH_SECONDS)
             try:
