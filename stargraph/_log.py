@@ -29,6 +29,7 @@ __all__ = [
     "JsonEventFormatter",
     "configure_logging",
     "configure_logging_from_env",
+    "iso_utc",
     "log_event",
 ]
 
