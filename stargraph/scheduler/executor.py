@@ -422,4 +422,10 @@ def _log_outcome(done: _Done, level: int) -> None:
     }
     if completion.error is not None:
         fields["error_type"] = completion.error.type
-    log_event(logger, _EVENTS[completion.status], level, duration=round(done.duration, 6), **fields)
+    log_event(
+        logger,
+        _EVENTS[completion.status],
+        level,
+        duration_ms=round(done.duration * 1000, 3),
+        **fields,
+    )
