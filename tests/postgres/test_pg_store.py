@@ -15,8 +15,8 @@ import pytest
 
 from stargraph.errors import ConfigError, StoreError
 from stargraph.store import open_store
-from stargraph.store._pg_exec import parse_url
-from stargraph.store._pg_schema import SCHEMA_VERSION
+from stargraph.store.postgres.exec import parse_url
+from stargraph.store.postgres.schema import SCHEMA_VERSION
 from stargraph.store.postgres import PostgresStore
 
 from ._helpers import new_run, req
