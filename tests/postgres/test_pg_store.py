@@ -15,9 +15,9 @@ import pytest
 
 from stargraph.errors import ConfigError, StoreError
 from stargraph.store import open_store
+from stargraph.store.postgres import PostgresStore
 from stargraph.store.postgres.exec import parse_url
 from stargraph.store.postgres.schema import SCHEMA_VERSION
-from stargraph.store.postgres import PostgresStore
 
 from ._helpers import new_run, req
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -57,7 +58,7 @@ LEASE = 30.0
 def nonce_req(scope: str, nonce: str, *, expires_at: datetime, now: datetime) -> EnqueueRequest:
     """A webhook delivery's enqueue: its run (keyed by the nonce) at *now*, and its nonce."""
     run = new_run(
-        f"run-{scope}-{nonce}-{now.timestamp()}",
+        uuid.uuid4().hex,
         key=f"{scope}:{nonce}",
         enqueued=(now - T0).total_seconds(),
     )
