@@ -3,8 +3,10 @@
 :class:`SQLStore` holds what does not depend on the backend: the guards (empty input, bad
 limits), the docstrings, completion validation ("terminal statuses only, first completion
 wins"), ``list_runs`` paging, prune chunking and the trigger-state readers. A backend subclass
-supplies :meth:`SQLStore._run` (how a blocking ``fn(conn)`` reaches the database) and the
-blocking operations named ``_op_*``, each in its own hand-tuned SQL.
+supplies :meth:`SQLStore._run` (how a blocking ``fn(conn)`` reaches the database), its
+``leases`` and ``queries`` modules (same function names and signatures in both backends), and
+the operations whose arguments differ (``_op_*``: PostgreSQL adds its NOTIFY channel and lock
+prefix), each in its own hand-tuned SQL.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from stargraph.store._sql import queries
 from stargraph.store._sql.dialect import Dialect
@@ -28,11 +30,51 @@ from stargraph.store.base import (
     TriggerState,
 )
 
-__all__ = ["SQLStore", "Undo"]
+__all__ = ["LeaseSQL", "QuerySQL", "SQLStore", "Undo"]
 
 T = TypeVar("T")
 #: Undoes a result that was committed but will never reach its cancelled caller.
 Undo = Callable[[Any, T], None]
+
+
+class LeaseSQL(Protocol):
+    """The blocking lease operations both backends' ``leases`` modules define alike."""
+
+    def heartbeat(
+        self, conn: Any, *, owner: str, run_ids: Sequence[str], now: datetime, lease_seconds: float
+    ) -> tuple[set[str], set[str]]: ...
+
+    def complete_many(
+        self, conn: Any, *, owner: str, completions: Sequence[Completion], now: datetime
+    ) -> set[str]: ...
+
+    def request_cancel(self, conn: Any, *, run_id: str, now: datetime) -> Run | None: ...
+
+
+class QuerySQL(Protocol):
+    """The blocking reads and writes both backends' ``queries`` modules define alike."""
+
+    #: The cheapest statement that proves the database answers.
+    PING: str
+    #: Rows deleted per prune transaction, so claims and enqueues interleave with a big prune.
+    PRUNE_CHUNK: int
+
+    def listing_hint(self, conn: Any, status: RunStatus | None) -> str: ...
+
+    def next_due(self, conn: Any) -> datetime | None: ...
+
+    def status_counts(self, conn: Any) -> list[tuple[str, int]]: ...
+
+    def prune_chunk(self, conn: Any, *, finished_before: datetime, limit: int) -> int: ...
+
+    def set_trigger_cursor(
+        self, conn: Any, *, trigger_id: str, cursor: datetime, now: datetime
+    ) -> None: ...
+
+    def set_trigger_paused(
+        self, conn: Any, *, trigger_id: str, paused: bool, now: datetime, note: str | None,
+        cursor: datetime | None,
+    ) -> TriggerState: ...  # fmt: skip
 
 
 class SQLStore:
@@ -40,10 +82,9 @@ class SQLStore:
 
     url: str
     dialect: ClassVar[Dialect]
-    #: Rows deleted per prune transaction, so claims and enqueues interleave with a big prune.
-    prune_chunk: ClassVar[int]
-    #: The cheapest statement that proves the database answers.
-    ping_sql: ClassVar[str]
+    #: The backend's ``leases`` and ``queries`` modules (the operations alike in signature).
+    lease_sql: ClassVar[LeaseSQL]
+    query_sql: ClassVar[QuerySQL]
 
     async def _run(
         self, fn: Callable[[Any], T], *, what: str, write: bool = False,
@@ -60,7 +101,7 @@ class SQLStore:
 
     async def ping(self) -> None:
         """Raise StoreError unless the database answers."""
-        await self._run(lambda conn: conn.execute(self.ping_sql).fetchall(), what="ping")
+        await self._run(lambda conn: conn.execute(self.query_sql.PING).fetchall(), what="ping")
 
     async def enqueue_batch(self, requests: Sequence[EnqueueRequest]) -> list[Enqueued]:
         """Insert runs in one transaction (see :meth:`RunStore.enqueue_batch`)."""
@@ -91,7 +132,7 @@ class SQLStore:
         if not run_ids:
             return set(), set()
         op = partial(
-            self._op_heartbeat, owner=owner, run_ids=list(run_ids), now=now,
+            self.lease_sql.heartbeat, owner=owner, run_ids=list(run_ids), now=now,
             lease_seconds=lease_seconds,
         )  # fmt: skip
         return await self._run(op, what="heartbeat")
@@ -103,7 +144,7 @@ class SQLStore:
         if not completions:
             return set()
         unique = queries.unique_terminal(completions)
-        op = partial(self._op_complete, owner=owner, completions=unique, now=now)
+        op = partial(self.lease_sql.complete_many, owner=owner, completions=unique, now=now)
         return await self._run(op, what="complete", write=True)
 
     async def retry(
@@ -128,7 +169,7 @@ class SQLStore:
 
     async def request_cancel(self, run_id: str, *, now: datetime) -> Run | None:
         """Cancel a pending run, flag a running one; ``None`` for an unknown id."""
-        op = partial(self._op_cancel, run_id=run_id, now=now)
+        op = partial(self.lease_sql.request_cancel, run_id=run_id, now=now)
         return await self._run(op, what="request_cancel")
 
     async def get_run(self, run_id: str) -> Run | None:
@@ -143,34 +184,35 @@ class SQLStore:
             raise ValueError(f"limit must be at least 1, got {limit}")
 
         def page(conn: Any) -> RunPage:
-            hint = self._op_listing_hint(conn, flt.status)
+            hint = self.query_sql.listing_hint(conn, flt.status)
             return queries.list_runs(conn, self.dialect, flt, limit, cursor, hint)
 
         return await self._run(page, what="list_runs")
 
     async def next_due(self) -> datetime | None:
         """Return the earliest ``not_before`` of any pending run."""
-        return await self._run(self._op_next_due, what="next_due")
+        return await self._run(self.query_sql.next_due, what="next_due")
 
     async def count_by_status(self) -> dict[RunStatus, int]:
         """Return how many runs are in each status (every status present, zero included)."""
         counts = dict.fromkeys(RunStatus, 0)
-        for status, count in await self._run(self._op_counts, what="count_by_status"):
+        for status, count in await self._run(self.query_sql.status_counts, what="count_by_status"):
             counts[RunStatus(status)] = int(count)
         return counts
 
     async def prune(self, *, finished_before: datetime) -> int:
         """Delete finished runs older than *finished_before*; return how many.
 
-        Deletes in chunks of :attr:`prune_chunk`, one transaction and one worker-thread call
-        each, so a large backlog never holds the store for long.
+        Deletes in chunks of the backend's ``PRUNE_CHUNK``, one transaction and one
+        worker-thread call each, so a large backlog never holds the store for long.
         """
-        op = partial(self._op_prune_chunk, finished_before=finished_before, limit=self.prune_chunk)
+        chunk = self.query_sql.PRUNE_CHUNK
+        op = partial(self.query_sql.prune_chunk, finished_before=finished_before, limit=chunk)
         total = 0
         while True:
             deleted = await self._run(op, what="prune")
             total += deleted
-            if deleted < self.prune_chunk:
+            if deleted < chunk:
                 return total
 
     # -- triggers -------------------------------------------------------------------------------
@@ -187,7 +229,9 @@ class SQLStore:
 
     async def set_trigger_cursor(self, trigger_id: str, cursor: datetime, *, now: datetime) -> None:
         """Move the cursor forward only, creating the row if needed."""
-        op = partial(self._op_advance_cursor, trigger_id=trigger_id, cursor=cursor, now=now)
+        op = partial(
+            self.query_sql.set_trigger_cursor, trigger_id=trigger_id, cursor=cursor, now=now
+        )
         await self._run(op, what="set_trigger_cursor", write=True)
 
     async def set_trigger_paused(
@@ -196,8 +240,8 @@ class SQLStore:
     ) -> TriggerState:  # fmt: skip
         """Set the pause flag and note; a given *cursor* is stored as is."""
         op = partial(
-            self._op_set_paused, trigger_id=trigger_id, paused=paused, now=now, note=note,
-            cursor=cursor,
+            self.query_sql.set_trigger_paused, trigger_id=trigger_id, paused=paused, now=now,
+            note=note, cursor=cursor,
         )  # fmt: skip
         return await self._run(op, what="set_trigger_paused")
 
@@ -207,10 +251,6 @@ class SQLStore:
         """How to release runs a cancelled claim leased anyway (``None``: cannot happen)."""
         return None
 
-    def _op_listing_hint(self, conn: Any, status: RunStatus | None) -> str:
-        """An index hint for ``list_runs`` (after the table name), or ``""``."""
-        return ""
-
     def _op_enqueue(self, conn: Any, *, requests: Sequence[EnqueueRequest]) -> list[Enqueued]:
         raise NotImplementedError
 
@@ -218,16 +258,6 @@ class SQLStore:
         self, conn: Any, *, owner: str, limit: int, now: datetime, lease_seconds: float,
         graph_limits: Mapping[str, int], graph_ids: Sequence[str] | None,
     ) -> list[Run]:  # fmt: skip
-        raise NotImplementedError
-
-    def _op_heartbeat(
-        self, conn: Any, *, owner: str, run_ids: Sequence[str], now: datetime, lease_seconds: float
-    ) -> tuple[set[str], set[str]]:
-        raise NotImplementedError
-
-    def _op_complete(
-        self, conn: Any, *, owner: str, completions: Sequence[Completion], now: datetime
-    ) -> set[str]:
         raise NotImplementedError
 
     def _op_retry(
@@ -240,28 +270,4 @@ class SQLStore:
         raise NotImplementedError
 
     def _op_requeue(self, conn: Any, *, now: datetime) -> int:
-        raise NotImplementedError
-
-    def _op_cancel(self, conn: Any, *, run_id: str, now: datetime) -> Run | None:
-        raise NotImplementedError
-
-    def _op_next_due(self, conn: Any) -> datetime | None:
-        raise NotImplementedError
-
-    def _op_counts(self, conn: Any) -> list[tuple[str, int]]:
-        """``(status, count)`` rows; statuses with no runs may be missing."""
-        raise NotImplementedError
-
-    def _op_prune_chunk(self, conn: Any, *, finished_before: datetime, limit: int) -> int:
-        raise NotImplementedError
-
-    def _op_advance_cursor(
-        self, conn: Any, *, trigger_id: str, cursor: datetime, now: datetime
-    ) -> None:
-        raise NotImplementedError
-
-    def _op_set_paused(
-        self, conn: Any, *, trigger_id: str, paused: bool, now: datetime, note: str | None,
-        cursor: datetime | None,
-    ) -> TriggerState:  # fmt: skip
         raise NotImplementedError

@@ -6,13 +6,15 @@ from datetime import datetime
 from typing import Any
 
 from stargraph.store._sql.text import TRIGGER_COLUMNS
-from stargraph.store.base import TriggerState
+from stargraph.store.base import RunStatus, TriggerState
 from stargraph.store.postgres.enqueue import ADVANCE_CURSORS
 from stargraph.store.postgres.exec import Conn
 from stargraph.store.postgres.rows import trigger_from_row, utc
 
 __all__ = [
+    "PING",
     "PRUNE_CHUNK",
+    "listing_hint",
     "next_due",
     "prune_chunk",
     "set_trigger_cursor",
@@ -20,8 +22,15 @@ __all__ = [
     "status_counts",
 ]
 
+#: The cheapest statement that proves the database answers.
+PING = "SELECT 1"
 #: Rows deleted per transaction, so a huge prune never holds long locks.
 PRUNE_CHUNK = 5_000
+
+
+def listing_hint(conn: Conn, status: RunStatus | None) -> str:
+    """No index hint: PostgreSQL's planner has statistics."""
+    return ""
 
 
 def next_due(conn: Conn) -> datetime | None:

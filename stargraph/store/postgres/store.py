@@ -28,7 +28,7 @@ from psycopg_pool import ConnectionPool
 
 from stargraph._log import log_event
 from stargraph.errors import StoreError
-from stargraph.store._sql.base import SQLStore, Undo
+from stargraph.store._sql.base import LeaseSQL, QuerySQL, SQLStore, Undo
 from stargraph.store._sql.dialect import Dialect
 from stargraph.store.base import Enqueued, EnqueueRequest, Run, RunError
 from stargraph.store.postgres import enqueue, leases, queries
@@ -92,17 +92,9 @@ class PostgresStore(SQLStore):
     """A :class:`~stargraph.store.base.RunStore` on PostgreSQL (see the module doc)."""
 
     dialect: ClassVar[Dialect] = DIALECT
-    prune_chunk: ClassVar[int] = queries.PRUNE_CHUNK
-    ping_sql: ClassVar[str] = "SELECT 1"
 
-    _op_heartbeat = staticmethod(leases.heartbeat)
-    _op_complete = staticmethod(leases.complete_many)
-    _op_cancel = staticmethod(leases.request_cancel)
-    _op_next_due = staticmethod(queries.next_due)
-    _op_counts = staticmethod(queries.status_counts)
-    _op_prune_chunk = staticmethod(queries.prune_chunk)
-    _op_advance_cursor = staticmethod(queries.set_trigger_cursor)
-    _op_set_paused = staticmethod(queries.set_trigger_paused)
+    lease_sql: ClassVar[LeaseSQL] = leases
+    query_sql: ClassVar[QuerySQL] = queries
 
     def __init__(self, url: str) -> None:
         self.url = url

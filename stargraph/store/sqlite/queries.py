@@ -14,6 +14,7 @@ from stargraph.store.sqlite.rows import trigger_from_row
 from stargraph.store.sqlite.tx import bump, write_tx
 
 __all__ = [
+    "PING",
     "PRUNE_CHUNK",
     "listing_hint",
     "next_due",
@@ -25,6 +26,8 @@ __all__ = [
 
 _SORT_PENDING_UP_TO = 5_000  # pending runs listed by sorting the claim index, not scanning
 
+#: The cheapest statement that proves the database answers.
+PING = "SELECT n FROM run_counts"
 #: Rows deleted per transaction (and per worker-thread call), so claims and enqueues interleave.
 PRUNE_CHUNK = 2_000
 

@@ -37,7 +37,7 @@ import attrs
 
 from stargraph._log import log_event
 from stargraph.errors import ConfigError, StoreError
-from stargraph.store._sql.base import SQLStore, Undo
+from stargraph.store._sql.base import LeaseSQL, QuerySQL, SQLStore, Undo
 from stargraph.store._sql.dialect import Dialect
 from stargraph.store.sqlite import enqueue, leases, queries
 from stargraph.store.sqlite.group import WriteGroup
@@ -130,23 +130,12 @@ class SQLiteStore(SQLStore):
     """A :class:`~stargraph.store.base.RunStore` on one SQLite file (see the module doc)."""
 
     dialect: ClassVar[Dialect] = DIALECT
-    prune_chunk: ClassVar[int] = queries.PRUNE_CHUNK
-    ping_sql: ClassVar[str] = "SELECT n FROM run_counts"
+
+    lease_sql: ClassVar[LeaseSQL] = leases
+    query_sql: ClassVar[QuerySQL] = queries
 
     _op_enqueue = staticmethod(enqueue.enqueue_batch)
     _op_claim = staticmethod(leases.claim)
-    _op_heartbeat = staticmethod(leases.heartbeat)
-    _op_complete = staticmethod(leases.complete_many)
-    _op_retry = staticmethod(leases.retry)
-    _op_release = staticmethod(leases.release)
-    _op_requeue = staticmethod(leases.requeue_expired)
-    _op_cancel = staticmethod(leases.request_cancel)
-    _op_listing_hint = staticmethod(queries.listing_hint)
-    _op_next_due = staticmethod(queries.next_due)
-    _op_counts = staticmethod(queries.status_counts)
-    _op_prune_chunk = staticmethod(queries.prune_chunk)
-    _op_advance_cursor = staticmethod(queries.set_trigger_cursor)
-    _op_set_paused = staticmethod(queries.set_trigger_paused)
 
     def __init__(self, url: str) -> None:
         self.url = url
