@@ -130,12 +130,14 @@ class SQLiteStore(SQLStore):
     """A :class:`~stargraph.store.base.RunStore` on one SQLite file (see the module doc)."""
 
     dialect: ClassVar[Dialect] = DIALECT
-
     lease_sql: ClassVar[LeaseSQL] = leases
     query_sql: ClassVar[QuerySQL] = queries
 
     _op_enqueue = staticmethod(enqueue.enqueue_batch)
     _op_claim = staticmethod(leases.claim)
+    _op_retry = staticmethod(leases.retry)
+    _op_release = staticmethod(leases.release)
+    _op_requeue = staticmethod(leases.requeue_expired)
 
     def __init__(self, url: str) -> None:
         self.url = url
