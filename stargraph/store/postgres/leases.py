@@ -19,15 +19,7 @@ from stargraph.store.postgres.exec import Conn
 from stargraph.store.postgres.rows import run_from_row
 from stargraph.store.postgres.schema import LOCK_NAMESPACE
 
-__all__ = [
-    "claim",
-    "complete_many",
-    "heartbeat",
-    "release",
-    "request_cancel",
-    "requeue_expired",
-    "retry",
-]
+# No __all__: the public surface is the LeaseSQL/QuerySQL protocol of _sql/base.py.
 
 
 # -- claim ------------------------------------------------------------------------------------

@@ -11,16 +11,7 @@ from stargraph.store.postgres.enqueue import ADVANCE_CURSORS
 from stargraph.store.postgres.exec import Conn
 from stargraph.store.postgres.rows import trigger_from_row, utc
 
-__all__ = [
-    "PING",
-    "PRUNE_CHUNK",
-    "listing_hint",
-    "next_due",
-    "prune_chunk",
-    "set_trigger_cursor",
-    "set_trigger_paused",
-    "status_counts",
-]
+# No __all__: the public surface is the LeaseSQL/QuerySQL protocol of _sql/base.py.
 
 #: The cheapest statement that proves the database answers.
 PING = "SELECT 1"

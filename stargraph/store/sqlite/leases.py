@@ -19,15 +19,7 @@ from stargraph.store.base import Completion, Run, RunError
 from stargraph.store.sqlite.rows import run_from_row
 from stargraph.store.sqlite.tx import bump, chunks, marks, write_tx
 
-__all__ = [
-    "claim",
-    "complete_many",
-    "heartbeat",
-    "release",
-    "request_cancel",
-    "requeue_expired",
-    "retry",
-]
+# No __all__: the public surface is the LeaseSQL/QuerySQL protocol of _sql/base.py.
 
 
 # -- claim ------------------------------------------------------------------------------------

@@ -13,16 +13,7 @@ from stargraph.store.sqlite.enqueue import ADVANCE_CURSOR
 from stargraph.store.sqlite.rows import trigger_from_row
 from stargraph.store.sqlite.tx import bump, write_tx
 
-__all__ = [
-    "PING",
-    "PRUNE_CHUNK",
-    "listing_hint",
-    "next_due",
-    "prune_chunk",
-    "set_trigger_cursor",
-    "set_trigger_paused",
-    "status_counts",
-]
+# No __all__: the public surface is the LeaseSQL/QuerySQL protocol of _sql/base.py.
 
 _SORT_PENDING_UP_TO = 5_000  # pending runs listed by sorting the claim index, not scanning
 
