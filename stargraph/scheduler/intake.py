@@ -17,7 +17,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from stargraph._log import log_event
 from stargraph.errors import SchedulerBusy, SchedulerClosed, StoreError
 from stargraph.metrics import Metrics
-from stargraph.scheduler.receipt import Enqueued, EnqueueReceipt
+from stargraph.scheduler.receipt import EnqueueReceipt
 from stargraph.store.base import EnqueueRequest, RunStore
 
 __all__ = ["Intake", "IntakeItem"]
@@ -107,9 +107,7 @@ class Intake:
             run = item.request.run
             key = (outcome.deduplicated, run.graph_id, run.trigger_source)
             counts[key] = counts.get(key, 0) + 1
-            item.receipt._set_result(
-                Enqueued(run_id=outcome.run_id, deduplicated=outcome.deduplicated)
-            )
+            item.receipt._set_result(outcome)
         new = False
         for (deduplicated, graph_id, source), count in counts.items():
             counter = (

@@ -6,17 +6,10 @@ from collections.abc import Generator
 from typing import Any
 
 import anyio
-import attrs
+
+from stargraph.store.base import Enqueued
 
 __all__ = ["EnqueueReceipt", "Enqueued"]
-
-
-@attrs.frozen(kw_only=True)
-class Enqueued:
-    """A committed enqueue: the id of the run that holds the key, and whether it existed."""
-
-    run_id: str
-    deduplicated: bool
 
 
 class EnqueueReceipt:

@@ -45,6 +45,7 @@ from stargraph.store.base import (
     CursorAdvance,
     EnqueueRequest,
     NewRun,
+    Nonce,
     Run,
     RunFilter,
     RunPage,
@@ -318,11 +319,14 @@ class Scheduler(AsyncContextManagerMixin):
         trigger_source: str = "manual",
         scheduled_fire: datetime | None = None,
         cursor: CursorAdvance | None = None,
+        nonce: Nonce | None = None,
     ) -> EnqueueReceipt:
         """Queue a run without waiting; ``await`` the receipt for the durable outcome.
 
         Raises at once: UnknownGraph, InvalidParams (params not a JSON object, a bad key or
-        fire time), SchedulerBusy (intake full), SchedulerClosed (not running).
+        fire time), SchedulerBusy (intake full), SchedulerClosed (not running). A *cursor*
+        or webhook *nonce* commits in the run's transaction (``Enqueued.replay`` reports a
+        nonce already recorded).
         """
         if self._state is not LifecycleState.running:
             raise SchedulerClosed(f"The scheduler is {self._state}; enqueue needs a running one")
@@ -344,7 +348,7 @@ class Scheduler(AsyncContextManagerMixin):
         )
         receipt = EnqueueReceipt(graph_id=graph_id, idempotency_key=key)
         self._intake.put(
-            IntakeItem(request=EnqueueRequest(run=run, cursor=cursor), receipt=receipt)
+            IntakeItem(request=EnqueueRequest(run=run, cursor=cursor, nonce=nonce), receipt=receipt)
         )
         return receipt
 
@@ -358,6 +362,7 @@ class Scheduler(AsyncContextManagerMixin):
         trigger_source: str = "manual",
         scheduled_fire: datetime | None = None,
         cursor: CursorAdvance | None = None,
+        nonce: Nonce | None = None,
     ) -> Enqueued:
         """Enqueue and wait until the run is durable."""
         return await self.enqueue(
@@ -368,6 +373,7 @@ class Scheduler(AsyncContextManagerMixin):
             trigger_source=trigger_source,
             scheduled_fire=scheduled_fire,
             cursor=cursor,
+            nonce=nonce,
         )
 
     def wake(self) -> None:

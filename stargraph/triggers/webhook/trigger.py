@@ -15,7 +15,6 @@ from stargraph.clock import Clock, SystemClock
 from stargraph.errors import ConfigError, StargraphRuntimeError, StoreError, TriggerNotFound
 from stargraph.triggers.control import TriggerInfo
 from stargraph.triggers.webhook.deadlines import BodyDeadlines
-from stargraph.triggers.webhook.nonces import NonceWriter
 from stargraph.triggers.webhook.params import load_extractor
 from stargraph.triggers.webhook.routes import Endpoint, build_blueprint
 from stargraph.triggers.webhook.schemes import secret_key
@@ -73,7 +72,6 @@ class WebhookTrigger:
         self._clock: Clock = SystemClock()
         self._metrics: Any = None
         self._task_group: Any = None
-        self._nonces = NonceWriter(None)
         self._deadlines = BodyDeadlines()
 
     # -- what the routes read ------------------------------------------------------------------
@@ -100,11 +98,6 @@ class WebhookTrigger:
 
     def is_paused(self, trigger_id: str) -> bool:
         return self._paused.get(trigger_id, (False, None))[0]
-
-    async def add_nonce(
-        self, scope: str, nonce: str, *, expires_at: datetime, now: datetime
-    ) -> bool:
-        return await self._nonces.add(scope, nonce, expires_at=expires_at, now=now)
 
     def accepted(self, trigger_id: str, when: datetime) -> None:
         self._last[trigger_id] = when
@@ -134,7 +127,6 @@ class WebhookTrigger:
         self._clock = deps.get("clock") or getattr(scheduler, "clock", None) or SystemClock()
         self._metrics = deps.get("metrics") or getattr(scheduler, "metrics", None)
         self._task_group = deps.get("task_group")
-        self._nonces = NonceWriter(self._store)
 
     async def start(self) -> None:
         """Load persisted pause flags; keep them fresh (other nodes may pause a trigger)."""
@@ -142,7 +134,6 @@ class WebhookTrigger:
             return
         await self._refresh()
         if self._task_group is not None:
-            await self._task_group.start(self._nonces.run, name="stargraph.webhook:nonces")
             self._task_group.start_soon(self._deadlines.run, name="stargraph.webhook:deadlines")
             self._task_group.start_soon(self._refresh_loop, name="stargraph.webhook:refresh")
 
