@@ -35,7 +35,7 @@ from stargraph.metrics import Metrics
 from stargraph.scheduler.dispatcher import Dispatcher
 from stargraph.scheduler.executor import Executor
 from stargraph.scheduler.graphs import Graph, GraphRegistry
-from stargraph.scheduler.intake import Intake, IntakeItem
+from stargraph.scheduler.intake import Intake
 from stargraph.scheduler.maintenance import Maintenance
 from stargraph.scheduler.receipt import Enqueued, EnqueueReceipt
 from stargraph.scheduler.settings import SchedulerSettings
@@ -49,13 +49,18 @@ from stargraph.store.base import (
     RunStatus,
     RunStore,
 )
+from stargraph.triggers import (
+    TriggerEvent,
+    TriggerSource,
+    check_fire_time,
+    check_idempotency_key,
+)
 
 __all__ = ["Scheduler"]
 
 logger = logging.getLogger("stargraph.scheduler")
 
 _CLEANUP_BOUND = 10.0  # seconds each shutdown cleanup step may take after the grace period
-MAX_KEY_LENGTH = 512
 
 
 class _ScopeStatus:
@@ -73,15 +78,7 @@ def _node_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-def _check_key(key: object) -> str:
-    if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
-        raise InvalidParams(
-            f"idempotency_key must be a non-empty string of at most {MAX_KEY_LENGTH} characters, "
-            f"got {key!r:.80}; derive it from the signal or omit it for a random one"
-        )
-    return key
-
-
+# perf: benchmarks/scheduler_enqueue.py, scheduler_apscheduler.py (no deep copy for flat params)
 def _is_flat_json(params: object) -> TypeGuard[dict[str, Any]]:
     """True for a plain dict of string keys and str/int/bool/None/finite-float values."""
     if type(params) is not dict:
@@ -113,12 +110,17 @@ def _snapshot(params: object, graph_id: str) -> dict[str, Any]:
         raise InvalidParams(str(exc)) from None
 
 
-def _check_fire(fire: object) -> datetime | None:
-    if fire is None:
-        return None
-    if not isinstance(fire, datetime) or fire.utcoffset() is None:
-        raise InvalidParams(f"scheduled_fire must be a timezone-aware datetime, got {fire!r}")
-    return fire
+def _source(source: object) -> str:
+    """The stored string of a trigger source; InvalidParams for one that is not a TriggerSource."""
+    try:
+        return _SOURCES[source]
+    except (KeyError, TypeError):
+        raise InvalidParams(
+            f"trigger_source must be one of {', '.join(TriggerSource)}, got {source!r:.80}"
+        ) from None
+
+
+_SOURCES: dict[object, str] = {member: member.value for member in TriggerSource}
 
 
 class Scheduler:
@@ -310,37 +312,78 @@ class Scheduler:
         idempotency_key: str | None = None,
         *,
         trigger_id: str | None = None,
-        trigger_source: str = "manual",
+        trigger_source: TriggerSource | str = TriggerSource.manual,
         scheduled_fire: datetime | None = None,
         cursor: CursorAdvance | None = None,
     ) -> EnqueueReceipt:
         """Queue a run without waiting; ``await`` the receipt for the durable outcome.
 
-        Raises at once: UnknownGraph, InvalidParams (params not a JSON object, a bad key or
-        fire time), SchedulerBusy (intake full), SchedulerClosed (not running).
+        Raises at once: UnknownGraph, InvalidParams (params not a JSON object, a bad key, fire
+        time or trigger source), SchedulerBusy (intake full), SchedulerClosed (not running).
         """
-        if self._state != "running":
-            raise SchedulerClosed(f"The scheduler is {self._state}; enqueue needs a running one")
+        self._check_running()
         graph = self.graphs.get(graph_id)
         clean = _snapshot(params, graph_id)
-        key = uuid.uuid4().hex if idempotency_key is None else _check_key(idempotency_key)
+        if idempotency_key is None:
+            key = uuid.uuid4().hex
+        else:
+            key = check_idempotency_key(idempotency_key, error=InvalidParams)
+        if scheduled_fire is not None:
+            check_fire_time(scheduled_fire, error=InvalidParams)
+        source = _source(trigger_source)
+        return self._put(graph, clean, key, trigger_id, source, scheduled_fire, cursor)
+
+    def emit(
+        self,
+        event: TriggerEvent,
+        *,
+        graph_id: str,
+        source: TriggerSource = TriggerSource.plugin,
+        cursor: CursorAdvance | None = None,
+    ) -> EnqueueReceipt:
+        """Queue a run of *graph_id* for a :class:`TriggerEvent`; like :meth:`enqueue`.
+
+        The event's payload becomes the params, its key and trigger id are the run's; its
+        ``scheduled_fire`` is recorded for time-based sources only (``source.planned``).
+        """
+        self._check_running()
+        graph = self.graphs.get(graph_id)
+        clean = _snapshot(event.payload, graph_id)
+        kind = TriggerSource(_source(source))
+        fire = event.scheduled_fire if kind.planned else None
+        return self._put(
+            graph, clean, event.idempotency_key, event.trigger_id, kind.value, fire, cursor
+        )
+
+    def _check_running(self) -> None:
+        if self._state != "running":
+            raise SchedulerClosed(f"The scheduler is {self._state}; enqueue needs a running one")
+
+    def _put(
+        self,
+        graph: Graph,
+        params: dict[str, Any],
+        key: str,
+        trigger_id: str | None,
+        source: str,
+        fire: datetime | None,
+        cursor: CursorAdvance | None,
+    ) -> EnqueueReceipt:
         now = self.clock.now()
         run = NewRun(
             run_id=uuid.uuid4().hex,
-            graph_id=graph_id,
+            graph_id=graph.graph_id,
             idempotency_key=key,
-            params=clean,
+            params=params,
             trigger_id=trigger_id,
-            trigger_source=trigger_source,
-            scheduled_fire=_check_fire(scheduled_fire),
+            trigger_source=source,
+            scheduled_fire=fire,
             enqueued_at=now,
             not_before=now,
             max_attempts=graph.policy.max_attempts,
         )
-        receipt = EnqueueReceipt(graph_id=graph_id, idempotency_key=key)
-        self._intake.put(
-            IntakeItem(request=EnqueueRequest(run=run, cursor=cursor), receipt=receipt)
-        )
+        receipt = EnqueueReceipt(graph_id=graph.graph_id, idempotency_key=key)
+        self._intake.put(EnqueueRequest(run=run, cursor=cursor), receipt)
         return receipt
 
     async def submit(
@@ -350,7 +393,7 @@ class Scheduler:
         idempotency_key: str | None = None,
         *,
         trigger_id: str | None = None,
-        trigger_source: str = "manual",
+        trigger_source: TriggerSource | str = TriggerSource.manual,
         scheduled_fire: datetime | None = None,
         cursor: CursorAdvance | None = None,
     ) -> Enqueued:

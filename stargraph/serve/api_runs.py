@@ -7,12 +7,12 @@ from typing import Any
 
 from quart import Blueprint, jsonify, request
 
-from stargraph.scheduler.scheduler import MAX_KEY_LENGTH
 from stargraph.serve._auth import require_token
 from stargraph.serve._errors import ApiError
 from stargraph.serve._render import run_to_json
 from stargraph.serve.app import current_runtime
 from stargraph.store.base import RunFilter, RunStatus
+from stargraph.triggers import MAX_KEY_LENGTH
 
 __all__ = ["MAX_LIMIT", "runs_bp"]
 
