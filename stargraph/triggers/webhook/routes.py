@@ -1,7 +1,8 @@
 """The webhook Blueprint: one POST route per spec, written once for Quart and QuartTrio.
 
 Order of checks: paused → size limit (413 before reading more than the limit) → headers,
-timestamp window and signature → params → durable enqueue → replay check (the store's nonce
+timestamp window and signature → params → durable enqueue (a :class:`TriggerEvent` emitted with
+source ``webhook``) → replay check (the store's nonce
 table) → 202. A replay of an accepted delivery always maps to the same idempotency key, so
 enqueueing it before the nonce check only deduplicates onto the existing run; recording the
 nonce after the commit means a delivery whose commit failed can be retried as is.
@@ -28,12 +29,16 @@ from stargraph._log import log_event
 from stargraph.clock import Clock
 from stargraph.errors import (
     InvalidParams,
+    InvalidTriggerEvent,
     SchedulerBusy,
     SchedulerClosed,
     StoreError,
     UnknownGraph,
     WebhookRejected,
 )
+from stargraph.metrics import Metrics
+from stargraph.scheduler.receipt import EnqueueReceipt
+from stargraph.triggers import Enqueuer, TriggerEvent, TriggerSource
 from stargraph.triggers.webhook.deadlines import BodyDeadlines
 from stargraph.triggers.webhook.params import Extractor, make_params
 from stargraph.triggers.webhook.schemes import Delivery, slack_challenge, verify
@@ -59,13 +64,13 @@ class WebhookHost(Protocol):
     """What the routes need from the trigger that owns them."""
 
     @property
-    def scheduler(self) -> Any: ...
+    def scheduler(self) -> Enqueuer: ...
 
     @property
     def clock(self) -> Clock: ...
 
     @property
-    def metrics(self) -> Any: ...
+    def metrics(self) -> Metrics | None: ...
 
     @property
     def deadlines(self) -> BodyDeadlines | None: ...
@@ -157,11 +162,14 @@ def _timed_out(timeout: float) -> WebhookRejected:
     return WebhookRejected("body_timeout", f"the body did not arrive within {timeout:g} s", 408)
 
 
-def _enqueue(host: WebhookHost, spec: WebhookSpec, params: dict[str, Any], key: str) -> Any:
+def _enqueue(
+    host: WebhookHost, spec: WebhookSpec, params: dict[str, Any], key: str, now: datetime
+) -> EnqueueReceipt:
     try:
-        return host.scheduler.enqueue(
-            spec.graph_id, params, key, trigger_id=spec.trigger_id, trigger_source="webhook"
+        event = TriggerEvent(
+            trigger_id=spec.trigger_id, scheduled_fire=now, idempotency_key=key, payload=params
         )
+        return host.scheduler.emit(event, graph_id=spec.graph_id, source=TriggerSource.webhook)
     except SchedulerBusy as exc:
         raise _Unavailable(
             "scheduler_busy", "the scheduler is saturated; retry later", exc.retry_after
@@ -172,7 +180,7 @@ def _enqueue(host: WebhookHost, spec: WebhookSpec, params: dict[str, Any], key: 
         raise _Unavailable(
             "graph_unavailable", f"graph {spec.graph_id!r} is not registered on this node", 30
         ) from None
-    except InvalidParams as exc:
+    except (InvalidParams, InvalidTriggerEvent) as exc:
         raise WebhookRejected("invalid_params", str(exc), 422) from None
 
 
@@ -217,7 +225,7 @@ async def _accept(host: WebhookHost, ep: Endpoint) -> Response:
         return _json(200, {"challenge": challenge})  # Slack's signed endpoint check: no run
     params = await make_params(spec.params, ep.extractor, body, headers)
     key = f"{spec.trigger_id}:{delivery.dedup_id}"
-    receipt = _enqueue(host, spec, params, key)
+    receipt = _enqueue(host, spec, params, key, now)
     enqueued = await receipt  # durable first: a failed commit must not consume the nonce
     await _check_replay(host, spec, delivery, now)
     host.accepted(spec.trigger_id, now)
