@@ -9,7 +9,6 @@ rest are cancelled and their leases released, and queued enqueues are committed.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import secrets
 import socket
@@ -17,12 +16,11 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import Any, TypeGuard
+from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
-from stargraph._json import ensure_json_object
 from stargraph._log import log_event
 from stargraph.clock import Clock, SystemClock
 from stargraph.errors import (
@@ -32,6 +30,7 @@ from stargraph.errors import (
     StargraphRuntimeError,
 )
 from stargraph.metrics import Metrics
+from stargraph.scheduler._params import snapshot_params, stored_source
 from stargraph.scheduler.dispatcher import Dispatcher
 from stargraph.scheduler.executor import Executor
 from stargraph.scheduler.graphs import Graph, GraphRegistry
@@ -76,51 +75,6 @@ class _ScopeStatus:
 
 def _node_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-# perf: benchmarks/scheduler_enqueue.py, scheduler_apscheduler.py (no deep copy for flat params)
-def _is_flat_json(params: object) -> TypeGuard[dict[str, Any]]:
-    """True for a plain dict of string keys and str/int/bool/None/finite-float values."""
-    if type(params) is not dict:
-        return False
-    for key, value in params.items():
-        if type(key) is not str:
-            return False
-        kind = type(value)
-        if not (
-            value is None
-            or kind is str
-            or kind is int
-            or kind is bool
-            or (kind is float and math.isfinite(value))
-        ):
-            return False
-    return True
-
-
-def _snapshot(params: object, graph_id: str) -> dict[str, Any]:
-    """Return a private JSON-object copy of *params*; InvalidParams if it is not one."""
-    if params is None:
-        return {}
-    if _is_flat_json(params):  # the common case: a shallow copy is already a snapshot
-        return dict(params)
-    try:
-        return ensure_json_object(params, f"params of graph {graph_id!r}")
-    except ValueError as exc:
-        raise InvalidParams(str(exc)) from None
-
-
-def _source(source: object) -> str:
-    """The stored string of a trigger source; InvalidParams for one that is not a TriggerSource."""
-    try:
-        return _SOURCES[source]
-    except (KeyError, TypeError):
-        raise InvalidParams(
-            f"trigger_source must be one of {', '.join(TriggerSource)}, got {source!r:.80}"
-        ) from None
-
-
-_SOURCES: dict[object, str] = {member: member.value for member in TriggerSource}
 
 
 class Scheduler:
@@ -323,14 +277,14 @@ class Scheduler:
         """
         self._check_running()
         graph = self.graphs.get(graph_id)
-        clean = _snapshot(params, graph_id)
+        clean = snapshot_params(params, graph_id)
         if idempotency_key is None:
             key = uuid.uuid4().hex
         else:
             key = check_idempotency_key(idempotency_key, error=InvalidParams)
         if scheduled_fire is not None:
             check_fire_time(scheduled_fire, error=InvalidParams)
-        source = _source(trigger_source)
+        source = stored_source(trigger_source)
         return self._put(graph, clean, key, trigger_id, source, scheduled_fire, cursor)
 
     def emit(
@@ -348,8 +302,8 @@ class Scheduler:
         """
         self._check_running()
         graph = self.graphs.get(graph_id)
-        clean = _snapshot(event.payload, graph_id)
-        kind = TriggerSource(_source(source))
+        clean = snapshot_params(event.payload, graph_id)
+        kind = TriggerSource(stored_source(source))
         fire = event.scheduled_fire if kind.planned else None
         return self._put(
             graph, clean, event.idempotency_key, event.trigger_id, kind.value, fire, cursor
