@@ -3,41 +3,20 @@ by :mod:`stargraph.triggers`, shared with :class:`~stargraph.triggers.TriggerEve
 
 from __future__ import annotations
 
-import math
-from typing import Any, TypeGuard
+from typing import Any
 
-from stargraph._json import ensure_json_object
+from stargraph._json import ensure_json_object, is_flat_json_object
 from stargraph.errors import InvalidParams
 from stargraph.triggers import TriggerSource
 
-__all__ = ["snapshot_params", "stored_source"]
-
-
-# perf: benchmarks/scheduler_enqueue.py, scheduler_apscheduler.py (no deep copy for flat params)
-def _is_flat_json(params: object) -> TypeGuard[dict[str, Any]]:
-    """True for a plain dict of string keys and str/int/bool/None/finite-float values."""
-    if type(params) is not dict:
-        return False
-    for key, value in params.items():
-        if type(key) is not str:
-            return False
-        kind = type(value)
-        if not (
-            value is None
-            or kind is str
-            or kind is int
-            or kind is bool
-            or (kind is float and math.isfinite(value))
-        ):
-            return False
-    return True
+__all__ = ["PLANNED_SOURCES", "snapshot_params", "stored_source"]
 
 
 def snapshot_params(params: object, graph_id: str) -> dict[str, Any]:
     """Return a private JSON-object copy of *params*; InvalidParams if it is not one."""
     if params is None:
         return {}
-    if _is_flat_json(params):  # the common case: a shallow copy is already a snapshot
+    if is_flat_json_object(params):  # the common case: a shallow copy is already a snapshot
         return dict(params)
     try:
         return ensure_json_object(params, f"params of graph {graph_id!r}")
@@ -56,3 +35,4 @@ def stored_source(source: object) -> str:
 
 
 _SOURCES: dict[object, str] = {member: member.value for member in TriggerSource}
+PLANNED_SOURCES = frozenset(member.value for member in TriggerSource if member.planned)

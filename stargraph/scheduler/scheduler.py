@@ -30,7 +30,7 @@ from stargraph.errors import (
     StargraphRuntimeError,
 )
 from stargraph.metrics import Metrics
-from stargraph.scheduler._params import snapshot_params, stored_source
+from stargraph.scheduler._params import PLANNED_SOURCES, snapshot_params, stored_source
 from stargraph.scheduler.dispatcher import Dispatcher
 from stargraph.scheduler.executor import Executor
 from stargraph.scheduler.graphs import Graph, GraphRegistry
@@ -275,7 +275,8 @@ class Scheduler:
         Raises at once: UnknownGraph, InvalidParams (params not a JSON object, a bad key, fire
         time or trigger source), SchedulerBusy (intake full), SchedulerClosed (not running).
         """
-        self._check_running()
+        if self._state != "running":
+            raise self._closed()
         graph = self.graphs.get(graph_id)
         clean = snapshot_params(params, graph_id)
         if idempotency_key is None:
@@ -300,18 +301,16 @@ class Scheduler:
         The event's payload becomes the params, its key and trigger id are the run's; its
         ``scheduled_fire`` is recorded for time-based sources only (``source.planned``).
         """
-        self._check_running()
+        if self._state != "running":
+            raise self._closed()
         graph = self.graphs.get(graph_id)
         clean = snapshot_params(event.payload, graph_id)
-        kind = TriggerSource(stored_source(source))
-        fire = event.scheduled_fire if kind.planned else None
-        return self._put(
-            graph, clean, event.idempotency_key, event.trigger_id, kind.value, fire, cursor
-        )
+        value = stored_source(source)
+        fire = event.scheduled_fire if value in PLANNED_SOURCES else None
+        return self._put(graph, clean, event.idempotency_key, event.trigger_id, value, fire, cursor)
 
-    def _check_running(self) -> None:
-        if self._state != "running":
-            raise SchedulerClosed(f"The scheduler is {self._state}; enqueue needs a running one")
+    def _closed(self) -> SchedulerClosed:
+        return SchedulerClosed(f"The scheduler is {self._state}; enqueue needs a running one")
 
     def _put(
         self,

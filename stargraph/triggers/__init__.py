@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 
-from stargraph._json import JSONObject, ensure_json_object
+from stargraph._json import JSONObject, ensure_json_object, is_flat_json_object
 from stargraph.errors import InvalidTriggerEvent, StargraphError
 
 if TYPE_CHECKING:
@@ -109,6 +109,8 @@ def check_fire_time(
     error: type[StargraphError] = InvalidTriggerEvent,
 ) -> datetime:
     """Return *value* if it is a timezone-aware datetime; raise *error* naming *what* if not."""
+    if type(value) is datetime and value.tzinfo is UTC:  # the common case, checked cheaply
+        return value
     if not isinstance(value, datetime):
         raise error(f"{what} must be a timezone-aware datetime, got {type(value).__name__}")
     if value.utcoffset() is None:
@@ -134,6 +136,8 @@ def _check_fire(_inst: object, _attr: object, value: Any) -> None:
 
 
 def _to_payload(value: object) -> JSONObject:
+    if is_flat_json_object(value):  # the common case: a shallow copy is already a snapshot
+        return dict(value)
     if not isinstance(value, Mapping):
         raise InvalidTriggerEvent(
             f"TriggerEvent.payload must be a JSON object (dict), got {type(value).__name__}"
