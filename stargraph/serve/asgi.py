@@ -5,6 +5,10 @@ lifespan owns the runtime *without* holding a task group across a ``yield``: the
 coroutine itself enters the runtime (its task group lives in that one coroutine, which runs for
 the whole life of the server), builds the Quart/QuartTrio app for the running backend, and
 forwards the lifespan messages to the app's own lifespan in a child task.
+
+Importing this module installs Stargraph's fixes for Hypercorn's trio worker (see
+``stargraph.serve._hypercorn_trio``): it is the one hook ``hypercorn ... -k trio`` offers.
+Requests go through :class:`~stargraph.serve._drain.DrainBody`, as under ``stargraph serve``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from anyio.abc import TaskGroup
 
 from stargraph._log import log_event
 from stargraph.config import build_runtime, load_config
+from stargraph.serve import _hypercorn_trio
+from stargraph.serve._drain import DrainBody
 
 __all__ = ["StargraphASGI", "app"]
 
@@ -97,7 +103,7 @@ class StargraphASGI:
         inner = _InnerLifespan(app, scope, tg)
         if (failure := await inner.step("startup")) is not None:
             raise RuntimeError(f"app startup failed: {failure}")
-        self._app = app
+        self._app = DrainBody(app)
         log_event(logger, "serve.asgi.started", backend=sniffio.current_async_library())
         await send({"type": "lifespan.startup.complete"})
         self._started = True
@@ -121,4 +127,5 @@ async def _not_ready(scope: Scope, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+_hypercorn_trio.install()
 app = StargraphASGI()

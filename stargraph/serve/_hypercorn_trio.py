@@ -1,0 +1,137 @@
+"""Two fixes for Hypercorn's trio worker, installed by :func:`install` for both serve paths.
+
+Upstream form: ``docs/upstream/hypercorn-trio-close-and-accept.patch`` (see its README).
+
+1. **Closing a connection is cancelled** (``Connection: close``, HTTP/1.0, an early response
+   whose body was not read). Hypercorn closes the socket from inside the app's ``send`` call
+   (``TCPServer.protocol_send(Closed())``). QuartTrio cancels its own request scope as soon as
+   Hypercorn delivers ``http.disconnect`` (which happens inside that same call), so the first
+   checkpoint of ``TCPServer._close`` raises ``Cancelled``: the socket is never closed and the
+   client waits for EOF forever. Fix: the close runs shielded, bounded by ``CLOSE_TIMEOUT``
+   (a plain socket closes at once; only a TLS close_notify could wait).
+2. **Accepting one connection per scheduler pass.** ``trio.SocketListener.accept`` yields after
+   every accepted socket, so under a burst the accept queue (``--backlog``, 100 by default)
+   overflows and the kernel drops SYNs (clients wait 1, 3, 7, 15 s for a retransmit).
+   asyncio accepts up to ``backlog`` sockets per readiness event. Fix: a listener that, after
+   each awaited accept, takes every connection already queued (up to ``ACCEPT_BATCH``).
+
+Only Hypercorn 0.18 is tested; on any other version :func:`install` logs
+``serve.hypercorn_trio.untested`` and leaves Hypercorn alone.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import os
+import socket as stdlib_socket
+import types
+from collections import deque
+from typing import Any
+
+import trio
+
+from stargraph._log import log_event
+
+__all__ = ["ACCEPT_BATCH", "TESTED_VERSIONS", "BurstSocketListener", "install", "installed"]
+
+TESTED_VERSIONS = ("0.18",)
+ACCEPT_BATCH = 256
+CLOSE_TIMEOUT = 5.0
+logger = logging.getLogger("stargraph.serve")
+_state = {"installed": False}
+
+
+class BurstSocketListener(trio.abc.Listener[trio.SocketStream]):
+    """A :class:`trio.SocketListener` that drains the accept queue in one pass."""
+
+    def __init__(self, socket: trio.socket.SocketType) -> None:
+        self.socket = socket
+        self._inner = trio.SocketListener(socket)
+        fd = os.dup(socket.fileno())  # same listening socket, usable without trio's wrapper
+        self._raw = stdlib_socket.socket(socket.family, socket.type, fileno=fd)
+        self._raw.setblocking(False)
+        self._ready: deque[trio.SocketStream] = deque()
+
+    async def accept(self) -> trio.SocketStream:
+        """Return a queued connection, or wait for one and queue the rest of the burst."""
+        if self._ready:
+            return self._ready.popleft()
+        stream = await self._inner.accept()
+        self._take_queued()
+        return stream
+
+    def _take_queued(self) -> None:
+        for _ in range(ACCEPT_BATCH):
+            try:
+                conn, _ = self._raw.accept()
+            except OSError:  # BlockingIOError when empty; ECONNABORTED etc.: next await
+                return
+            self._ready.append(trio.SocketStream(trio.socket.from_stdlib_socket(conn)))
+
+    async def aclose(self) -> None:
+        """Close the listener, its duplicate descriptor and any connection not handed out."""
+        self._raw.close()
+        while self._ready:
+            await self._ready.popleft().aclose()
+        await self._inner.aclose()
+
+
+def _shielded_tcp_server(base: type[Any]) -> type[Any]:
+    """Subclass Hypercorn's trio ``TCPServer`` so that closing cannot be cancelled half-way."""
+
+    class TCPServer(base):  # type: ignore[valid-type,misc]
+        async def _close(self) -> None:
+            with trio.CancelScope(shield=True) as scope:
+                scope.deadline = trio.current_time() + CLOSE_TIMEOUT  # TLS close_notify
+                await super()._close()
+
+    TCPServer.__qualname__ = TCPServer.__name__ = "StargraphTCPServer"
+    return TCPServer
+
+
+def _trio_namespace() -> types.ModuleType:
+    """``trio`` for ``hypercorn.trio.run``, with :class:`BurstSocketListener` as SocketListener."""
+
+    class Namespace(types.ModuleType):
+        SocketListener = BurstSocketListener
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(trio, name)
+
+    return Namespace("trio", "trio, as seen by hypercorn.trio.run (patched by stargraph)")
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("hypercorn")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def installed() -> bool:
+    """True once :func:`install` has patched Hypercorn's trio worker in this process."""
+    return _state["installed"]
+
+
+def install() -> bool:
+    """Patch ``hypercorn.trio.run`` (idempotent); return whether the fixes are in place."""
+    if _state["installed"]:
+        return True
+    version = _version()
+    if ".".join(version.split(".")[:2]) not in TESTED_VERSIONS:
+        log_event(
+            logger,
+            "serve.hypercorn_trio.untested",
+            logging.WARNING,
+            version=version,
+            tested=",".join(TESTED_VERSIONS),
+            effect="trio fixes NOT applied: Connection: close may hang, bursts may drop SYNs",
+        )
+        return False
+    import hypercorn.trio.run as run
+
+    run.TCPServer = _shielded_tcp_server(run.TCPServer)
+    run.trio = _trio_namespace()
+    _state["installed"] = True
+    return True
