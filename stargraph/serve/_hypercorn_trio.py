@@ -1,4 +1,4 @@
-"""Two fixes for Hypercorn's trio worker, installed by :func:`install` for both serve paths.
+"""Three fixes for Hypercorn's trio worker, installed by :func:`install` for both serve paths.
 
 Upstream form: ``docs/upstream/hypercorn-trio-close-and-accept.patch`` (see its README).
 
@@ -14,6 +14,13 @@ Upstream form: ``docs/upstream/hypercorn-trio-close-and-accept.patch`` (see its 
    overflows and the kernel drops SYNs (clients wait 1, 3, 7, 15 s for a retransmit).
    asyncio accepts up to ``backlog`` sockets per readiness event. Fix: a listener that, after
    each awaited accept, takes every connection already queued (up to ``ACCEPT_BATCH``).
+3. **An overloaded server closes connections whose request is waiting unread.** The keep-alive
+   timer (``keep_alive_timeout``, 5 s) starts when a connection is accepted and stops when its
+   request is parsed. When the server needs longer than that to reach a freshly accepted
+   connection (a burst of 2,000: each scheduler pass runs every active connection), it closes
+   connections whose request already sits in the kernel buffer: the client gets EOF and no
+   answer. Fix: when the timer fires and bytes are waiting to be read, the client was not
+   idle; keep the connection and wait again.
 
 Only Hypercorn 0.18 is tested; on any other version :func:`install` logs
 ``serve.hypercorn_trio.untested`` and leaves Hypercorn alone.
@@ -24,6 +31,7 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import os
+import select
 import socket as stdlib_socket
 import types
 from collections import deque
@@ -86,8 +94,28 @@ def _shielded_tcp_server(base: type[Any]) -> type[Any]:
                 scope.deadline = trio.current_time() + CLOSE_TIMEOUT  # TLS close_notify
                 await super()._close()
 
+        async def _idle_timeout(self) -> None:
+            while True:
+                with trio.move_on_after(self.config.keep_alive_timeout):
+                    await self.context.terminated.wait()
+                    break  # the server is stopping: close idle connections now
+                if not _unread_bytes(self.stream):
+                    break  # the client really was idle
+            with trio.CancelScope(shield=True):
+                await self._initiate_server_close()
+
     TCPServer.__qualname__ = TCPServer.__name__ = "StargraphTCPServer"
     return TCPServer
+
+
+def _unread_bytes(stream: Any) -> bool:
+    """True when the kernel holds bytes (or an EOF) that the server has not read yet."""
+    sock = getattr(stream, "transport_stream", stream).socket
+    try:
+        readable, _, _ = select.select([sock.fileno()], [], [], 0)
+    except (OSError, ValueError):  # closed meanwhile
+        return False
+    return bool(readable)
 
 
 def _trio_namespace() -> types.ModuleType:
