@@ -28,6 +28,7 @@ Only Hypercorn 0.18 is tested; on any other version :func:`install` logs
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import logging
 import os
@@ -88,7 +89,7 @@ class BurstSocketListener(trio.abc.Listener[trio.SocketStream]):
 def _shielded_tcp_server(base: type[Any]) -> type[Any]:
     """Subclass Hypercorn's trio ``TCPServer`` so that closing cannot be cancelled half-way."""
 
-    class TCPServer(base):  # type: ignore[valid-type,misc]
+    class TCPServer(base):  # type: ignore[misc]
         async def _close(self) -> None:
             with trio.CancelScope(shield=True) as scope:
                 scope.deadline = trio.current_time() + CLOSE_TIMEOUT  # TLS close_notify
@@ -147,7 +148,12 @@ def install() -> bool:
     if _state["installed"]:
         return True
     version = _version()
-    if ".".join(version.split(".")[:2]) not in TESTED_VERSIONS:
+    run = importlib.import_module("hypercorn.trio.run")
+    names = vars(run)  # worker_serve looks both up at each call
+    server = names.get("TCPServer")
+    hooks = ("_close", "_idle_timeout", "_initiate_server_close")
+    shape_ok = "trio" in names and all(hasattr(server, hook) for hook in hooks)
+    if ".".join(version.split(".")[:2]) not in TESTED_VERSIONS or not shape_ok:
         log_event(
             logger,
             "serve.hypercorn_trio.untested",
@@ -157,9 +163,6 @@ def install() -> bool:
             effect="trio fixes NOT applied: Connection: close may hang, bursts may drop SYNs",
         )
         return False
-    import hypercorn.trio.run as run
-
-    run.TCPServer = _shielded_tcp_server(run.TCPServer)
-    run.trio = _trio_namespace()
+    names.update(TCPServer=_shielded_tcp_server(server), trio=_trio_namespace())
     _state["installed"] = True
     return True
