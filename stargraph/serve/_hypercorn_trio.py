@@ -150,7 +150,7 @@ def install() -> bool:
     version = _version()
     run = importlib.import_module("hypercorn.trio.run")
     names = vars(run)  # worker_serve looks both up at each call
-    server = names.get("TCPServer")
+    server: Any = names.get("TCPServer")
     hooks = ("_close", "_idle_timeout", "_initiate_server_close")
     shape_ok = "trio" in names and all(hasattr(server, hook) for hook in hooks)
     if ".".join(version.split(".")[:2]) not in TESTED_VERSIONS or not shape_ok:
