@@ -19,8 +19,9 @@ Upstream form: ``docs/upstream/hypercorn-trio-close-and-accept.patch`` (see its 
    request is parsed. When the server needs longer than that to reach a freshly accepted
    connection (a burst of 2,000: each scheduler pass runs every active connection), it closes
    connections whose request already sits in the kernel buffer: the client gets EOF and no
-   answer. Fix: when the timer fires and bytes are waiting to be read, the client was not
-   idle; keep the connection and wait again.
+   answer. Fix: when the timer fires and bytes are waiting to be read, or bytes arrived since
+   the timer started (checked ``IDLE_GRACE`` later: a read that took the bytes may still be in
+   its scheduling checkpoint), the client was not idle; keep the connection and wait again.
 
 Only Hypercorn 0.18 is tested; on any other version :func:`install` logs
 ``serve.hypercorn_trio.untested`` and leaves Hypercorn alone.
@@ -47,6 +48,7 @@ __all__ = ["ACCEPT_BATCH", "TESTED_VERSIONS", "BurstSocketListener", "install", 
 TESTED_VERSIONS = ("0.18",)
 ACCEPT_BATCH = 256
 CLOSE_TIMEOUT = 5.0
+IDLE_GRACE = 1.0
 logger = logging.getLogger("stargraph.serve")
 _state = {"installed": False}
 
@@ -95,18 +97,41 @@ def _shielded_tcp_server(base: type[Any]) -> type[Any]:
                 scope.deadline = trio.current_time() + CLOSE_TIMEOUT  # TLS close_notify
                 await super()._close()
 
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            self.stream: Any = _CountingStream(args[-1])  # (app, config, context, state, stream)
+
         async def _idle_timeout(self) -> None:
             while True:
+                seen = self.stream.received
                 with trio.move_on_after(self.config.keep_alive_timeout):
                     await self.context.terminated.wait()
                     break  # the server is stopping: close idle connections now
                 if not _unread_bytes(self.stream):
-                    break  # the client really was idle
+                    await trio.sleep(IDLE_GRACE)  # a read may be finishing its checkpoint
+                    if self.stream.received == seen:
+                        break  # the client really was idle
             with trio.CancelScope(shield=True):
                 await self._initiate_server_close()
 
     TCPServer.__qualname__ = TCPServer.__name__ = "StargraphTCPServer"
     return TCPServer
+
+
+class _CountingStream:
+    """Delegates to a trio stream and counts the bytes received through it."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.received = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        data: bytes | bytearray = await self._stream.receive_some(max_bytes)
+        self.received += len(data) or 1  # an EOF is activity too
+        return data
 
 
 def _unread_bytes(stream: Any) -> bool:
