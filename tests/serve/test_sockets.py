@@ -170,7 +170,7 @@ async def _storm(port: int, connections: int, deadline: float) -> int:
     return sum(1 for task in done if task.result())
 
 
-def check_storm(port: int, connections: int = 2000, deadline: float = 25.0) -> None:
+def check_storm(port: int, connections: int = 2000, deadline: float = 30.0) -> None:
     """*connections* connected at once, one request each: all answered within *deadline*."""
     start = time.monotonic()
     answered = asyncio.run(_storm(port, connections, deadline))
