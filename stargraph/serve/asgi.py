@@ -28,8 +28,8 @@ from stargraph._log import configure_logging_from_env, log_event
 from stargraph.config import load_config
 from stargraph.errors import first_leaf
 from stargraph.runtime import Runtime
-from stargraph.serve._access import AccessLog
 from stargraph.serve import _hypercorn_trio
+from stargraph.serve._access import AccessLog
 from stargraph.serve._drain import DrainBody
 
 __all__ = ["StargraphASGI", "app"]

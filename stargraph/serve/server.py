@@ -22,8 +22,8 @@ from stargraph._log import log_event
 from stargraph.config import StargraphConfig, parse_bind
 from stargraph.errors import ConfigError
 from stargraph.runtime import Runtime
-from stargraph.serve._access import AccessLog
 from stargraph.serve import _hypercorn_trio
+from stargraph.serve._access import AccessLog
 from stargraph.serve._auth import is_loopback
 from stargraph.serve._drain import DrainBody
 from stargraph.serve.app import attach_runtime, create_app
