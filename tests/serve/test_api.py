@@ -13,6 +13,7 @@ import anyio
 import attrs
 import httpx
 import pytest
+from _settings import settings as scheduler_settings
 
 from stargraph._http import answer_for
 from stargraph.errors import InvalidParams, RunAlreadyFinished, SchedulerBusy, SchedulerClosed
@@ -426,9 +427,8 @@ async def test_cli_lists_triggers_and_plugins(
 
 async def test_full_intake_answers_503_scheduler_busy(anyio_backend: str, tmp_path: Path) -> None:
     """A tiny intake under 100 concurrent POSTs: some are refused with Retry-After."""
-    from stargraph.scheduler import SchedulerSettings
 
-    settings = SchedulerSettings(intake_capacity=1)
+    settings = scheduler_settings(intake_capacity=1)
     codes: list[tuple[int, str | None, str | None]] = []
     async with Runtime(
         f"sqlite:///{tmp_path / 'busy.db'}", graphs=GRAPHS, settings=settings
