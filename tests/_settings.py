@@ -22,3 +22,8 @@ _FAST: dict[str, Any] = {
 def settings(**overrides: Any) -> SchedulerSettings:
     """Fast test settings; *overrides* replace any field (``settings(intake_capacity=1)``)."""
     return SchedulerSettings(**{**_FAST, **overrides})
+
+
+HANG_BOUND = 10.0
+"""Seconds: the upper bound for "this returns instead of hanging" checks. Generous on purpose: a
+slow or loaded CI box stays far below it, while the hang it guards against never returns."""

@@ -249,7 +249,7 @@ async def test_stalled_body_times_out_with_408(sqlite_url: str, watchdog: bool) 
             full=True,
         )
         assert head.startswith(b"HTTP/1.1 408"), head
-        assert 0.9 < time.monotonic() - start < 4
+        assert 0.9 < time.monotonic() - start < 8  # BODY_TIMEOUT = 1 s; Quart's default is 60 s
         assert b'"code":"body_timeout"' in head
         assert await st.run_count() == 0
 
