@@ -91,7 +91,7 @@ async def test_validation_refuses_what_no_store_can_hold(store: RunStore) -> Non
         for bad in ("\x00", "\udc80", "a\ud800b"):
             with pytest.raises(InvalidParams, match="idempotency_key"):
                 s.enqueue("g", {}, f"k{bad}")
-            with pytest.raises(InvalidParams, match="params of graph 'g'.* has a"):
+            with pytest.raises(InvalidParams, match=r"params of graph 'g'.* has a"):
                 s.enqueue("g", {"x": [{"y": bad}]})
             with pytest.raises(InvalidParams, match="params of graph 'g' has a key"):
                 s.enqueue("g", {bad: 1})
