@@ -16,6 +16,7 @@
     ├── InvalidTriggerEvent (ValueError)
     ├── InvalidCursor (ValueError)   a list_runs page cursor that was not issued by a store
     ├── StoreError                   the store failed or holds an unexpected schema
+    │   └── StoreRejected            the store refused a value it cannot hold (not an outage)
     └── WebhookRejected              a webhook delivery failed verification (has ``.code``)
 
 Messages name the offending value and, where one exists, the fix. The HTTP status and error
@@ -37,6 +38,7 @@ __all__ = [
     "StargraphError",
     "StargraphRuntimeError",
     "StoreError",
+    "StoreRejected",
     "TriggerNotFound",
     "UnknownGraph",
     "WebhookRejected",
@@ -145,6 +147,11 @@ class InvalidCursor(StargraphError, ValueError):
 
 class StoreError(StargraphError):
     """The store failed, or its schema is newer than this Stargraph understands."""
+
+
+class StoreRejected(StoreError):
+    """The store refused a value of the write (a data error, e.g. a character it cannot
+    encode): the database is fine, and retrying the same value fails again."""
 
 
 class WebhookRejected(StargraphError):

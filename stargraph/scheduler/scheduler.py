@@ -56,6 +56,7 @@ from stargraph.triggers import (
     TriggerSource,
     check_fire_time,
     check_idempotency_key,
+    check_trigger_id,
 )
 
 __all__ = ["Scheduler"]
@@ -279,10 +280,11 @@ class Scheduler(AsyncContextManagerMixin):
     ) -> EnqueueReceipt:
         """Queue a run without waiting; ``await`` the receipt for the durable outcome.
 
-        Raises at once: UnknownGraph, InvalidParams (params not a JSON object, a bad key, fire
-        time or trigger source), SchedulerBusy (intake full), SchedulerClosed (not running). A
-        *cursor* or webhook *nonce* commits in the run's transaction (``Enqueued.replay``
-        reports a nonce already recorded).
+        Raises at once: UnknownGraph, InvalidParams (params not a JSON object, a bad key, trigger
+        id, fire time or trigger source; a string no store can hold, see
+        :func:`~stargraph._json.storable_text`), SchedulerBusy (intake full), SchedulerClosed
+        (not running). A *cursor* or webhook *nonce* commits in the run's transaction
+        (``Enqueued.replay`` reports a nonce already recorded).
         """
         if self._state is not LifecycleState.running:
             raise self._closed()
@@ -294,6 +296,8 @@ class Scheduler(AsyncContextManagerMixin):
             key = check_idempotency_key(idempotency_key, error=InvalidParams)
         if scheduled_fire is not None:
             check_fire_time(scheduled_fire, error=InvalidParams)
+        if trigger_id is not None:
+            check_trigger_id(trigger_id, error=InvalidParams)
         source = stored_source(trigger_source)
         return self._put(graph, clean, key, trigger_id, source, scheduled_fire, cursor, nonce)
 
