@@ -275,7 +275,7 @@ async def test_unknown_graph_fails_the_cron_plugin_only(sqlite_url: str) -> None
     spec = CronSpec(trigger_id="c", schedule="* * * * *", graph_id="missing")
     async with cron_runtime(sqlite_url, [spec], ManualClock(T0)) as rt:
         [status] = [s for s in rt.host.statuses() if s.name.endswith(":cron")]
-        assert status.state in (PluginState.FAILED, PluginState.LOAD_FAILED)
+        assert status.state in (PluginState.failed, PluginState.load_failed)
         assert "cron trigger 'c': graph_id 'missing'" in (status.error or "")
         assert rt.ready
 
