@@ -276,13 +276,14 @@ class Scheduler(AsyncContextManagerMixin):
         scheduled_fire: datetime | None = None,
         cursor: CursorAdvance | None = None,
         nonce: Nonce | None = None,
+        retry_of: str | None = None,
     ) -> EnqueueReceipt:
         """Queue a run without waiting; ``await`` the receipt for the durable outcome.
 
         Raises at once: UnknownGraph, InvalidParams (params not a JSON object, a bad key, fire
         time or trigger source), SchedulerBusy (intake full), SchedulerClosed (not running). A
         *cursor* or webhook *nonce* commits in the run's transaction (``Enqueued.replay``
-        reports a nonce already recorded).
+        reports a nonce already recorded). *retry_of* links the run to the run it retries.
         """
         if self._state is not LifecycleState.running:
             raise self._closed()
@@ -295,7 +296,9 @@ class Scheduler(AsyncContextManagerMixin):
         if scheduled_fire is not None:
             check_fire_time(scheduled_fire, error=InvalidParams)
         source = stored_source(trigger_source)
-        return self._put(graph, clean, key, trigger_id, source, scheduled_fire, cursor, nonce)
+        return self._put(
+            graph, clean, key, trigger_id, source, scheduled_fire, cursor, nonce, retry_of
+        )
 
     def emit(
         self,
@@ -333,6 +336,7 @@ class Scheduler(AsyncContextManagerMixin):
         fire: datetime | None,
         cursor: CursorAdvance | None,
         nonce: Nonce | None = None,
+        retry_of: str | None = None,
     ) -> EnqueueReceipt:
         now = self.clock.now()
         run = NewRun(
@@ -346,6 +350,8 @@ class Scheduler(AsyncContextManagerMixin):
             enqueued_at=now,
             not_before=now,
             max_attempts=graph.policy.max_attempts,
+            max_interruptions=graph.policy.max_interruptions,
+            retry_of=retry_of,
         )
         receipt = EnqueueReceipt(graph_id=graph.graph_id, idempotency_key=key)
         self._intake.put(EnqueueRequest(run=run, cursor=cursor, nonce=nonce), receipt)
@@ -362,6 +368,7 @@ class Scheduler(AsyncContextManagerMixin):
         scheduled_fire: datetime | None = None,
         cursor: CursorAdvance | None = None,
         nonce: Nonce | None = None,
+        retry_of: str | None = None,
     ) -> Enqueued:
         """Enqueue and wait until the run is durable."""
         return await self.enqueue(
@@ -373,6 +380,7 @@ class Scheduler(AsyncContextManagerMixin):
             scheduled_fire=scheduled_fire,
             cursor=cursor,
             nonce=nonce,
+            retry_of=retry_of,
         )
 
     def wake(self) -> None:

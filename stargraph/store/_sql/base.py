@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 from stargraph.store._sql import queries
 from stargraph.store._sql.dialect import Dialect
 from stargraph.store.base import (
+    Attempt,
     Completion,
     Enqueued,
     EnqueueRequest,
@@ -177,6 +178,11 @@ class SQLStore:
         return await self._run(
             partial(queries.get_run, d=self.dialect, run_id=run_id), what="get_run"
         )
+
+    async def list_attempts(self, run_id: str) -> list[Attempt]:
+        """Return the stored (earlier) attempts of *run_id*, oldest first."""
+        op = partial(queries.list_attempts, d=self.dialect, run_id=run_id)
+        return await self._run(op, what="list_attempts")
 
     async def list_runs(self, flt: RunFilter, *, limit: int, cursor: str | None) -> RunPage:
         """Return matching runs, newest first, paginated by an opaque cursor."""
