@@ -332,6 +332,9 @@ class RunStore(Protocol):
         ``failed`` with an ``Interrupted`` error naming the count.
         """
 
+    async def rescue_expired(self, *, now: datetime) -> list[tuple[str, str]]:
+        """:meth:`requeue_expired`, returning ``(graph_id, new status)`` per rescued run."""
+
     async def request_cancel(self, run_id: str, *, now: datetime) -> Run | None:
         """Cancel a run: pending ends ``cancelled`` at once; running gets ``cancel_requested``.
 

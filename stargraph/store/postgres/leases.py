@@ -225,23 +225,23 @@ _REQUEUE = (
     f"WHEN {_OVER} THEN {INTERRUPTED} ELSE {LEASE_LOST} END, "
     "error_traceback = CASE WHEN cancel_requested THEN error_traceback END, "
     "lease_owner = NULL, lease_expires_at = NULL "
-    "FROM expired WHERE runs.run_id = expired.id RETURNING runs.status"
+    "FROM expired WHERE runs.run_id = expired.id RETURNING runs.graph_id, runs.status"
 )
 
 
-def requeue_expired(conn: Conn, *, now: datetime, channel: str) -> int:
+def requeue_expired(conn: Conn, *, now: datetime, channel: str) -> list[tuple[str, str]]:
     """Rescue runs whose lease expired: pending with interruptions + 1, or failed past the cap.
 
     The attempt counter is unchanged (process death costs no attempt); the interrupted
     execution is kept as a ``run_attempts`` row. A run whose cancellation was requested ends
     ``cancelled`` instead of running again. ``SKIP LOCKED`` lets several nodes rescue at once
-    without waiting on each other.
+    without waiting on each other. Returns ``(graph_id, new status)`` per run.
     """
     with conn.transaction():
         rows = conn.execute(_REQUEUE, {"now": now}).fetchall()
-        if any(row[0] == "pending" for row in rows):
+        if any(row[1] == "pending" for row in rows):
             notify(conn, channel)
-    return len(rows)
+    return [(row[0], row[1]) for row in rows]
 
 
 def request_cancel(conn: Conn, *, run_id: str, now: datetime) -> Run | None:

@@ -253,40 +253,42 @@ _INTERRUPTED_ROWS = (
 )
 
 
-def requeue_expired(conn: sqlite3.Connection, *, now: datetime) -> int:
+def requeue_expired(conn: sqlite3.Connection, *, now: datetime) -> list[tuple[str, str]]:
     """Rescue runs whose lease expired: pending with interruptions + 1, or failed past the cap.
 
     The attempt counter is unchanged (process death costs no attempt); the interrupted
     execution is kept as a ``run_attempts`` row. A run whose cancellation was requested ends
-    ``cancelled`` instead of running again.
+    ``cancelled`` instead of running again. Returns ``(graph_id, new status)`` per run.
     """
     now_us = to_us(now)
     with write_tx(conn):
         cancelled = conn.execute(
             "UPDATE runs SET status = 'cancelled', finished_at = ?, lease_owner = NULL, "
-            f"lease_expires_at = NULL WHERE {_EXPIRED} AND cancel_requested = 1",
+            f"lease_expires_at = NULL WHERE {_EXPIRED} AND cancel_requested = 1 "
+            "RETURNING graph_id",
             (now_us, now_us),
-        ).rowcount
+        ).fetchall()
         failed = conn.execute(
             "UPDATE runs SET status = 'failed', finished_at = ?, error_type = 'Interrupted', "
             f"error_message = {INTERRUPTED}, error_traceback = NULL, "
             "interruptions = interruptions + 1, lease_owner = NULL, lease_expires_at = NULL "
-            f"WHERE {_EXPIRED} AND interruptions >= max_interruptions",
+            f"WHERE {_EXPIRED} AND interruptions >= max_interruptions RETURNING graph_id",
             (now_us, now_us),
-        ).rowcount
+        ).fetchall()
         conn.execute(_INTERRUPTED_ROWS, (now_us, now_us))
         requeued = conn.execute(
             "UPDATE runs SET status = 'pending', interruptions = interruptions + 1, "
             f"error_type = 'LeaseExpired', error_message = {LEASE_LOST}, error_traceback = NULL, "
-            f"started_at = NULL, lease_owner = NULL, lease_expires_at = NULL WHERE {_EXPIRED}",
+            f"started_at = NULL, lease_owner = NULL, lease_expires_at = NULL WHERE {_EXPIRED} "
+            "RETURNING graph_id",
             (now_us,),
-        ).rowcount
-        total = cancelled + failed + requeued
+        ).fetchall()
+        moved = {"cancelled": cancelled, "failed": failed, "pending": requeued}
         bump(
             conn,
-            {"running": -total, "cancelled": cancelled, "failed": failed, "pending": requeued},
+            {"running": -sum(map(len, moved.values()))} | {k: len(v) for k, v in moved.items()},
         )
-    return total
+    return [(row[0], status) for status, rows in moved.items() for row in rows]
 
 
 def request_cancel(conn: sqlite3.Connection, *, run_id: str, now: datetime) -> Run | None:
