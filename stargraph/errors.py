@@ -7,6 +7,7 @@
     │   └── SchedulerClosed          enqueue after the scheduler stopped
     ├── SchedulerBusy                the intake stream is full; retry later (HTTP 503)
     ├── RunAlreadyFinished           cancel of a run that has already ended (HTTP 409)
+    ├── RunNotFinished               retry of a run that has not ended yet (HTTP 409)
     ├── ConfigError (ValueError)     an invalid configuration value (file, key, reason)
     ├── PluginLoadError              an entry point could not be loaded or registered
     ├── UnknownGraph (LookupError)   a graph id that is not registered
@@ -32,6 +33,7 @@ __all__ = [
     "InvalidTriggerEvent",
     "PluginLoadError",
     "RunAlreadyFinished",
+    "RunNotFinished",
     "RunNotFound",
     "SchedulerBusy",
     "SchedulerClosed",
@@ -78,6 +80,18 @@ class RunAlreadyFinished(StargraphError):
         self.run_id = run_id
         self.status = status
         super().__init__(f"run {run_id} already ended ({status})")
+
+
+class RunNotFinished(StargraphError):
+    """A retry was asked of a run that has not ended yet; ``status`` is where it is."""
+
+    def __init__(self, run_id: str, status: str) -> None:
+        self.run_id = run_id
+        self.status = status
+        super().__init__(
+            f"run {run_id} is {status}, not finished; retry it once it has ended "
+            "(or cancel it first)"
+        )
 
 
 class ConfigError(StargraphError, ValueError):

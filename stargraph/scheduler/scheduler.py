@@ -277,6 +277,7 @@ class Scheduler(AsyncContextManagerMixin):
         scheduled_fire: datetime | None = None,
         cursor: CursorAdvance | None = None,
         nonce: Nonce | None = None,
+        retry_of: str | None = None,
     ) -> EnqueueReceipt:
         """Queue a run without waiting; ``await`` the receipt for the durable outcome.
 
@@ -284,7 +285,8 @@ class Scheduler(AsyncContextManagerMixin):
         id, fire time or trigger source; a string no store can hold, see
         :func:`~stargraph._json.storable_text`), SchedulerBusy (intake full), SchedulerClosed
         (not running). A *cursor* or webhook *nonce* commits in the run's transaction
-        (``Enqueued.replay`` reports a nonce already recorded).
+        (``Enqueued.replay`` reports a nonce already recorded). *retry_of* links the run to
+        the run it retries.
         """
         if self._state is not LifecycleState.running:
             raise self._closed()
@@ -299,7 +301,9 @@ class Scheduler(AsyncContextManagerMixin):
         if trigger_id is not None:
             check_trigger_id(trigger_id, error=InvalidParams)
         source = stored_source(trigger_source)
-        return self._put(graph, clean, key, trigger_id, source, scheduled_fire, cursor, nonce)
+        return self._put(
+            graph, clean, key, trigger_id, source, scheduled_fire, cursor, nonce, retry_of
+        )
 
     def emit(
         self,
@@ -337,6 +341,7 @@ class Scheduler(AsyncContextManagerMixin):
         fire: datetime | None,
         cursor: CursorAdvance | None,
         nonce: Nonce | None = None,
+        retry_of: str | None = None,
     ) -> EnqueueReceipt:
         now = self.clock.now()
         run = NewRun(
@@ -350,6 +355,8 @@ class Scheduler(AsyncContextManagerMixin):
             enqueued_at=now,
             not_before=now,
             max_attempts=graph.policy.max_attempts,
+            max_interruptions=graph.policy.max_interruptions,
+            retry_of=retry_of,
         )
         receipt = EnqueueReceipt(graph_id=graph.graph_id, idempotency_key=key)
         self._intake.put(EnqueueRequest(run=run, cursor=cursor, nonce=nonce), receipt)
@@ -366,6 +373,7 @@ class Scheduler(AsyncContextManagerMixin):
         scheduled_fire: datetime | None = None,
         cursor: CursorAdvance | None = None,
         nonce: Nonce | None = None,
+        retry_of: str | None = None,
     ) -> Enqueued:
         """Enqueue and wait until the run is durable."""
         return await self.enqueue(
@@ -377,6 +385,7 @@ class Scheduler(AsyncContextManagerMixin):
             scheduled_fire=scheduled_fire,
             cursor=cursor,
             nonce=nonce,
+            retry_of=retry_of,
         )
 
     def wake(self) -> None:

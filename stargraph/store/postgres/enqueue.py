@@ -19,11 +19,12 @@ __all__ = ["ADVANCE_CURSORS", "enqueue_batch", "notify"]
 
 _INSERT = (
     "INSERT INTO runs (run_id, graph_id, idempotency_key, status, params, trigger_id, "
-    "trigger_source, scheduled_fire, enqueued_at, not_before, attempt, max_attempts) "
-    "SELECT r, g, k, 'pending', p::jsonb, t, s, f, e, nb, 1, m FROM unnest("
+    "trigger_source, scheduled_fire, enqueued_at, not_before, attempt, max_attempts, "
+    "max_interruptions, retry_of) "
+    "SELECT r, g, k, 'pending', p::jsonb, t, s, f, e, nb, 1, m, mi, ro FROM unnest("
     "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
-    "%s::timestamptz[], %s::timestamptz[], %s::timestamptz[], %s::int[]) "
-    "AS u(r, g, k, p, t, s, f, e, nb, m) "
+    "%s::timestamptz[], %s::timestamptz[], %s::timestamptz[], %s::int[], %s::int[], %s::text[]) "
+    "AS u(r, g, k, p, t, s, f, e, nb, m, mi, ro) "
     "ON CONFLICT (graph_id, idempotency_key) DO NOTHING RETURNING run_id"
 )
 #: The insert plus a NOTIFY per inserted row (PostgreSQL folds them into one per transaction).
@@ -50,12 +51,12 @@ def notify(conn: Conn, channel: str) -> None:
 
 
 def _insert(conn: Conn, runs: Sequence[NewRun], channel: str) -> set[str]:
-    columns: list[list[Any]] = [[] for _ in range(10)]
+    columns: list[list[Any]] = [[] for _ in range(12)]
     for run in runs:
         values = (
             run.run_id, run.graph_id, run.idempotency_key, dumps(run.params), run.trigger_id,
             run.trigger_source, run.scheduled_fire, run.enqueued_at, run.not_before,
-            run.max_attempts,
+            run.max_attempts, run.max_interruptions, run.retry_of,
         )  # fmt: skip
         for column, value in zip(columns, values, strict=True):
             column.append(value)

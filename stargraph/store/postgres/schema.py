@@ -67,8 +67,28 @@ CREATE TABLE webhook_nonces (
 CREATE INDEX webhook_nonces_expiry ON webhook_nonces (expires_at);
 """
 
+# v2: interruptions (process death costs no attempt), tracebacks, retry links, earlier attempts.
+_V2 = """
+ALTER TABLE runs ADD COLUMN interruptions integer NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN max_interruptions integer NOT NULL DEFAULT 3;
+ALTER TABLE runs ADD COLUMN retry_of text;
+ALTER TABLE runs ADD COLUMN error_traceback text;
+CREATE TABLE run_attempts (
+    run_id           text NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+    attempt          integer NOT NULL,
+    interruptions    integer NOT NULL,
+    started_at       timestamptz,
+    finished_at      timestamptz NOT NULL,
+    outcome          text NOT NULL,
+    error_type       text,
+    error_message    text,
+    error_traceback  text,
+    PRIMARY KEY (run_id, attempt, interruptions)
+);
+"""
+
 #: ``MIGRATIONS[n - 1]`` brings the schema from version ``n - 1`` to ``n``.
-MIGRATIONS: tuple[str, ...] = (_V1,)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 #: First key of every advisory lock Stargraph takes (the two-int form); the second is a hash.

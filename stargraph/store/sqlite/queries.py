@@ -11,7 +11,7 @@ from stargraph.store._sql.text import TRIGGER_COLUMNS
 from stargraph.store.base import RunStatus, TriggerState
 from stargraph.store.sqlite.enqueue import ADVANCE_CURSOR
 from stargraph.store.sqlite.rows import trigger_from_row
-from stargraph.store.sqlite.tx import bump, write_tx
+from stargraph.store.sqlite.tx import bump, chunks, marks, write_tx
 
 # No __all__: the public surface is the LeaseSQL/QuerySQL protocol of _sql/base.py.
 
@@ -58,9 +58,12 @@ def prune_chunk(conn: sqlite3.Connection, *, finished_before: datetime, limit: i
         statuses = conn.execute(
             "DELETE FROM runs WHERE rowid IN (SELECT rowid FROM runs INDEXED BY runs_finished "
             "WHERE finished_at IS NOT NULL AND finished_at < ? "
-            "AND status IN ('succeeded', 'failed', 'cancelled') LIMIT ?) RETURNING status",
+            "AND status IN ('succeeded', 'failed', 'cancelled') LIMIT ?) RETURNING status, run_id",
             (to_us(finished_before), limit),
         ).fetchall()
+        ids = [row[1] for row in statuses]
+        for part in chunks(ids):  # their earlier attempts go with them
+            conn.execute(f"DELETE FROM run_attempts WHERE run_id IN ({marks(len(part))})", part)
         deleted = Counter(row[0] for row in statuses)
         bump(conn, {status: -count for status, count in deleted.items()})
     return len(statuses)

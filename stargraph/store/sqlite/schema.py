@@ -68,8 +68,28 @@ INSERT INTO run_counts (status, n) VALUES
     ('pending', 0), ('running', 0), ('succeeded', 0), ('failed', 0), ('cancelled', 0);
 """
 
+# v2: interruptions (process death costs no attempt), tracebacks, retry links, earlier attempts.
+_V2 = """
+ALTER TABLE runs ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN max_interruptions INTEGER NOT NULL DEFAULT 3;
+ALTER TABLE runs ADD COLUMN retry_of TEXT;
+ALTER TABLE runs ADD COLUMN error_traceback TEXT;
+CREATE TABLE run_attempts (
+    run_id           TEXT NOT NULL,
+    attempt          INTEGER NOT NULL,
+    interruptions    INTEGER NOT NULL,
+    started_at       INTEGER,
+    finished_at      INTEGER NOT NULL,
+    outcome          TEXT NOT NULL,
+    error_type       TEXT,
+    error_message    TEXT,
+    error_traceback  TEXT,
+    PRIMARY KEY (run_id, attempt, interruptions)
+) WITHOUT ROWID;
+"""
+
 #: ``MIGRATIONS[n - 1]`` brings the schema from version ``n - 1`` to ``n``.
-MIGRATIONS: tuple[str, ...] = (_V1,)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
