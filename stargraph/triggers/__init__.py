@@ -19,6 +19,7 @@ from stargraph.triggers._lifecycle import (
     dispatch_trigger_lifecycle,
 )
 from stargraph.triggers.control import ControllableTrigger, TriggerInfo
+from stargraph.triggers.public import public_route
 
 __all__ = [
     "ControllableTrigger",
@@ -28,4 +29,5 @@ __all__ = [
     "TriggerInfo",
     "collect_trigger_routes",
     "dispatch_trigger_lifecycle",
+    "public_route",
 ]
