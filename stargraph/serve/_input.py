@@ -3,7 +3,7 @@
 Every refusal is an :class:`ApiError` 400 naming the field, so no input reaches a handler (or
 the store) that could raise a 500 there: JSON nested deeper than :data:`MAX_JSON_DEPTH`
 (``RecursionError`` in the parser or the serialiser), strings holding a lone surrogate (not
-encodable as UTF-8) or NUL (refused by PostgreSQL), non-ASCII digits.
+encodable as UTF-8), NUL in a name or key (refused by PostgreSQL), non-ASCII digits.
 """
 
 from __future__ import annotations
@@ -49,10 +49,23 @@ def check_text(text: str, field: str, code: str = "bad_body") -> str:
     return text
 
 
+def _check_unicode(text: str, field: str) -> None:
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ApiError(
+                400, "bad_body", f"{field} holds a lone surrogate (not valid Unicode)"
+            ) from None
+
+
 def _walk(value: Any, where: str, depth: int) -> None:
-    """Raise 400 if *value* nests too deep or holds a string the store cannot hold."""
+    """Raise 400 if *value* nests too deep or holds a string that is not valid Unicode.
+
+    (NUL is refused in the fields that name things, by :func:`check_text`, not in params.)
+    """
     if isinstance(value, str):
-        check_text(value, where)
+        _check_unicode(value, where)
         return
     if not isinstance(value, dict | list):
         return
@@ -62,7 +75,7 @@ def _walk(value: Any, where: str, depth: int) -> None:
         )
     if isinstance(value, dict):
         for key, item in value.items():
-            check_text(key, f"a key in {where}")
+            _check_unicode(key, f"a key in {where}")
             _walk(item, f"{where}.{key}"[:120], depth + 1)
     else:
         for index, item in enumerate(value):

@@ -38,6 +38,7 @@ def _run_request(body: dict[str, Any]) -> tuple[str, Any, str | None]:
     graph_id, key = body.get("graph_id"), body.get("idempotency_key")
     if not isinstance(graph_id, str) or not graph_id:
         raise ApiError(400, "bad_body", "graph_id must be a non-empty string")
+    check_text(graph_id, "graph_id")
     if key is not None and (not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH):
         raise ApiError(
             400,
@@ -45,6 +46,8 @@ def _run_request(body: dict[str, Any]) -> tuple[str, Any, str | None]:
             f"idempotency_key must be a non-empty string of at most "
             f"{MAX_KEY_LENGTH} characters, or null",
         )
+    if key is not None:
+        check_text(key, "idempotency_key")
     params = body.get("params")
     if params is not None and not isinstance(params, dict):
         raise ApiError(422, "invalid_params", "params must be a JSON object")
@@ -70,6 +73,8 @@ def _query() -> dict[str, str]:
         raise ApiError(400, "bad_filter", f"unknown query parameter(s) {', '.join(unknown)}")
     out = {}
     for name in _QUERY_KEYS & set(args.keys()):
+        if len(args.getlist(name)) > 1:
+            raise ApiError(400, "bad_filter", f"{name} is given more than once")
         value = args.get(name, "")
         if not value:
             raise ApiError(400, "bad_filter", f"{name} is empty; omit it to not filter by it")

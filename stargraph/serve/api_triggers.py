@@ -7,7 +7,7 @@ from typing import Any
 from quart import Blueprint, jsonify
 
 from stargraph.serve._errors import ApiError
-from stargraph.serve._input import optional_json_object_body
+from stargraph.serve._input import check_text, optional_json_object_body
 from stargraph.serve._state import current_runtime
 from stargraph.serve._triggers import describe_all, describe_one, find_trigger, plugin_states
 from stargraph.views import plugin_to_json, run_to_json, trigger_to_json
@@ -34,7 +34,7 @@ async def _note() -> str | None:
     note = body["note"]
     if not isinstance(note, str):
         raise ApiError(400, "bad_body", "note must be a string (omit it for no note)")
-    return note
+    return check_text(note, "note")
 
 
 @triggers_bp.post("/v1/triggers/<trigger_id>/pause")

@@ -35,6 +35,7 @@ def create_app(backend: str = "asyncio", *, api_token: str | None = None) -> Qua
     else:
         raise ValueError(f"backend must be 'asyncio' or 'trio', got {backend!r}")
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False  # OPTIONS: 405 JSON with Allow, not HTML
     app.extensions[STATE_KEY] = AppState(backend=backend, api_token=usable_token(api_token))
     for bp in (runs_bp, triggers_bp, ops_bp):
         app.register_blueprint(bp)

@@ -53,4 +53,4 @@ async def metrics() -> Any:
 @ops_bp.get("/openapi.json")
 async def openapi() -> Any:
     """The OpenAPI 3.1 document of this app's real routes."""
-    return build_openapi(current_app)
+    return build_openapi(current_app, token=current_state().api_token is not None)
