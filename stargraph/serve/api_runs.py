@@ -9,11 +9,11 @@ from quart import Blueprint, jsonify, request
 
 from stargraph.errors import RunNotFound
 from stargraph.scheduler.cancel import cancel_unless_finished
-from stargraph.scheduler.scheduler import MAX_KEY_LENGTH
 from stargraph.serve._errors import ApiError
 from stargraph.serve._input import ascii_int, check_text, json_object_body
 from stargraph.serve._state import current_runtime
 from stargraph.store.base import RunFilter, RunStatus
+from stargraph.triggers import MAX_KEY_LENGTH
 from stargraph.views import run_to_json
 
 __all__ = ["CURSOR_PATTERN", "MAX_LIMIT", "runs_bp"]

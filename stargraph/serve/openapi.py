@@ -17,9 +17,9 @@ from typing import Any
 from quart import Quart
 
 from stargraph import __version__
-from stargraph.scheduler.scheduler import MAX_KEY_LENGTH
 from stargraph.serve._auth import API_PREFIX, is_public_endpoint
 from stargraph.serve.api_runs import CURSOR_PATTERN, MAX_LIMIT
+from stargraph.triggers import MAX_KEY_LENGTH
 
 __all__ = ["API_OPERATIONS", "app_routes", "build_openapi"]
 
