@@ -26,11 +26,10 @@ from pathlib import Path
 
 import anyio
 import pytest
+from test_api import GRAPHS, TOKEN, runtime_deps
 
 from stargraph.runtime import Runtime
 from stargraph.serve import attach_runtime, bind_socket, create_app, serve_app
-
-from test_api import GRAPHS, TOKEN, runtime_deps
 
 pytestmark = pytest.mark.slow
 

@@ -78,31 +78,31 @@ async def test_full_disk_is_503_without_path_and_not_ready(
     async with Runtime(f"sqlite:///{db}", graphs=GRAPHS) as runtime:
         app = create_app(anyio_backend, api_token=TOKEN)
         attach_runtime(app, runtime)
-        async with live(app) as url:
-            async with httpx.AsyncClient(base_url=url, headers=AUTH, timeout=15) as client:
-                assert (await client.get("/readyz")).status_code == 200
-                filler = fill(tiny_disk)
-                await anyio.sleep(_ready.PROBE_EVERY)  # past the cached probe
-                body = {"graph_id": "ok", "idempotency_key": "k-1", "params": {"x": "y" * 8000}}
-                refused = await client.post("/v1/runs", json=body)
-                assert refused.status_code == 503, refused.text
-                assert refused.json()["error"]["code"] == "unavailable"
-                assert refused.headers["Retry-After"] == "5"
-                assert str(tiny_disk) not in refused.text and "store.db" not in refused.text
-                assert "idempotency_key" in refused.json()["error"]["message"]
-                ready = await client.get("/readyz")
-                assert ready.status_code == 503, ready.text
-                assert ready.json()["error"]["code"] in {"store_not_writable", "store_failing"}
-                assert str(tiny_disk) not in ready.text
-                filler.unlink()  # space again: recovery without a restart
-                with anyio.fail_after(10):
-                    while (await client.get("/readyz")).status_code != 200:
-                        await anyio.sleep(0.2)
-                again = await client.post("/v1/runs", json=body)
-                assert again.status_code == 202, again.text
-                assert (await client.get("/v1/runs")).json()["items"][0]["idempotency_key"] == (
-                    "k-1"
-                )
+        async with (
+            live(app) as url,
+            httpx.AsyncClient(base_url=url, headers=AUTH, timeout=15) as client,
+        ):
+            assert (await client.get("/readyz")).status_code == 200
+            filler = fill(tiny_disk)
+            await anyio.sleep(_ready.PROBE_EVERY)  # past the cached probe
+            body = {"graph_id": "ok", "idempotency_key": "k-1", "params": {"x": "y" * 8000}}
+            refused = await client.post("/v1/runs", json=body)
+            assert refused.status_code == 503, refused.text
+            assert refused.json()["error"]["code"] == "unavailable"
+            assert refused.headers["Retry-After"] == "5"
+            assert str(tiny_disk) not in refused.text and "store.db" not in refused.text
+            assert "idempotency_key" in refused.json()["error"]["message"]
+            ready = await client.get("/readyz")
+            assert ready.status_code == 503, ready.text
+            assert ready.json()["error"]["code"] in {"store_not_writable", "store_failing"}
+            assert str(tiny_disk) not in ready.text
+            filler.unlink()  # space again: recovery without a restart
+            with anyio.fail_after(10):
+                while (await client.get("/readyz")).status_code != 200:
+                    await anyio.sleep(0.2)
+            again = await client.post("/v1/runs", json=body)
+            assert again.status_code == 202, again.text
+            assert (await client.get("/v1/runs")).json()["items"][0]["idempotency_key"] == ("k-1")
 
 
 async def test_readyz_probe_alone_sees_a_full_disk(anyio_backend: str, tiny_disk: Path) -> None:
@@ -141,35 +141,37 @@ async def test_terminated_postgres_connections_are_503_never_400(
     async with Runtime(url, graphs=GRAPHS) as runtime:
         app = create_app(anyio_backend, api_token=TOKEN)
         attach_runtime(app, runtime)
-        async with live(app) as base:
-            async with httpx.AsyncClient(base_url=base, headers=AUTH, timeout=30) as client:
+        async with (
+            live(app) as base,
+            httpx.AsyncClient(base_url=base, headers=AUTH, timeout=30) as client,
+        ):
 
-                async def post(i: int) -> None:
-                    body = {"graph_id": "ok", "params": {"i": i}, "idempotency_key": f"k-{i}"}
-                    while True:  # a 503 is retried with the same key, as docs/api.md says
-                        r = await client.post("/v1/runs", json=body)
-                        codes.append(r.status_code)
-                        assert r.status_code in (202, 503), r.text
-                        assert "5432" not in r.text and "127.0.0.1" not in r.text
-                        if r.status_code == 202:
-                            return
+            async def post(i: int) -> None:
+                body = {"graph_id": "ok", "params": {"i": i}, "idempotency_key": f"k-{i}"}
+                while True:  # a 503 is retried with the same key, as docs/api.md says
+                    r = await client.post("/v1/runs", json=body)
+                    codes.append(r.status_code)
+                    assert r.status_code in (202, 503), r.text
+                    assert "5432" not in r.text and "127.0.0.1" not in r.text
+                    if r.status_code == 202:
+                        return
 
-                def kill() -> None:
-                    with psycopg.connect(postgres_url, autocommit=True) as conn:
-                        conn.execute(
-                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                            "WHERE application_name = %s",
-                            (name,),
-                        )
+            def kill() -> None:
+                with psycopg.connect(postgres_url, autocommit=True) as conn:
+                    conn.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE application_name = %s",
+                        (name,),
+                    )
 
-                for round_ in range(5):
-                    async with anyio.create_task_group() as tg:
-                        for i in range(20):
-                            tg.start_soon(post, round_ * 20 + i)
-                        tg.start_soon(anyio.to_thread.run_sync, kill)
-                page = (await client.get("/v1/runs?limit=1000")).json()["items"]
-                keys = [run["idempotency_key"] for run in page]
-                assert sorted(keys) == sorted(f"k-{i}" for i in range(100))  # once each
+            for round_ in range(5):
+                async with anyio.create_task_group() as tg:
+                    for i in range(20):
+                        tg.start_soon(post, round_ * 20 + i)
+                    tg.start_soon(anyio.to_thread.run_sync, kill)
+            page = (await client.get("/v1/runs?limit=1000")).json()["items"]
+            keys = [run["idempotency_key"] for run in page]
+            assert sorted(keys) == sorted(f"k-{i}" for i in range(100))  # once each
     print("codes:", {c: codes.count(c) for c in set(codes)})
     assert codes and set(codes) <= {202, 503}
     assert os.environ.get("PGPASSWORD", "\0") not in repr(codes)
