@@ -115,7 +115,7 @@ def _trigger_op(verb: str, ok: tuple[str, dict[str, Any], str]) -> dict[str, Any
         extra["requestBody"] = _NOTE_BODY
     errors = [("404", "unknown trigger"), ("409", "not supported by this trigger")]
     if verb == "pause":
-        errors.append(("400", "bad JSON or body"))
+        errors += [("400", "bad JSON or body"), ("413", "body_too_large: above 16 MiB")]
     return {"post": _v1(f"{verb.capitalize()} a trigger", ok, *errors, **extra)}
 
 
@@ -127,6 +127,7 @@ API_OPERATIONS: dict[str, dict[str, Any]] = {
             ("400", "bad JSON or body"),
             ("404", "unknown graph"),
             ("422", "params is not a JSON object"),
+            ("413", "body_too_large: above 16 MiB"),
             requestBody=_RUN_BODY,
         ),
         "get": _v1(
