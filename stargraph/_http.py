@@ -25,6 +25,7 @@ from stargraph.errors import (
     SchedulerClosed,
     StargraphError,
     StargraphRuntimeError,
+    StoreError,
     TriggerNotFound,
     UnknownGraph,
     WebhookRejected,
@@ -33,6 +34,7 @@ from stargraph.errors import (
 __all__ = [
     "HTTP_CODES",
     "STARGRAPH_CODES",
+    "STORE_UNAVAILABLE",
     "ApiError",
     "ErrorCode",
     "answer_for",
@@ -60,6 +62,7 @@ STARGRAPH_CODES: tuple[tuple[type[StargraphError], ErrorCode], ...] = (
     (RunNotFinished, ErrorCode(409, "run_not_finished")),
     (SchedulerBusy, ErrorCode(503, "scheduler_busy")),  # Retry-After: the exception's
     (SchedulerClosed, ErrorCode(503, "unavailable", retry_after=5)),
+    (StoreError, ErrorCode(503, "unavailable", retry_after=5)),  # fixed message: no path/DSN
     (StargraphRuntimeError, ErrorCode(409, "not_supported")),
     (StargraphError, ErrorCode(400, "bad_request")),
 )
@@ -101,6 +104,15 @@ def retry_after(seconds: float) -> dict[str, str]:
     return {"Retry-After": str(max(1, math.ceil(seconds)))}
 
 
+STORE_UNAVAILABLE = (
+    "the run store is unavailable (its outcome for this request is unknown); retry later "
+    "with the same idempotency_key, which is safe: a run that did commit is returned, not "
+    "duplicated"
+)
+"""The message of every ``StoreError`` answer: the store's own message (which names the
+database file or server) goes to the log only."""
+
+
 def answer_for(exc: StargraphError) -> ApiError:
     """Map a Stargraph error to its answer through :data:`STARGRAPH_CODES`."""
     if isinstance(exc, WebhookRejected):
@@ -111,7 +123,8 @@ def answer_for(exc: StargraphError) -> ApiError:
         headers = retry_after(exc.retry_after)
     elif entry.retry_after is not None:
         headers = retry_after(entry.retry_after)
-    return ApiError(entry.status, entry.code, str(exc), headers)
+    message = STORE_UNAVAILABLE if isinstance(exc, StoreError) else str(exc)
+    return ApiError(entry.status, entry.code, message, headers)
 
 
 def json_response(

@@ -6,10 +6,10 @@ text or as JSON. No caller may pass a secret as a field. Timestamps are ISO-8601
 millisecond precision and a ``Z`` (``2026-12-04T14:09:26.123Z``).
 
 :func:`configure_logging` sends Stargraph's events, Hypercorn's ``hypercorn.error`` and
-``hypercorn.access`` lines and the access log (``http.access`` on ``stargraph.access``)
-through one handler; :func:`configure_logging_from_env` does the same for
-``hypercorn stargraph.serve.asgi:app`` from ``STARGRAPH_LOG_LEVEL``, ``STARGRAPH_LOG_FORMAT``
-and ``STARGRAPH_ACCESS_LOG``.
+``hypercorn.access`` lines, the access log (``http.access`` on ``stargraph.access``) and
+psycopg's (``psycopg.pool``) warnings through one handler;
+:func:`configure_logging_from_env` does the same for ``hypercorn stargraph.serve.asgi:app``
+from ``STARGRAPH_LOG_LEVEL``, ``STARGRAPH_LOG_FORMAT`` and ``STARGRAPH_ACCESS_LOG``.
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ __all__ = [
 ACCESS_LOGGER = "stargraph.access"
 """The logger of the ``http.access`` lines (INFO); set to WARNING to turn them off."""
 _ROUTED = ("stargraph", "hypercorn.error", "hypercorn.access")
+_LIBRARIES = ("psycopg",)
+"""Libraries whose own lines (``psycopg.pool``'s warnings, say) go through the same handler, at
+WARNING or above (their INFO lines are per-connection chatter)."""
 _LEVELS = ("debug", "info", "warning", "error")
 _FORMATS = ("text", "json")
 _OFF = ("0", "false", "no", "off")
@@ -140,6 +143,11 @@ def configure_logging(level: str = "info", fmt: str = "text", *, access: bool = 
         if name.startswith("hypercorn."):
             logger.filters[:] = [f for f in logger.filters if not isinstance(f, _Reroute)]
             logger.addFilter(_Reroute(handler))
+    for name in _LIBRARIES:
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
+        logger.propagate = False
     logging.getLogger(ACCESS_LOGGER).setLevel(logging.NOTSET if access else logging.WARNING)
 
 

@@ -22,6 +22,8 @@ from stargraph.errors import ConfigError
 __all__ = [
     "InvalidField",
     "Validator",
+    "at_least",
+    "int_at_most",
     "non_negative",
     "non_negative_int",
     "optional",
@@ -92,5 +94,27 @@ def optional(check: Validator) -> Validator:
     def validate(inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
         if value is not None:
             check(inst, attr, value)
+
+    return validate
+
+
+def at_least(low: float, why: str) -> Validator:
+    """A finite number >= *low*; *why* (the reason for the floor) ends the message."""
+
+    def validate(inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
+        positive(inst, attr, value)
+        if value < low:
+            raise _fail(inst, attr, f"must be at least {low:g} ({why}), got {value!r}")
+
+    return validate
+
+
+def int_at_most(high: int, why: str) -> Validator:
+    """An integer 1..*high*; *why* (the reason for the ceiling) ends the message."""
+
+    def validate(inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
+        positive_int(inst, attr, value)
+        if value > high:
+            raise _fail(inst, attr, f"must be at most {high} ({why}), got {value}")
 
     return validate

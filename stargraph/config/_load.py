@@ -79,7 +79,12 @@ def load_config(
 
 def _with_env(cfg: StargraphConfig, env: Mapping[str, str]) -> StargraphConfig:
     if store := env.get("STARGRAPH_STORE"):
-        cfg = attrs.evolve(cfg, store=StoreConfig(url=_check_store(store, "STARGRAPH_STORE")))
+        _check_store(store, "STARGRAPH_STORE")
+        try:
+            _check_sqlite(store)
+        except ConfigError as exc:
+            raise ConfigError(f"STARGRAPH_STORE: {exc}") from None
+        cfg = attrs.evolve(cfg, store=StoreConfig(url=store))
     if bind := env.get("STARGRAPH_BIND"):
         parse_bind(bind, source="STARGRAPH_BIND")
         cfg = attrs.evolve(cfg, serve=attrs.evolve(cfg.serve, bind=bind))
@@ -110,7 +115,7 @@ def _parse(
         cron=tuple(CronSpec.from_table(t) for t in cron_tables),
         webhook=tuple(WebhookSpec.from_table(t, env) for t in webhook_tables),
         plugins=_plugins(root.table("plugins")),
-        deps=dict(root.table("deps").data),
+        deps=_deps(root.table("deps")),
     )
     _unique([*cron_tables, *webhook_tables], "trigger_id", "trigger")
     _unique(webhook_tables, "path", "webhook")
@@ -141,7 +146,38 @@ def _store(t: Table, path: Path | None) -> StoreConfig:
     rest = url.removeprefix("sqlite:///")
     if path is not None and rest != url and not rest.startswith("/") and rest != ":memory:":
         url = "sqlite:///" + str(path.parent / rest)  # relative to the config file's folder
+    try:
+        _check_sqlite(url)
+    except ConfigError as exc:
+        raise t.error("url", str(exc)) from None
     return StoreConfig(url=url)
+
+
+def _check_sqlite(url: str) -> None:
+    """Raise ConfigError for a bad SQLite URL option or a database folder that does not exist."""
+    if not url.startswith("sqlite:///"):
+        return
+    from stargraph.store.sqlite.store import parse_sqlite_url
+
+    db = parse_sqlite_url(url).path
+    folder = Path(db).parent
+    if db != ":memory:" and not folder.is_dir():
+        raise ConfigError(
+            f"the folder {str(folder)!r} of the SQLite database does not exist; create it "
+            "(Stargraph creates the file, not its folder)"
+        )
+
+
+def _deps(t: Table) -> dict[str, Any]:
+    from stargraph.runtime import RESERVED_DEPS
+
+    for key in t.data:
+        if key in RESERVED_DEPS:
+            raise t.error(
+                key,
+                f"is reserved for the runtime ({', '.join(sorted(RESERVED_DEPS))}); rename it",
+            )
+    return dict(t.data)
 
 
 def _serve(t: Table, env: Mapping[str, str]) -> ServeConfig:
@@ -153,9 +189,16 @@ def _serve(t: Table, env: Mapping[str, str]) -> ServeConfig:
     except ConfigError:
         raise t.error("bind", f"expected HOST:PORT such as 127.0.0.1:8080, got {bind!r}") from None
     token_env = t.get_str("api_token_env", None)
-    token = env.get(token_env or DEFAULT_TOKEN_ENV) or None
-    if token_env and token is None:
+    raw = env.get(token_env or DEFAULT_TOKEN_ENV) or None
+    token = raw.strip() if raw else None
+    if token_env and raw is None:
         raise t.error("api_token_env", f"environment variable {token_env} is not set or empty")
+    if raw is not None and not token:
+        raise t.error(
+            "api_token_env",
+            f"environment variable {token_env or DEFAULT_TOKEN_ENV} holds only whitespace; "
+            "set a real token (or unset it)",
+        )
     return ServeConfig(
         bind=bind,
         backend=t.get_choice("backend", BACKENDS, d.backend),

@@ -1,13 +1,15 @@
 """JSON error answers for the app: ``{"error": {"code", "message"}}`` for every failure, never HTML.
 
 Handlers raise :class:`ApiError` for bad input; Stargraph errors map to their status through the
-one table in ``stargraph._http`` (shared with the webhook routes); an unexpected exception is
-logged and answered 500 ``internal`` without its details.
+one table in ``stargraph._http`` (shared with the webhook routes): a ``StoreError`` is ``503
+unavailable`` with ``Retry-After`` and a fixed message (its detail is logged); an unexpected
+exception is logged and answered 500 ``internal`` without its details.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from quart import Quart
@@ -15,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from stargraph._http import HTTP_CODES, ApiError, answer_for, error_response
 from stargraph._log import log_event
-from stargraph.errors import StargraphError
+from stargraph.errors import StargraphError, StoreError, describe_error
 
 __all__ = ["ApiError", "error_response", "install_error_handlers"]
 
@@ -27,6 +29,11 @@ async def _api_error(exc: ApiError) -> Any:
 
 
 async def _stargraph_error(exc: StargraphError) -> Any:
+    if isinstance(exc, StoreError):  # the answer hides the detail (a path, a server): log it
+        log_event(logger, "http.store_failed", logging.ERROR, error=describe_error(exc))
+        from stargraph.serve._state import current_state  # _state imports this module
+
+        current_state().store_failed_at = time.monotonic()
     return answer_for(exc).response()
 
 

@@ -25,6 +25,10 @@ class AppState:
     api_token: str | None = attrs.field(default=None, repr=False)
     runtime: Runtime | None = None
     trigger_blueprints: list[str] = attrs.field(factory=list)
+    #: ``time.monotonic()`` of the last StoreError an API answer reported (``/readyz`` reads it).
+    store_failed_at: float | None = None
+    #: The last ``/readyz`` write probe: ``(monotonic time, None or the failure code)``.
+    last_probe: tuple[float, str | None] | None = None
 
 
 def current_state() -> AppState:

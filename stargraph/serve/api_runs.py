@@ -2,39 +2,31 @@
 
 from __future__ import annotations
 
-import json
+import re
 from typing import Any
 
 from quart import Blueprint, jsonify, request
 
+from stargraph.errors import RunNotFound
 from stargraph.scheduler.cancel import cancel_unless_finished
 from stargraph.scheduler.rerun import retry_run
-from stargraph.serve._auth import require_token
 from stargraph.serve._errors import ApiError
+from stargraph.serve._input import ascii_int, check_text, json_object_body
 from stargraph.serve._state import current_runtime
 from stargraph.store.base import RunFilter, RunStatus, attempt_history
 from stargraph.triggers import MAX_KEY_LENGTH
 from stargraph.views import run_to_json
 
-__all__ = ["MAX_LIMIT", "runs_bp"]
+__all__ = ["CURSOR_PATTERN", "MAX_LIMIT", "runs_bp"]
 
 MAX_LIMIT = 1000
 _BODY_KEYS = {"graph_id", "params", "idempotency_key"}
 _QUERY_KEYS = {"graph_id", "status", "trigger_id", "limit", "cursor"}
+CURSOR_PATTERN = "^[A-Za-z0-9_-]{1,2048}$"
+"""What a page cursor looks like (opaque URL-safe base64); anything else is 400 bad_cursor."""
+_CURSOR = re.compile(CURSOR_PATTERN)
 
 runs_bp = Blueprint("stargraph_runs", __name__)
-runs_bp.before_request(require_token)
-
-
-async def _json_body() -> dict[str, Any]:
-    raw = await request.get_data(as_text=False)
-    try:
-        body = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "bad_json", f"the request body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "bad_body", "the request body must be a JSON object")
-    return body
 
 
 def _run_request(body: dict[str, Any]) -> tuple[str, Any, str | None]:
@@ -47,6 +39,7 @@ def _run_request(body: dict[str, Any]) -> tuple[str, Any, str | None]:
     graph_id, key = body.get("graph_id"), body.get("idempotency_key")
     if not isinstance(graph_id, str) or not graph_id:
         raise ApiError(400, "bad_body", "graph_id must be a non-empty string")
+    check_text(graph_id, "graph_id")
     if key is not None and (not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH):
         raise ApiError(
             400,
@@ -54,6 +47,8 @@ def _run_request(body: dict[str, Any]) -> tuple[str, Any, str | None]:
             f"idempotency_key must be a non-empty string of at most "
             f"{MAX_KEY_LENGTH} characters, or null",
         )
+    if key is not None:
+        check_text(key, "idempotency_key")
     params = body.get("params")
     if params is not None and not isinstance(params, dict):
         raise ApiError(422, "invalid_params", "params must be a JSON object")
@@ -63,7 +58,7 @@ def _run_request(body: dict[str, Any]) -> tuple[str, Any, str | None]:
 @runs_bp.post("/v1/runs")
 async def create_run() -> Any:
     """Enqueue a run durably; answer 202 once it is committed."""
-    graph_id, params, key = _run_request(await _json_body())
+    graph_id, params, key = _run_request(await json_object_body())
     scheduler = current_runtime().scheduler
     done = await scheduler.submit(graph_id, params, key, trigger_source="manual")
     status = "pending"  # as committed; an existing run (deduplicated) may be further along
@@ -73,28 +68,42 @@ async def create_run() -> Any:
     return jsonify(body), 202, {"Location": f"/v1/runs/{done.run_id}"}
 
 
-def _filter() -> tuple[RunFilter, int, str | None]:
+def _query() -> dict[str, str]:
     args = request.args
     if unknown := sorted(set(args.keys()) - _QUERY_KEYS):
         raise ApiError(400, "bad_filter", f"unknown query parameter(s) {', '.join(unknown)}")
-    status = args.get("status") or None
+    out = {}
+    for name in _QUERY_KEYS & set(args.keys()):
+        if len(args.getlist(name)) > 1:
+            raise ApiError(400, "bad_filter", f"{name} is given more than once")
+        value = args.get(name, "")
+        if not value:
+            raise ApiError(400, "bad_filter", f"{name} is empty; omit it to not filter by it")
+        out[name] = check_text(value, name, "bad_filter")
+    return out
+
+
+def _filter() -> tuple[RunFilter, int, str | None]:
+    args = _query()
+    status = args.get("status")
     if status is not None and status not in RunStatus.__members__:
         raise ApiError(
             400,
             "bad_filter",
-            f"status must be one of {', '.join(RunStatus.__members__)}, got {status!r}",
+            f"status must be one of {', '.join(RunStatus.__members__)}, got {status!r:.40}",
         )
-    limit_text = args.get("limit", "50")
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIMIT:
+    limit = ascii_int(args.get("limit", "50"), "limit", 1, MAX_LIMIT, "bad_filter")
+    cursor = args.get("cursor")
+    if cursor is not None and not _CURSOR.fullmatch(cursor):
         raise ApiError(
-            400, "bad_filter", f"limit must be an integer 1..{MAX_LIMIT}, got {limit_text!r}"
+            400, "bad_cursor", "cursor must be the next_cursor of a previous page, unchanged"
         )
     flt = RunFilter(
-        graph_id=args.get("graph_id") or None,
-        trigger_id=args.get("trigger_id") or None,
+        graph_id=args.get("graph_id"),
+        trigger_id=args.get("trigger_id"),
         status=RunStatus(status) if status else None,
     )
-    return flt, int(limit_text), args.get("cursor") or None
+    return flt, limit, cursor
 
 
 @runs_bp.get("/v1/runs")
@@ -104,7 +113,7 @@ async def list_runs() -> Any:
     try:
         page = await current_runtime().scheduler.list_runs(flt, limit=limit, cursor=cursor)
     except ValueError as exc:
-        raise ApiError(400, "bad_cursor", f"invalid cursor {cursor!r}: {exc}") from None
+        raise ApiError(400, "bad_cursor", f"invalid cursor: {exc}") from None
     return {"items": [run_to_json(r) for r in page.items], "next_cursor": page.next_cursor}
 
 
@@ -112,7 +121,7 @@ async def list_runs() -> Any:
 async def get_run(run_id: str) -> Any:
     """Show one run with every attempt (error and traceback included)."""
     scheduler = current_runtime().scheduler
-    run = await scheduler.get_run(run_id)
+    run = await scheduler.get_run(_run_id(run_id))
     earlier = await scheduler.store.list_attempts(run_id)
     return run_to_json(run, attempt_history(run, earlier))
 
@@ -120,13 +129,13 @@ async def get_run(run_id: str) -> Any:
 @runs_bp.post("/v1/runs/<run_id>/cancel")
 async def cancel_run(run_id: str) -> Any:
     """Cancel a pending or running run; 409 ``run_finished`` once it has ended."""
-    return run_to_json(await cancel_unless_finished(current_runtime().scheduler, run_id))
+    return run_to_json(await cancel_unless_finished(current_runtime().scheduler, _run_id(run_id)))
 
 
 @runs_bp.post("/v1/runs/<run_id>/retry")
 async def retry(run_id: str) -> Any:
     """Enqueue a new run retrying a finished one; 409 ``run_not_finished`` before it ended."""
-    done = await retry_run(current_runtime().scheduler, run_id)
+    done = await retry_run(current_runtime().scheduler, _run_id(run_id))
     status = "pending"
     if done.deduplicated:  # this run was retried before: its retry may be further along
         status = str((await current_runtime().scheduler.get_run(done.run_id)).status)
@@ -137,3 +146,11 @@ async def retry(run_id: str) -> Any:
         "retry_of": run_id,
     }
     return jsonify(body), 202, {"Location": f"/v1/runs/{done.run_id}"}
+
+
+def _run_id(run_id: str) -> str:
+    """A path's run id; one no store can hold (NUL, lone surrogate) is a run not found."""
+    try:
+        return check_text(run_id, "run_id")
+    except ApiError:
+        raise RunNotFound(run_id.encode("utf-8", "backslashreplace").decode()) from None

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from quart import Blueprint, jsonify, request
+from quart import Blueprint, jsonify
 
-from stargraph.serve._auth import require_token
 from stargraph.serve._errors import ApiError
+from stargraph.serve._input import check_text, optional_json_object_body
 from stargraph.serve._state import current_runtime
 from stargraph.serve._triggers import describe_all, describe_one, find_trigger, plugin_states
 from stargraph.views import plugin_to_json, run_to_json, trigger_to_json
@@ -16,7 +15,6 @@ from stargraph.views import plugin_to_json, run_to_json, trigger_to_json
 __all__ = ["triggers_bp"]
 
 triggers_bp = Blueprint("stargraph_triggers", __name__)
-triggers_bp.before_request(require_token)
 
 
 @triggers_bp.get("/v1/triggers")
@@ -26,19 +24,17 @@ async def list_triggers() -> Any:
 
 
 async def _note() -> str | None:
-    raw = await request.get_data(as_text=False)
-    if not raw.strip():
+    body = await optional_json_object_body()
+    if body is None:
         return None
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "bad_json", f"the request body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict) or body.keys() - {"note"}:
+    if body.keys() - {"note"}:
         raise ApiError(400, "bad_body", 'the body must be {"note": "..."} or empty')
-    note = body.get("note")
-    if note is not None and not isinstance(note, str):
-        raise ApiError(400, "bad_body", "note must be a string")
-    return note
+    if "note" not in body:
+        return None
+    note = body["note"]
+    if not isinstance(note, str):
+        raise ApiError(400, "bad_body", "note must be a string (omit it for no note)")
+    return check_text(note, "note")
 
 
 @triggers_bp.post("/v1/triggers/<trigger_id>/pause")

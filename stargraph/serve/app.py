@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from quart import Quart
 
+from stargraph.serve._auth import guard_api, usable_token
 from stargraph.serve._errors import install_error_handlers
 from stargraph.serve._state import STATE_KEY, AppState, current_runtime, current_state
 from stargraph.serve.api_runs import runs_bp
@@ -34,9 +35,11 @@ def create_app(backend: str = "asyncio", *, api_token: str | None = None) -> Qua
     else:
         raise ValueError(f"backend must be 'asyncio' or 'trio', got {backend!r}")
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024
-    app.extensions[STATE_KEY] = AppState(backend=backend, api_token=api_token)
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False  # OPTIONS: 405 JSON with Allow, not HTML
+    app.extensions[STATE_KEY] = AppState(backend=backend, api_token=usable_token(api_token))
     for bp in (runs_bp, triggers_bp, ops_bp):
         app.register_blueprint(bp)
+    app.before_request(guard_api)  # every /v1/ route, plugins' included (unless public)
     install_error_handlers(app)
     return app
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import anyio
 from quart import Blueprint, Response, current_app
 
-from stargraph._log import log_event
 from stargraph.serve._errors import error_response
+from stargraph.serve._ready import REASONS, store_not_ready
 from stargraph.serve._state import current_runtime, current_state
 from stargraph.serve.openapi import build_openapi
 
@@ -29,16 +28,12 @@ async def healthz() -> Any:
 
 @ops_bp.get("/readyz")
 async def readyz() -> Any:
-    """Readiness: the runtime is attached, its store answers and its triggers started."""
+    """Readiness: the runtime is attached, its triggers started and its store commits."""
     runtime = current_state().runtime
     if runtime is None or not runtime.ready:
         return error_response(503, "not_ready", "the runtime is not ready", {"Retry-After": "1"})
-    try:
-        with anyio.fail_after(5):
-            await runtime.store.ping()
-    except Exception as exc:
-        log_event(logger, "http.readyz.failed", logging.WARNING, error_type=type(exc).__name__)
-        return error_response(503, "store_unreachable", f"the store does not answer: {exc}")
+    if (reason := await store_not_ready(current_state(), runtime)) is not None:
+        return error_response(503, reason, REASONS[reason], {"Retry-After": "5"})
     return {"status": "ready"}
 
 
@@ -58,4 +53,4 @@ async def metrics() -> Any:
 @ops_bp.get("/openapi.json")
 async def openapi() -> Any:
     """The OpenAPI 3.1 document of this app's real routes."""
-    return build_openapi(current_app)
+    return build_openapi(current_app, token=current_state().api_token is not None)

@@ -100,7 +100,7 @@ async def serve_app(
 
 def check_bind(host: str, token: str | None, insecure: bool) -> None:
     """Refuse a non-loopback *host* without an API token unless *insecure* is set."""
-    if token or insecure or is_loopback(host):
+    if (token and token.strip()) or insecure or is_loopback(host):
         return
     raise ConfigError(
         f"refusing to listen on {host} without an API token: set the variable named by "

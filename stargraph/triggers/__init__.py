@@ -29,6 +29,7 @@ from stargraph.triggers._lifecycle import (
     dispatch_trigger_lifecycle,
 )
 from stargraph.triggers.control import ControllableTrigger, TriggerInfo
+from stargraph.triggers.public import public_route
 
 __all__ = [
     "MAX_KEY_LENGTH",
@@ -44,4 +45,5 @@ __all__ = [
     "check_trigger_id",
     "collect_trigger_routes",
     "dispatch_trigger_lifecycle",
+    "public_route",
 ]

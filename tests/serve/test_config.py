@@ -38,6 +38,7 @@ def test_defaults_without_a_file() -> None:
 
 
 def test_full_file(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()  # the store's folder must exist (the file is created)
     path = _write(
         tmp_path,
         """

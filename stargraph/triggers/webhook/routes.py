@@ -44,6 +44,7 @@ from stargraph.metrics import Metrics
 from stargraph.scheduler.receipt import EnqueueReceipt
 from stargraph.store.base import Nonce
 from stargraph.triggers import Enqueuer, TriggerEvent, TriggerSource
+from stargraph.triggers.public import public_route
 from stargraph.triggers.webhook.deadlines import BodyDeadlines
 from stargraph.triggers.webhook.params import Extractor, make_params
 from stargraph.triggers.webhook.schemes import Delivery, slack_challenge, verify
@@ -262,7 +263,7 @@ async def handle(host: WebhookHost, ep: Endpoint) -> Response:
 
 def build_blueprint(host: WebhookHost, endpoints: Sequence[Endpoint]) -> Blueprint:
     """Return one Blueprint holding a POST route per endpoint."""
-    bp = Blueprint(BLUEPRINT_NAME, __name__)
+    bp = public_route(Blueprint(BLUEPRINT_NAME, __name__))  # signed: no API token
     for index, ep in enumerate(endpoints):
 
         async def view(ep: Endpoint = ep) -> Response:

@@ -57,6 +57,7 @@ def secret_key(scheme: str, secret: str) -> bytes:
     if scheme != "standard-webhooks":
         return secret.encode("utf-8")
     raw = secret.removeprefix(_WHSEC)
+    raw += "=" * (-len(raw) % 4)  # senders' dashboards may drop the padding; their libs add it
     try:
         key = base64.b64decode(raw, validate=True)
     except (binascii.Error, ValueError):
@@ -152,16 +153,36 @@ def _verify_stargraph(
     return _timed(prefix, body, ts, tolerance, _body_hash(body))
 
 
+_STANDARD_NAMES = ("id", "timestamp", "signature")
+
+
+def _standard_prefix(headers: Headers) -> str:
+    """``webhook-`` or ``svix-`` (Svix's default names): whichever set the request uses.
+
+    A request holding headers of both sets is refused rather than verified from a mix.
+    """
+    has = {p: any(f"{p}{n}" in headers for n in _STANDARD_NAMES) for p in ("webhook-", "svix-")}
+    if has["webhook-"] and has["svix-"]:
+        raise _reject(
+            "invalid_header",
+            "the request mixes webhook-id/webhook-timestamp/webhook-signature with "
+            "svix-id/svix-timestamp/svix-signature; send one set only",
+            400,
+        )
+    return "svix-" if has["svix-"] else "webhook-"
+
+
 def _verify_standard(
     headers: Headers, body: bytes, keys: Sequence[bytes], now: int, tolerance: int
 ) -> Delivery:
-    msg_id = _header(headers, "webhook-id")
-    ts_text = _header(headers, "webhook-timestamp")
-    sig_text = _header(headers, "webhook-signature")
-    _message_id(msg_id, "webhook-id")
+    p = _standard_prefix(headers)
+    msg_id = _header(headers, f"{p}id")
+    ts_text = _header(headers, f"{p}timestamp")
+    sig_text = _header(headers, f"{p}signature")
+    _message_id(msg_id, f"{p}id")
     if "." in msg_id:
-        raise _reject("invalid_header", "webhook-id must not contain '.'", 400)
-    ts = _timestamp(ts_text, "webhook-timestamp", now, tolerance)
+        raise _reject("invalid_header", f"{p}id must not contain '.'", 400)
+    ts = _timestamp(ts_text, f"{p}timestamp", now, tolerance)
     sigs = []
     for token in sig_text.split()[:_MAX_TOKENS]:
         version, _, value = token.partition(",")
@@ -173,7 +194,7 @@ def _verify_standard(
             if len(sig) == 32:
                 sigs.append(sig)
     if not sigs:
-        raise _reject("invalid_signature", "webhook-signature holds no well-formed v1 signature")
+        raise _reject("invalid_signature", f"{p}signature holds no well-formed v1 signature")
     prefix = f"{msg_id}.{ts_text}.".encode("ascii")
     _check(keys, prefix, body, sigs)
     return _timed(prefix, body, ts, tolerance, msg_id)

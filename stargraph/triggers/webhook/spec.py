@@ -18,6 +18,18 @@ PARAMS_MODES = ("json", "form", "raw")
 MAX_TRIGGER_ID = 200
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
+_API_PATH = re.compile(r"/(healthz|readyz|metrics|openapi\.json)|/v1/(runs|triggers|plugins)(/.*)?")
+"""The server's own routes: a webhook path among them would be unreachable (or shadow one)."""
+
+
+def _api_route(path: str) -> str | None:
+    """Why *path* cannot be a webhook path (it is an API route), or ``None``."""
+    if not _API_PATH.fullmatch(path.rstrip("/") or "/"):
+        return None
+    return (
+        f"{path!r} is a route of the HTTP API itself, so the webhook would never be reached; "
+        "choose another path, e.g. /hooks/<name>"
+    )
 
 
 def _to_secrets(value: Any) -> tuple[str, ...]:
@@ -57,6 +69,8 @@ class WebhookSpec:
         table.reject_unknown([*names, *_SECRET_KEYS])
         if not table.get_str("path").startswith("/"):
             raise table.error("path", f"must start with '/', got {table.data['path']!r}")
+        if why := _api_route(table.data["path"]):
+            raise table.error("path", why)
         secrets = [_secret(table, key, env, key == "secret_env") for key in _SECRET_KEYS]
         kwargs = table.read_fields(cls, names, _READERS)
         return table.build(cls, {**kwargs, "secrets": tuple(s for s in secrets if s)})
@@ -99,6 +113,8 @@ def _validate(spec: WebhookSpec) -> None:
             f"must start with '/' and hold only URL path characters "
             f"(no '<', '>', '?', '#' or spaces), got {spec.path!r}",
         )
+    if why := _api_route(spec.path):
+        raise _fail(spec, "path", why)
     if not isinstance(spec.graph_id, str) or not spec.graph_id.strip():
         raise _fail(spec, "graph_id", f"must be a non-empty string, got {spec.graph_id!r}")
     if spec.scheme not in SCHEMES:
