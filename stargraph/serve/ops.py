@@ -29,7 +29,10 @@ async def healthz() -> Any:
 
 @ops_bp.get("/readyz")
 async def readyz() -> Any:
-    """Readiness: the runtime is attached, its store answers and its triggers started."""
+    """Readiness: the runtime is attached, its store answers and no trigger plugin ``failed``.
+
+    A ``not_configured`` plugin (installed, its deps absent) is idle and does not count.
+    """
     runtime = current_state().runtime
     if runtime is None or not runtime.ready:
         return error_response(503, "not_ready", "the runtime is not ready", {"Retry-After": "1"})
@@ -39,6 +42,10 @@ async def readyz() -> Any:
     except Exception as exc:
         log_event(logger, "http.readyz.failed", logging.WARNING, error_type=type(exc).__name__)
         return error_response(503, "store_unreachable", f"the store does not answer: {exc}")
+    failed = [s for s in runtime.host.statuses() if s.state == "failed"]
+    if failed:
+        names = "; ".join(f"{s.name} ({s.error or 'failed'})" for s in failed)
+        return error_response(503, "trigger_failed", f"trigger plugin(s) failed: {names}")
     return {"status": "ready"}
 
 
