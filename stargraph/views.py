@@ -9,7 +9,16 @@ if TYPE_CHECKING:
     from stargraph.store.base import Run
     from stargraph.triggers.control import TriggerInfo
 
-__all__ = ["iso", "plugin_to_json", "run_to_json", "trigger_to_json"]
+__all__ = [
+    "DEFAULT_LIST_LIMIT",
+    "iso",
+    "plugin_to_json",
+    "run_to_json",
+    "trigger_to_json",
+]
+
+#: Runs per page when no limit is given: ``GET /v1/runs`` and ``stargraph runs list``.
+DEFAULT_LIST_LIMIT = 50
 
 
 def iso(value: datetime | None) -> str | None:
@@ -56,6 +65,8 @@ def trigger_to_json(info: TriggerInfo, plugin: str, state: str) -> dict[str, Any
         "next_fire": iso(info.next_fire),
         "graph_id": info.graph_id,
         "note": info.note,
+        "schedule": info.schedule,
+        "tz": info.tz,
     }
 
 

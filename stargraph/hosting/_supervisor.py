@@ -85,9 +85,7 @@ class Supervisor:
         expected = None
         if hook == "trigger_init":
             expected = lambda exc: not_configured(exc, h.deps) is not None  # noqa: E731
-        return await acall_hook(
-            self.pm, h.name, h.plugin, hook, kwargs, timeout, expected=expected
-        )
+        return await acall_hook(self.pm, h.name, h.plugin, hook, kwargs, timeout, expected=expected)
 
     async def init(self, h: Hosted) -> None:
         """Call ``trigger_init``; a failure leaves the plugin ``failed`` (never started), absent

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime
 from typing import Any
 
 from quart import Blueprint, jsonify, request
@@ -13,13 +15,13 @@ from stargraph.serve._auth import require_token
 from stargraph.serve._errors import ApiError
 from stargraph.serve._state import current_runtime
 from stargraph.store.base import RunFilter, RunStatus
-from stargraph.views import run_to_json
+from stargraph.views import DEFAULT_LIST_LIMIT, run_to_json
 
 __all__ = ["MAX_LIMIT", "runs_bp"]
 
 MAX_LIMIT = 1000
 _BODY_KEYS = {"graph_id", "params", "idempotency_key"}
-_QUERY_KEYS = {"graph_id", "status", "trigger_id", "limit", "cursor"}
+_QUERY_KEYS = {"graph_id", "status", "trigger_id", "limit", "cursor", "since", "until"}
 
 runs_bp = Blueprint("stargraph_runs", __name__)
 runs_bp.before_request(require_token)
@@ -83,7 +85,7 @@ def _filter() -> tuple[RunFilter, int, str | None]:
             "bad_filter",
             f"status must be one of {', '.join(RunStatus.__members__)}, got {status!r}",
         )
-    limit_text = args.get("limit", "50")
+    limit_text = args.get("limit", str(DEFAULT_LIST_LIMIT))
     if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIMIT:
         raise ApiError(
             400, "bad_filter", f"limit must be an integer 1..{MAX_LIMIT}, got {limit_text!r}"
@@ -92,13 +94,36 @@ def _filter() -> tuple[RunFilter, int, str | None]:
         graph_id=args.get("graph_id") or None,
         trigger_id=args.get("trigger_id") or None,
         status=RunStatus(status) if status else None,
+        enqueued_after=_instant("since"),
+        enqueued_before=_instant("until"),
     )
     return flt, int(limit_text), args.get("cursor") or None
 
 
+def _instant(name: str) -> datetime | None:
+    """``since`` (enqueued at or after) / ``until`` (before): ISO-8601 with an offset."""
+    text = request.args.get(name) or None
+    if text is None:
+        return None
+    text = re.sub(r" (\d\d:\d\d)$", r"+\1", text)  # an unencoded '+' arrives as a space
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        raise ApiError(
+            400,
+            "bad_filter",
+            f"{name} must be an ISO-8601 instant with an offset such as "
+            f"2026-12-01T09:00:00Z, got {text!r}",
+        )
+    return value
+
+
 @runs_bp.get("/v1/runs")
 async def list_runs() -> Any:
-    """List runs newest first, filtered, one page at a time."""
+    """List runs newest first, filtered (``since``/``until`` bound ``enqueued_at``), one page at
+    a time."""
     flt, limit, cursor = _filter()
     try:
         page = await current_runtime().scheduler.list_runs(flt, limit=limit, cursor=cursor)

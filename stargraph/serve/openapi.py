@@ -75,6 +75,8 @@ _LIST_PARAMS = [
     _query("trigger_id", {"type": "string"}),
     _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}),
     _query("cursor", {"type": "string"}),
+    _query("since", {"type": "string", "format": "date-time"}),
+    _query("until", {"type": "string", "format": "date-time"}),
 ]
 _ITEMS = {"Trigger": _ref("Trigger"), "Plugin": _ref("Plugin")}
 
@@ -227,6 +229,8 @@ SCHEMAS: dict[str, Any] = {
         next_fire=_TIME,
         graph_id=_NULL_STR,
         note=_NULL_STR,
+        schedule=_NULL_STR,
+        tz=_NULL_STR,
     ),
     "Plugin": _obj(
         ["name", "state", "error"],

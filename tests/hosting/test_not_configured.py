@@ -91,4 +91,3 @@ async def test_asyncio_only_plugin_on_trio_fails_once_with_the_reason(
             "asyncio-only (uses asyncio.create_task)"
         )
         assert (seed.starts, status.restarts) == (1, 0)
-
