@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, TypeAlias
 
 from stargraph import __version__
 from stargraph.views import DEFAULT_LIST_LIMIT
 
 __all__ = ["build_parser"]
 
-Sub = argparse._SubParsersAction[argparse.ArgumentParser]
+Sub: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 _STATUSES = ["pending", "running", "succeeded", "failed", "cancelled"]
 _WHERE = """
 where: the config is --config, else $STARGRAPH_CONFIG, else ./stargraph.toml; the server is

@@ -33,8 +33,10 @@ class Progress:
             sys.stderr.write(f"stargraph: [{time.monotonic() - self._began:6.1f}s] {text}\n")
 
     def begin(self, run_id: str, node_id: str) -> None:
-        """Remember the run this process waits for."""
+        """Remember the run this process waits for; it is queued (committed) by now."""
         self.run_id, self.node_id = run_id, node_id
+        self._seen = ("pending", 1)
+        self._say(f"queued: run {run_id}")
 
     def _where(self, run: Run) -> str:
         if run.lease_owner is None:

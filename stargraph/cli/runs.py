@@ -127,7 +127,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if args.wide:
         print_table(rows, WIDE_COLUMNS)
     else:
-        print_table(rows, NARROW_COLUMNS, width=terminal_width(), shrink=["graph_id", "error_text"])
+        print_table(rows, NARROW_COLUMNS, width=terminal_width(), shrink=["error_text", "graph_id"])
     if out.next_cursor:
         sys.stdout.write(f"more: --cursor {out.next_cursor}\n")
     return 0
