@@ -19,6 +19,7 @@ from stargraph.lifecycle import LifecycleState
 from stargraph.plugin import TriggerAdapter, hookspecs
 from stargraph.runtime import Runtime
 from stargraph.scheduler import Graph, RunContext, SchedulerSettings
+from stargraph.scheduler.facade import PluginScheduler
 from stargraph.store import RunFilter, RunStatus
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "fswatch"
@@ -106,7 +107,9 @@ async def test_runtime_hosts_triggers_that_make_real_runs(sqlite_url: str) -> No
     assert not rt.ready
     assert tick.stopped
     deps = tick.deps
-    assert deps["scheduler"] is rt.scheduler and deps["store"] is rt.store
+    # the plugin's own view of the runtime's scheduler (its runs are recorded as "plugin")
+    assert isinstance(deps["scheduler"], PluginScheduler) and deps["scheduler"].trigger_id == "tick"
+    assert deps["scheduler"].scheduler is rt.scheduler and deps["store"] is rt.store
     assert deps["clock"] is rt.clock and deps["metrics"] is rt.metrics
     assert deps["greeting"] == "hi" and "task_group" in deps
     assert b"stargraph_runs_finished" in rt.metrics.render()

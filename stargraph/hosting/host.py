@@ -33,10 +33,19 @@ from stargraph.metrics import Metrics
 from stargraph.plugin._adapter import unwrap
 from stargraph.plugin._report import load_report
 from stargraph.plugin.triggers_dispatcher import plugins_in_load_order
+from stargraph.scheduler.facade import scheduler_for_plugin
 
 __all__ = ["TriggerHost"]
 
 _REPORT_STATES = {"disabled": PluginState.disabled, "load_failed": PluginState.load_failed}
+
+
+def _plugin_deps(shared: dict[str, Any], name: str, task_group: object) -> dict[str, Any]:
+    """The plugin's own deps: its task group, and the scheduler as seen by that plugin."""
+    deps = dict(shared, task_group=task_group)
+    if "scheduler" in deps:
+        deps["scheduler"] = scheduler_for_plugin(deps["scheduler"], name)
+    return deps
 
 
 class TriggerHost(AsyncContextManagerMixin):
@@ -75,7 +84,7 @@ class TriggerHost(AsyncContextManagerMixin):
         h = Hosted(
             name=name,
             plugin=plugin,
-            deps=dict(shared, task_group=task_group),
+            deps=_plugin_deps(shared, name, task_group),
             task_group=task_group,
             metrics=metrics,
         )

@@ -14,8 +14,8 @@ import anyio
 from anyio.abc import TaskStatus
 
 from stargraph._log import log_event
+from stargraph._wakeup import Waker
 from stargraph.clock import Clock
-from stargraph.scheduler._signals import Waker
 from stargraph.scheduler.executor import Executor
 from stargraph.scheduler.graphs import GraphRegistry
 from stargraph.scheduler.settings import SchedulerSettings

@@ -9,7 +9,6 @@ rest are cancelled and their leases released, and queued enqueues are committed.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import secrets
 import socket
@@ -17,13 +16,12 @@ import uuid
 from collections.abc import AsyncGenerator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any, Self, TypeGuard
+from typing import Any, Self
 
 import anyio
 from anyio import AsyncContextManagerMixin
 from anyio.abc import TaskStatus
 
-from stargraph._json import ensure_json_object
 from stargraph._log import log_event
 from stargraph.clock import Clock, SystemClock
 from stargraph.errors import (
@@ -34,10 +32,11 @@ from stargraph.errors import (
 )
 from stargraph.lifecycle import LifecycleState
 from stargraph.metrics import Metrics
+from stargraph.scheduler._params import PLANNED_SOURCES, snapshot_params, stored_source
 from stargraph.scheduler.dispatcher import Dispatcher
 from stargraph.scheduler.executor import Executor
 from stargraph.scheduler.graphs import Graph, GraphRegistry
-from stargraph.scheduler.intake import Intake, IntakeItem
+from stargraph.scheduler.intake import Intake
 from stargraph.scheduler.maintenance import Maintenance
 from stargraph.scheduler.receipt import Enqueued, EnqueueReceipt
 from stargraph.scheduler.settings import SchedulerSettings
@@ -52,65 +51,22 @@ from stargraph.store.base import (
     RunStatus,
     RunStore,
 )
+from stargraph.triggers import (
+    TriggerEvent,
+    TriggerSource,
+    check_fire_time,
+    check_idempotency_key,
+)
 
 __all__ = ["Scheduler"]
 
 logger = logging.getLogger("stargraph.scheduler")
 
 _CLEANUP_BOUND = 10.0  # seconds each shutdown cleanup step may take after the grace period
-MAX_KEY_LENGTH = 512
 
 
 def _node_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-def _check_key(key: object) -> str:
-    if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
-        raise InvalidParams(
-            f"idempotency_key must be a non-empty string of at most {MAX_KEY_LENGTH} characters, "
-            f"got {key!r:.80}; derive it from the signal or omit it for a random one"
-        )
-    return key
-
-
-def _is_flat_json(params: object) -> TypeGuard[dict[str, Any]]:
-    """True for a plain dict of string keys and str/int/bool/None/finite-float values."""
-    if type(params) is not dict:
-        return False
-    for key, value in params.items():
-        if type(key) is not str:
-            return False
-        kind = type(value)
-        if not (
-            value is None
-            or kind is str
-            or kind is int
-            or kind is bool
-            or (kind is float and math.isfinite(value))
-        ):
-            return False
-    return True
-
-
-def _snapshot(params: object, graph_id: str) -> dict[str, Any]:
-    """Return a private JSON-object copy of *params*; InvalidParams if it is not one."""
-    if params is None:
-        return {}
-    if _is_flat_json(params):  # the common case: a shallow copy is already a snapshot
-        return dict(params)
-    try:
-        return ensure_json_object(params, f"params of graph {graph_id!r}")
-    except ValueError as exc:
-        raise InvalidParams(str(exc)) from None
-
-
-def _check_fire(fire: object) -> datetime | None:
-    if fire is None:
-        return None
-    if not isinstance(fire, datetime) or fire.utcoffset() is None:
-        raise InvalidParams(f"scheduled_fire must be a timezone-aware datetime, got {fire!r}")
-    return fire
 
 
 class Scheduler(AsyncContextManagerMixin):
@@ -316,40 +272,83 @@ class Scheduler(AsyncContextManagerMixin):
         idempotency_key: str | None = None,
         *,
         trigger_id: str | None = None,
-        trigger_source: str = "manual",
+        trigger_source: TriggerSource | str = TriggerSource.manual,
         scheduled_fire: datetime | None = None,
         cursor: CursorAdvance | None = None,
         nonce: Nonce | None = None,
     ) -> EnqueueReceipt:
         """Queue a run without waiting; ``await`` the receipt for the durable outcome.
 
-        Raises at once: UnknownGraph, InvalidParams (params not a JSON object, a bad key or
-        fire time), SchedulerBusy (intake full), SchedulerClosed (not running). A *cursor*
-        or webhook *nonce* commits in the run's transaction (``Enqueued.replay`` reports a
-        nonce already recorded).
+        Raises at once: UnknownGraph, InvalidParams (params not a JSON object, a bad key, fire
+        time or trigger source), SchedulerBusy (intake full), SchedulerClosed (not running). A
+        *cursor* or webhook *nonce* commits in the run's transaction (``Enqueued.replay``
+        reports a nonce already recorded).
         """
         if self._state is not LifecycleState.running:
-            raise SchedulerClosed(f"The scheduler is {self._state}; enqueue needs a running one")
+            raise self._closed()
         graph = self.graphs.get(graph_id)
-        clean = _snapshot(params, graph_id)
-        key = uuid.uuid4().hex if idempotency_key is None else _check_key(idempotency_key)
+        clean = snapshot_params(params, graph_id)
+        if idempotency_key is None:
+            key = uuid.uuid4().hex
+        else:
+            key = check_idempotency_key(idempotency_key, error=InvalidParams)
+        if scheduled_fire is not None:
+            check_fire_time(scheduled_fire, error=InvalidParams)
+        source = stored_source(trigger_source)
+        return self._put(graph, clean, key, trigger_id, source, scheduled_fire, cursor, nonce)
+
+    def emit(
+        self,
+        event: TriggerEvent,
+        *,
+        graph_id: str,
+        source: TriggerSource = TriggerSource.plugin,
+        cursor: CursorAdvance | None = None,
+        nonce: Nonce | None = None,
+    ) -> EnqueueReceipt:
+        """Queue a run of *graph_id* for a :class:`TriggerEvent`; like :meth:`enqueue`.
+
+        The event's payload becomes the params, its key and trigger id are the run's; its
+        ``scheduled_fire`` is recorded for time-based sources only (``source.planned``).
+        """
+        if self._state is not LifecycleState.running:
+            raise self._closed()
+        graph = self.graphs.get(graph_id)
+        clean = snapshot_params(event.payload, graph_id)
+        value = stored_source(source)
+        fire = event.scheduled_fire if value in PLANNED_SOURCES else None
+        key, trigger_id = event.idempotency_key, event.trigger_id
+        return self._put(graph, clean, key, trigger_id, value, fire, cursor, nonce)
+
+    def _closed(self) -> SchedulerClosed:
+        return SchedulerClosed(f"The scheduler is {self._state}; enqueue needs a running one")
+
+    def _put(
+        self,
+        graph: Graph,
+        params: dict[str, Any],
+        key: str,
+        trigger_id: str | None,
+        source: str,
+        fire: datetime | None,
+        cursor: CursorAdvance | None,
+        nonce: Nonce | None = None,
+    ) -> EnqueueReceipt:
         now = self.clock.now()
         run = NewRun(
             run_id=uuid.uuid4().hex,
-            graph_id=graph_id,
+            graph_id=graph.graph_id,
             idempotency_key=key,
-            params=clean,
+            params=params,
             trigger_id=trigger_id,
-            trigger_source=trigger_source,
-            scheduled_fire=_check_fire(scheduled_fire),
+            trigger_source=source,
+            scheduled_fire=fire,
             enqueued_at=now,
             not_before=now,
             max_attempts=graph.policy.max_attempts,
         )
-        receipt = EnqueueReceipt(graph_id=graph_id, idempotency_key=key)
-        self._intake.put(
-            IntakeItem(request=EnqueueRequest(run=run, cursor=cursor, nonce=nonce), receipt=receipt)
-        )
+        receipt = EnqueueReceipt(graph_id=graph.graph_id, idempotency_key=key)
+        self._intake.put(EnqueueRequest(run=run, cursor=cursor, nonce=nonce), receipt)
         return receipt
 
     async def submit(
@@ -359,7 +358,7 @@ class Scheduler(AsyncContextManagerMixin):
         idempotency_key: str | None = None,
         *,
         trigger_id: str | None = None,
-        trigger_source: str = "manual",
+        trigger_source: TriggerSource | str = TriggerSource.manual,
         scheduled_fire: datetime | None = None,
         cursor: CursorAdvance | None = None,
         nonce: Nonce | None = None,

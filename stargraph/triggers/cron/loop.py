@@ -3,8 +3,13 @@
 Per spec the loop keeps two things: its next planned fire (epoch seconds, or None while
 paused or finished) and a paused flag. Heap items are single ints, ``fire << 24 | index``; an
 item whose fire no longer equals the spec's next fire is stale and dropped when popped. Each
-fire is enqueued with its cursor advance (one transaction in the store); receipts are awaited
-by a collector task, and a fire whose enqueue failed or found the intake full is retried.
+fire is emitted as a :class:`~stargraph.triggers.TriggerEvent` with its cursor advance (one
+transaction in the store); receipts are awaited by a collector task, and a fire whose enqueue
+failed or found the intake full is retried.
+
+Error policy: a fire refused by the scheduler (busy, closed) or whose commit failed is retried;
+a fire whose graph or params became invalid is skipped and logged; a store error while reading
+cursors or pause flags ends the loop (the plugin's supervisor decides about a restart).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import logging
 import math
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import anyio
 from anyio.abc import TaskStatus
@@ -22,10 +27,13 @@ from anyio.lowlevel import checkpoint
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from stargraph._log import log_event
+from stargraph._wakeup import Waker
 from stargraph.clock import Clock
 from stargraph.errors import SchedulerBusy, SchedulerClosed, StargraphError, StoreError
 from stargraph.metrics import Metrics
+from stargraph.scheduler.receipt import EnqueueReceipt
 from stargraph.store.base import CursorAdvance, RunStore
+from stargraph.triggers import Enqueuer, TriggerEvent, TriggerSource
 from stargraph.triggers.cron.policy import CatchUp, next_fire, plan_missed
 from stargraph.triggers.cron.schedule import from_epoch, to_epoch
 from stargraph.triggers.cron.spec import CronSpec
@@ -34,6 +42,7 @@ __all__ = ["LATE_GRACE", "CronLoop", "fire_key"]
 
 logger = logging.getLogger("stargraph.triggers.cron")
 
+# perf: benchmarks/cron_startup.py (memory per spec), cron_burst.py: one int per heap item
 _SHIFT = 24
 _MASK = (1 << _SHIFT) - 1
 LATE_GRACE = 10  # seconds: a fire later than this (clock jump, stall) is a missed fire
@@ -45,7 +54,7 @@ LABEL_LIMIT = 1000  # above this many specs, cron metrics share the trigger_id l
 CURSOR_WRITERS = 64  # new specs' cursors stored concurrently (group-committed on SQLite)
 _YIELD_EVERY = 256
 
-Receipt = tuple[Any, int, int]  # (EnqueueReceipt, fire epoch, spec index)
+Receipt = tuple[EnqueueReceipt, int, int]  # (receipt, fire epoch, spec index)
 CursorWrite = tuple[str, int]  # (trigger id, cursor epoch) stored without a run
 
 
@@ -67,9 +76,10 @@ class _SharedNext:
         return self._memo[key]
 
 
-def fire_key(trigger_id: str, fire: int) -> str:
-    """The idempotency key of the planned fire at epoch *fire*."""
-    return f"cron:{trigger_id}:{from_epoch(fire).isoformat()}"
+def fire_key(trigger_id: str, fire: int, iso: str | None = None) -> str:
+    """The idempotency key of the planned fire at epoch *fire* (DESIGN §5a); *iso* may pass
+    ``from_epoch(fire).isoformat()`` when the caller already has it."""
+    return f"cron:{trigger_id}:{from_epoch(fire).isoformat() if iso is None else iso}"
 
 
 class CronLoop:
@@ -79,7 +89,7 @@ class CronLoop:
         self,
         specs: Sequence[CronSpec],
         *,
-        scheduler: Any,
+        scheduler: Enqueuer,
         store: RunStore,
         clock: Clock,
         metrics: Metrics,
@@ -93,12 +103,13 @@ class CronLoop:
         self._heap: list[int] = []
         self._retry: list[tuple[int, int]] = []
         self._retry_at: float | None = None
-        self._wake: anyio.Event | None = None
+        self._waker = Waker()
         self._send: MemoryObjectSendStream[Receipt] | None = None
         self._cursors: MemoryObjectSendStream[CursorWrite] | None = None
         self._new: list[int] = []
         self._started_at = 0
         self._per_trigger_labels = len(specs) <= LABEL_LIMIT
+        # perf: benchmarks/cron_burst.py (one datetime and ISO text per burst, not per spec)
         self._last_fire = (-1, from_epoch(0), "")  # (epoch, datetime, ISO text) of a fire
 
     # -- state --------------------------------------------------------------------------------
@@ -129,8 +140,7 @@ class CronLoop:
 
     def wake(self) -> None:
         """Make the loop recompute its wake-up time now."""
-        if self._wake is not None:
-            self._wake.set()
+        self._waker.wake()
 
     # -- start-up -------------------------------------------------------------------------------
 
@@ -231,7 +241,6 @@ class CronLoop:
         targets = [] if not self._heap else [float(self._heap[0] >> _SHIFT)]
         if self._retry_at is not None:
             targets.append(self._retry_at)
-        self._wake = wake = anyio.Event()
         async with anyio.create_task_group() as tg:
 
             async def sleeper(when: float) -> None:
@@ -239,13 +248,12 @@ class CronLoop:
                 tg.cancel_scope.cancel()
 
             async def waker() -> None:
-                await wake.wait()
+                await self._waker.wait()
                 tg.cancel_scope.cancel()
 
             if targets:
                 tg.start_soon(sleeper, min(targets))
             tg.start_soon(waker)
-        self._wake = None
 
     # -- enqueueing -----------------------------------------------------------------------------
 
@@ -270,21 +278,28 @@ class CronLoop:
             assert self._cursors is not None
             self._cursors.send_nowait((spec.trigger_id, plan.cursor))
 
-    def _enqueue(self, i: int, fire: int) -> None:
+    def _event(self, i: int, fire: int) -> TriggerEvent:
         spec = self.specs[i]
         if fire != self._last_fire[0]:
             when = from_epoch(fire)
             self._last_fire = (fire, when, when.isoformat())
         _, when, iso = self._last_fire
+        return TriggerEvent(
+            trigger_id=spec.trigger_id,
+            scheduled_fire=when,
+            idempotency_key=fire_key(spec.trigger_id, fire, iso),
+            payload=spec.params,
+        )
+
+    def _enqueue(self, i: int, fire: int) -> None:
+        spec = self.specs[i]
         try:
-            receipt = self.scheduler.enqueue(
-                spec.graph_id,
-                spec.params,
-                f"cron:{spec.trigger_id}:{iso}",
-                trigger_id=spec.trigger_id,
-                trigger_source="cron",
-                scheduled_fire=when,
-                cursor=CursorAdvance(trigger_id=spec.trigger_id, cursor=when),
+            event = self._event(i, fire)
+            receipt = self.scheduler.emit(
+                event,
+                graph_id=spec.graph_id,
+                source=TriggerSource.cron,
+                cursor=CursorAdvance(trigger_id=spec.trigger_id, cursor=event.scheduled_fire),
             )
         except (SchedulerBusy, SchedulerClosed) as exc:
             self._schedule_retry(i, fire, BUSY_RETRY if isinstance(exc, SchedulerBusy) else 1.0)
@@ -296,7 +311,7 @@ class CronLoop:
                 "cron.fire.refused",
                 logging.ERROR,
                 trigger_id=spec.trigger_id,
-                fire=when.isoformat(),
+                fire=from_epoch(fire).isoformat(),
                 error=f"{type(exc).__name__}: {exc}",
             )
             return
@@ -322,7 +337,7 @@ class CronLoop:
             for receipt, fire, i in batch:
                 await self._settle(receipt, fire, i)
 
-    async def _settle(self, receipt: Any, fire: int, i: int) -> None:
+    async def _settle(self, receipt: EnqueueReceipt, fire: int, i: int) -> None:
         try:
             result = await receipt
         except Exception as exc:

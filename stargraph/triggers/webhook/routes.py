@@ -1,11 +1,12 @@
 """The webhook Blueprint: one POST route per spec, written once for Quart and QuartTrio.
 
 Order of checks: paused → size limit (413 before reading more than the limit) → headers,
-timestamp window and signature → params → durable enqueue, which records the replay nonce in
-the same transaction as the run (one commit per delivery) → 202, or 409 when the nonce was
-already recorded. A replay of an accepted delivery always maps to the same idempotency key,
-so it only deduplicates onto the existing run; and since the nonce commits with the run, a
-delivery whose commit failed consumed no nonce and can be retried as is.
+timestamp window and signature → params → durable enqueue (a :class:`TriggerEvent` emitted
+with source ``webhook``), which records the replay nonce in the same transaction as the run
+(one commit per delivery) → 202, or 409 when the nonce was already recorded. A replay of an
+accepted delivery always maps to the same idempotency key, so it only deduplicates onto the
+existing run; and since the nonce commits with the run, a delivery whose commit failed
+consumed no nonce and can be retried as is.
 
 Every refusal is a JSON ``{"error": {"code", "message"}}`` answer written by ``stargraph._http``
 (whose code table the REST API shares: a full intake is ``503 scheduler_busy`` on both), is
@@ -32,13 +33,17 @@ from stargraph._log import log_event
 from stargraph.clock import Clock
 from stargraph.errors import (
     InvalidParams,
+    InvalidTriggerEvent,
     SchedulerBusy,
     SchedulerClosed,
     StoreError,
     UnknownGraph,
     WebhookRejected,
 )
+from stargraph.metrics import Metrics
+from stargraph.scheduler.receipt import EnqueueReceipt
 from stargraph.store.base import Nonce
+from stargraph.triggers import Enqueuer, TriggerEvent, TriggerSource
 from stargraph.triggers.webhook.deadlines import BodyDeadlines
 from stargraph.triggers.webhook.params import Extractor, make_params
 from stargraph.triggers.webhook.schemes import Delivery, slack_challenge, verify
@@ -64,13 +69,13 @@ class WebhookHost(Protocol):
     """What the routes need from the trigger that owns them."""
 
     @property
-    def scheduler(self) -> Any: ...
+    def scheduler(self) -> Enqueuer: ...
 
     @property
     def clock(self) -> Clock: ...
 
     @property
-    def metrics(self) -> Any: ...
+    def metrics(self) -> Metrics | None: ...
 
     @property
     def deadlines(self) -> BodyDeadlines | None: ...
@@ -142,16 +147,19 @@ def _timed_out(timeout: float) -> WebhookRejected:
 
 
 def _enqueue(
-    host: WebhookHost, spec: WebhookSpec, params: dict[str, Any], key: str, nonce: Nonce | None
-) -> Any:
+    host: WebhookHost,
+    spec: WebhookSpec,
+    params: dict[str, Any],
+    key: str,
+    now: datetime,
+    nonce: Nonce | None,
+) -> EnqueueReceipt:
     try:
-        return host.scheduler.enqueue(
-            spec.graph_id,
-            params,
-            key,
-            trigger_id=spec.trigger_id,
-            trigger_source="webhook",
-            nonce=nonce,
+        event = TriggerEvent(
+            trigger_id=spec.trigger_id, scheduled_fire=now, idempotency_key=key, payload=params
+        )
+        return host.scheduler.emit(
+            event, graph_id=spec.graph_id, source=TriggerSource.webhook, nonce=nonce
         )
     except SchedulerClosed:
         raise _Unavailable("unavailable", "the scheduler is not running", 5) from None
@@ -159,6 +167,8 @@ def _enqueue(
         raise _Unavailable(
             "graph_unavailable", f"graph {spec.graph_id!r} is not registered on this node", 30
         ) from None
+    except InvalidTriggerEvent as exc:
+        raise WebhookRejected("invalid_params", str(exc), 422) from None
 
 
 def _nonce(spec: WebhookSpec, delivery: Delivery, now: datetime) -> Nonce | None:
@@ -201,7 +211,7 @@ async def _accept(host: WebhookHost, ep: Endpoint) -> Response:
         return _json(200, {"challenge": challenge})  # Slack's signed endpoint check: no run
     params = await make_params(spec.params, ep.extractor, body, headers)
     key = f"{spec.trigger_id}:{delivery.dedup_id}"
-    enqueued = await _enqueue(host, spec, params, key, _nonce(spec, delivery, now))
+    enqueued = await _enqueue(host, spec, params, key, now, _nonce(spec, delivery, now))
     if enqueued.replay:
         raise _replay()
     host.accepted(spec.trigger_id, now)

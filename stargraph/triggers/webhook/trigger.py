@@ -13,7 +13,9 @@ from quart import Blueprint
 from stargraph._log import log_event
 from stargraph.clock import Clock, SystemClock
 from stargraph.errors import ConfigError, StargraphRuntimeError, StoreError, TriggerNotFound
+from stargraph.metrics import Metrics
 from stargraph.store.base import RunFilter
+from stargraph.triggers import Enqueuer
 from stargraph.triggers.control import TriggerInfo
 from stargraph.triggers.webhook.deadlines import BodyDeadlines
 from stargraph.triggers.webhook.params import load_extractor
@@ -68,17 +70,19 @@ class WebhookTrigger:
         self._endpoints: dict[str, Endpoint] = {}
         self._paused: dict[str, tuple[bool, str | None]] = {}
         self._last: dict[str, datetime] = {}
-        self._scheduler: Any = None
+        self._scheduler: Enqueuer | None = None
         self._store: Any = None
         self._clock: Clock = SystemClock()
-        self._metrics: Any = None
+        self._metrics: Metrics | None = None
         self._task_group: Any = None
         self._deadlines = BodyDeadlines()
 
     # -- what the routes read ------------------------------------------------------------------
 
     @property
-    def scheduler(self) -> Any:
+    def scheduler(self) -> Enqueuer:
+        if self._scheduler is None:
+            raise StargraphRuntimeError("WebhookTrigger requires init(deps) with deps['scheduler']")
         return self._scheduler
 
     @property
@@ -90,7 +94,7 @@ class WebhookTrigger:
         return self._clock
 
     @property
-    def metrics(self) -> Any:
+    def metrics(self) -> Metrics | None:
         return self._metrics
 
     @property
@@ -111,7 +115,7 @@ class WebhookTrigger:
         self._endpoints = {}
         if not specs:
             return
-        scheduler = deps.get("scheduler")
+        scheduler: Enqueuer | None = deps.get("scheduler")
         if scheduler is None:
             raise StargraphRuntimeError("WebhookTrigger requires deps['scheduler']")
         _check_unique(specs)
