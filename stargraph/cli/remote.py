@@ -26,8 +26,7 @@ TRIGGER_COLUMNS = [
     ("graph_id", "GRAPH"),
     ("schedule", "SCHEDULE"),
     ("tz", "TZ"),
-    ("paused", "PAUSED"),
-    ("state", "STATE"),
+    ("state_or_paused", "STATE"),
     ("next_local", "NEXT (TZ)"),
     ("next_utc", "NEXT (UTC)"),
 ]
@@ -68,7 +67,10 @@ def _call(args: argparse.Namespace, method: str, path: str, body: Any = None) ->
 
 
 def trigger_row(item: dict[str, Any]) -> dict[str, Any]:
-    """One trigger of ``GET /v1/triggers`` with its next fire in its own zone and in UTC."""
+    """One trigger of ``GET /v1/triggers`` with its next fire in its own zone and in UTC.
+
+    The narrow table's STATE says ``paused`` for a paused trigger, else its plugin's state.
+    """
     row = dict(item)
     nxt = datetime.fromisoformat(item["next_fire"]) if item.get("next_fire") else None
     zone = None
@@ -76,6 +78,7 @@ def trigger_row(item: dict[str, Any]) -> dict[str, Any]:
         zone = ZoneInfo(item["tz"]) if item.get("tz") else None
     local = nxt.astimezone(zone) if nxt is not None and zone is not None else None
     row.update(
+        state_or_paused="paused" if item.get("paused") else item.get("state"),
         next_utc=short_time(nxt),
         next_local=None if local is None else local.strftime("%m-%d %H:%M:%S"),
         next_local_iso=None if local is None else local.isoformat(),
@@ -99,7 +102,7 @@ def cmd_triggers(args: argparse.Namespace) -> int:
     if args.wide:
         print_table(rows, WIDE_TRIGGER_COLUMNS)
     else:
-        shrink = ["trigger_id", "graph_id", "schedule", "tz"]
+        shrink = ["trigger_id", "schedule", "graph_id"]
         print_table(rows, TRIGGER_COLUMNS, width=terminal_width(), shrink=shrink)
     return 0
 

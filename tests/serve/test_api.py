@@ -414,8 +414,12 @@ async def test_cli_lists_triggers_and_plugins(
     monkeypatch.delenv("STARGRAPH_CONFIG", raising=False)
     code = await anyio.to_thread.run_sync(main, ["triggers", "list", "--url", server.url])
     out = capsys.readouterr().out
-    assert code == 0 and out.splitlines()[0].split()[:3] == ["TRIGGER", "PLUGIN", "KIND"]
+    assert code == 0 and out.splitlines()[0].split()[:4] == ["TRIGGER", "GRAPH", "SCHEDULE", "TZ"]
     assert "cron:yearly" in out and "webhook:test" in out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    code = await anyio.to_thread.run_sync(main, ["triggers", "list", "--wide", "--url", server.url])
+    out = capsys.readouterr().out
+    assert code == 0 and out.splitlines()[0].split()[:3] == ["TRIGGER", "PLUGIN", "KIND"]
     code = await anyio.to_thread.run_sync(main, ["plugins", "list", "--json", "--url", server.url])
     items = json.loads(capsys.readouterr().out)["items"]
     assert code == 0 and "stargraph:stargraph.triggers:cron" in {i["name"] for i in items}
