@@ -69,18 +69,21 @@ class Progress:
             await anyio.sleep(min(poll, 0.2))
         raise RuntimeError("Progress.follow() before begin()")
 
-    def interrupted(self) -> None:
-        """Say what happens to the run after Ctrl-C."""
+    def interrupted(self, final: Run | None) -> None:
+        """Say what happened to the run after Ctrl-C; *final* is how the store holds it now."""
         if self.run_id is None:
             sys.stderr.write("stargraph: interrupted\n")
             return
-        here = self.last is not None and self.last.lease_owner == self.node_id
-        fate = (
-            "it was running in this process, which hands it back to the store on exit: it runs "
-            "again on the next scheduler that claims it (a server, or `stargraph run --wait`)"
-            if here
-            else "the run keeps going on the server"
-        )
-        sys.stderr.write(
-            f"stargraph: interrupted; {fate}. Cancel it with: stargraph runs cancel {self.run_id}\n"
-        )
+        cancel = f"Cancel it with: stargraph runs cancel {self.run_id}"
+        if final is not None and final.finished:
+            fate = f"the run {final.status} while this process stopped (it drained in time)"
+            cancel = ""
+        elif final is not None and final.status == "pending":
+            fate = (
+                "the run was handed back to the store: it runs again on the next scheduler "
+                "that claims it (a server, or `stargraph run --wait`)"
+            )
+        else:
+            where = final.lease_owner if final is not None else None
+            fate = f"the run keeps going on the server{f' ({where})' if where else ''}"
+        sys.stderr.write(f"stargraph: interrupted; {fate}.{' ' + cancel if cancel else ''}\n")

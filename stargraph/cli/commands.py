@@ -96,13 +96,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         done, run = anyio.run(partial(_submit, cfg, args, progress), backend=cfg.serve.backend)
     except KeyboardInterrupt:
-        progress.interrupted()
+        progress.interrupted(_final(cfg, progress.run_id))
         return 130
     if not args.wait:
         body = {"run_id": done.run_id, "status": str(run.status), "deduplicated": done.deduplicated}
         print_json(body) if args.json else print_record(body)
         return 0
     return _finished(args, run)
+
+
+def _final(cfg: StargraphConfig, run_id: str | None) -> Run | None:
+    """The run as the store holds it after this process stopped (``None`` if unknown)."""
+
+    async def read() -> Run | None:
+        async with opened_store(cfg) as store:
+            return await store.get_run(run_id) if run_id else None
+
+    try:
+        return anyio.run(read, backend=cfg.serve.backend)
+    except (Exception, KeyboardInterrupt):
+        return None
 
 
 def _finished(args: argparse.Namespace, run: Run) -> int:

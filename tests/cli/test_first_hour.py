@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -179,3 +180,32 @@ def test_every_command_has_an_example(capsys: pytest.CaptureFixture[str]) -> Non
         assert "examples:\n  " in out and "stargraph " in out.split("examples:")[1], path
     with pytest.raises(SystemExit):
         main(["serve", "--json"])  # --json only where it does something
+
+
+def test_ctrl_c_says_what_happens_to_the_run(project: Path) -> None:
+    (project.parent / "sleepy.py").write_text(
+        "import anyio\n\nasync def nap(params, ctx):\n    await anyio.sleep(60)\n"
+    )
+    with project.open("a") as fh:
+        fh.write('[graphs.nap]\ntarget = "sleepy:nap"\n[serve]\ngraceful_timeout = 1\n')
+    proc = subprocess.Popen(
+        [EXE, "run", "nap", "--wait"],
+        cwd=project.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("STARGRAPH_")},
+    )
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:  # wait until it runs here (no server), then Ctrl-C
+        seen.append(line)
+        if "running (attempt 1/1) in this process" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    rest = proc.stderr.read()
+    assert proc.wait(30) == 130, [*seen, rest]
+    run_id = seen[-2].split()[-1]  # "... queued: run <id>"
+    # past the drain grace (1 s) the run is released, and the message says so
+    assert "interrupted; the run was handed back to the store: it runs again" in rest, rest
+    assert rest.rstrip().endswith(f"Cancel it with: stargraph runs cancel {run_id}"), rest
