@@ -42,7 +42,7 @@ class Progress:
         if run.lease_owner is None:
             return ""
         if run.lease_owner == self.node_id:
-            return " in this process (no server claimed it first)"
+            return " in this process (it claimed the run before any server did)"
         return f" on {run.lease_owner}"
 
     def show(self, run: Run) -> None:
