@@ -13,12 +13,14 @@ One source of truth for each:
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
 
 import attrs
 
+from stargraph._log import log_event
 from stargraph.config import StargraphConfig, StoreConfig, load_config, parse_bind
 from stargraph.errors import StargraphRuntimeError
 
@@ -28,6 +30,8 @@ CONFIG_ENV = "STARGRAPH_CONFIG"
 URL_ENV = "STARGRAPH_URL"
 _ANY_HOST = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 _REMOTE = ("triggers", "plugins")
+_CONTROL = ("pause", "resume", "fire")
+_log = logging.getLogger("stargraph.cli")
 
 
 def locate_config(flag: str | None) -> tuple[str | None, str]:
@@ -60,14 +64,20 @@ def config_from_args(args: argparse.Namespace, *, announce: bool = True) -> Star
 def _announce(
     args: argparse.Namespace, cfg: StargraphConfig, path: str | None, origin: str
 ) -> None:
+    """One line on stderr; with ``--log-format json`` a ``cli.config`` event instead."""
     from stargraph.store import _redact
 
-    if args.command in _REMOTE or getattr(args, "action", None) in ("pause", "resume", "fire"):
+    remote = args.command in _REMOTE or getattr(args, "action", None) in _CONTROL
+    if remote:
         url, url_origin = server_url(cfg, getattr(args, "url", None))
-        what = f"server {url} ({url_origin})"
+        what, fields = f"server {url} ({url_origin})", {"server": url, "server_from": url_origin}
     else:
-        what = f"store {_redact(cfg.store.url)}"
-    if path is None:
+        store = _redact(cfg.store.url)
+        what, fields = f"store {store}", {"store": store}
+    if getattr(args, "log_format", "text") == "json":
+        level = logging.WARNING if path is None else logging.INFO
+        log_event(_log, "cli.config", level, config=path, config_from=origin or None, **fields)
+    elif path is None:
         sys.stderr.write(
             "stargraph: warning: no config file (no --config, no $STARGRAPH_CONFIG, no "
             f"./stargraph.toml here): using the built-in defaults; {what}\n"

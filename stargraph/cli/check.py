@@ -23,6 +23,7 @@ from stargraph.errors import StargraphError
 
 __all__ = ["cmd_config_check"]
 
+EnvState = tuple[str, str, bool]  # (key path, variable name, is it set)
 #: Stands in for a missing secret so the rest of the file is still checked (never printed).
 _PLACEHOLDER = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODk="
 
@@ -113,7 +114,7 @@ def _summary(cfg: StargraphConfig, problems: list[str]) -> dict[str, Any]:
     }
 
 
-def _print(summary: dict[str, Any], env: list[tuple[str, str, bool]]) -> None:
+def _print(summary: dict[str, Any], env: list[EnvState]) -> None:
     out = sys.stdout.write
     out(f"config   {summary['config'] or '(none: built-in defaults)'}\n")
     out(f"store    {summary['store']}\n")
@@ -135,6 +136,21 @@ def _print(summary: dict[str, Any], env: list[tuple[str, str, bool]]) -> None:
         out(f"deps     {', '.join(summary['deps'])}\n")
 
 
+def _load(path: str | None) -> tuple[StargraphConfig | None, list[EnvState], list[str]]:
+    """Load *path* with placeholders for missing secrets; return the env report and problems."""
+    env_state = [(key, name, bool(os.environ.get(name))) for key, name in _env_names(_read(path))]
+    problems = [
+        f"{key}: environment variable {name} is not set or empty"
+        for key, name, ok in env_state
+        if not ok
+    ]
+    missing = {name: _PLACEHOLDER for _, name, ok in env_state if not ok}
+    try:
+        return load_config(path, env={**os.environ, **missing}), env_state, problems
+    except StargraphError as exc:
+        return None, env_state, [*problems, str(exc)]
+
+
 def cmd_config_check(args: argparse.Namespace) -> int:
     """Validate the config and print what would run; exit 1 on any problem."""
     path, origin = locate_config(args.config)
@@ -142,19 +158,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         sys.stderr.write("stargraph: warning: no config file found; checking the defaults\n")
     else:
         sys.stderr.write(f"stargraph: config {path} (from {origin})\n")
-    names = _env_names(_read(path))
-    env_state = [(key, name, bool(os.environ.get(name))) for key, name in names]
-    problems = [
-        f"{key}: environment variable {name} is not set or empty"
-        for key, name, ok in env_state
-        if not ok
-    ]
-    missing = {name: _PLACEHOLDER for key, name, ok in env_state if not ok}
-    try:
-        cfg = load_config(path, env={**os.environ, **missing})
-    except StargraphError as exc:
-        problems.append(str(exc))
-        cfg = None
+    cfg, env_state, problems = _load(path)
     summary = None if cfg is None else _summary(cfg, problems)
     if args.json:
         print_json({"ok": not problems, "problems": problems, "would_run": summary})

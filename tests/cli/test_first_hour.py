@@ -106,7 +106,8 @@ def test_runs_list_shows_duration_finished_and_error(
     assert code == 1
     progress = [line for line in err.splitlines() if line.startswith("stargraph: [")]
     assert "queued: run" in progress[0]
-    assert "running (attempt 1/1) in this process (it claimed the run before any server did)" in progress[1]
+    here = "running (attempt 1/1) in this process (it claimed the run before any server did)"
+    assert here in progress[1]
     assert progress[-1].endswith("finished: failed")
     code, out, _ = _run(capsys, "runs", "list", *cfg)
     header, row = out.splitlines()
