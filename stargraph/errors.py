@@ -4,7 +4,8 @@
 
     StargraphError
     ├── StargraphRuntimeError        misuse at run time (missing deps, not started, ...)
-    │   └── SchedulerClosed          enqueue after the scheduler stopped
+    │   ├── SchedulerClosed          enqueue after the scheduler stopped
+    │   └── TriggerNotConfigured     a trigger's required deps are absent (idle, not failed)
     ├── SchedulerBusy                the intake stream is full; retry later (HTTP 503)
     ├── RunAlreadyFinished           cancel of a run that has already ended (HTTP 409)
     ├── RunNotFinished               retry of a run that has not ended yet (HTTP 409)
@@ -41,6 +42,7 @@ __all__ = [
     "StargraphRuntimeError",
     "StoreError",
     "StoreRejected",
+    "TriggerNotConfigured",
     "TriggerNotFound",
     "UnknownGraph",
     "WebhookRejected",
@@ -71,6 +73,15 @@ class SchedulerBusy(StargraphError):
 
 class SchedulerClosed(StargraphRuntimeError):
     """The scheduler is not running (not started yet, or already stopped)."""
+
+
+class TriggerNotConfigured(StargraphRuntimeError):
+    """Raised by a trigger's ``init`` when the deps it needs are absent from ``[deps]``.
+
+    The host reports the plugin ``not_configured`` (idle), not ``failed``: an installed plugin
+    that a server does not configure does not make that server unready. Name the missing keys
+    and where to set them, e.g. ``"fswatch needs deps['fswatch_path']: add it to [deps]"``.
+    """
 
 
 class RunAlreadyFinished(StargraphError):

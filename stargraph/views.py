@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from stargraph.triggers.control import TriggerInfo
 
 __all__ = [
+    "DEFAULT_LIST_LIMIT",
     "attempt_to_json",
     "error_to_json",
     "iso",
@@ -19,6 +20,9 @@ __all__ = [
     "run_to_json",
     "trigger_to_json",
 ]
+
+#: Runs per page when no limit is given: ``GET /v1/runs`` and ``stargraph runs list``.
+DEFAULT_LIST_LIMIT = 50
 
 
 def iso(value: datetime | None) -> str | None:
@@ -88,6 +92,8 @@ def trigger_to_json(info: TriggerInfo, plugin: str, state: str) -> dict[str, Any
         "next_fire": iso(info.next_fire),
         "graph_id": info.graph_id,
         "note": info.note,
+        "schedule": info.schedule,
+        "tz": info.tz,
     }
 
 

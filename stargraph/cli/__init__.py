@@ -6,38 +6,27 @@ Errors print one line (``stargraph: error: ...``) and exit non-zero, never a tra
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from stargraph._log import configure_logging
 from stargraph.cli._failure import describe_failure
 from stargraph.cli._parser import build_parser
-from stargraph.config import StargraphConfig, load_config
+from stargraph.cli._where import config_from_args
 from stargraph.errors import first_leaf
 
 __all__ = ["config_from_args", "main"]
 
 
-def config_from_args(args: argparse.Namespace) -> StargraphConfig:
-    """Load ``--config`` (else ``$STARGRAPH_CONFIG``, else ``./stargraph.toml`` if present).
-
-    Only ``serve`` reads webhook secrets: the other commands never host the webhook trigger.
-    """
-    path = args.config or os.environ.get("STARGRAPH_CONFIG") or None
-    if path is None and Path("stargraph.toml").is_file():
-        path = "stargraph.toml"
-    return load_config(path, webhooks=args.command == "serve")
-
-
 def _dispatch(args: argparse.Namespace) -> int:
-    from stargraph.cli import commands, remote, tools
+    from stargraph.cli import check, commands, completion, remote, runs, tools
 
     handler = {
         "serve": commands.cmd_serve,
         "run": commands.cmd_run,
-        "runs": commands.cmd_runs,
+        "runs": runs.cmd_runs,
+        "config": check.cmd_config_check,
+        "completion": completion.cmd_completion,
         "triggers": remote.cmd_triggers,
         "plugins": remote.cmd_plugins,
         "cron": tools.cmd_cron_next,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["print_json", "print_record", "print_run", "print_table"]
+__all__ = ["print_json", "print_record", "print_run", "print_table", "terminal_width"]
 
 
 def _cell(value: Any) -> str:
@@ -25,17 +26,44 @@ def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def print_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str]]) -> None:
-    """Print *rows* as an aligned table; *columns* are ``(key, HEADER)`` pairs."""
+def print_table(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[tuple[str, str]],
+    *,
+    width: int | None = None,
+    shrink: Sequence[str] = (),
+) -> None:
+    """Print *rows* as an aligned table; *columns* are ``(key, HEADER)`` pairs.
+
+    With *width*, the columns named in *shrink* (last first) are cut with ``…`` until the
+    table fits (each keeps at least its header's width).
+    """
     if not rows:
         sys.stdout.write("(none)\n")
         return
     cells = [[_cell(row.get(key)) for key, _ in columns] for row in rows]
     headers = [header for _, header in columns]
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    if width is not None:
+        keys = [key for key, _ in columns]
+        for key in reversed(shrink):
+            i = keys.index(key)
+            excess = sum(widths) + 2 * (len(widths) - 1) - width
+            if excess > 0:
+                widths[i] = max(len(headers[i]), widths[i] - excess)
     for line in (headers, *cells):
-        sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
-        sys.stdout.write("\n")
+        fitted = [_fit(c, w) for c, w in zip(line, widths, strict=True)]
+        text = "  ".join(c.ljust(w) for c, w in zip(fitted, widths, strict=True))
+        sys.stdout.write(text.rstrip() + "\n")
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def terminal_width() -> int:
+    """``$COLUMNS``, else the terminal's width, else 80."""
+    return shutil.get_terminal_size((80, 24)).columns
 
 
 def print_record(record: Mapping[str, Any]) -> None:

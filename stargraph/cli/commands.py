@@ -1,54 +1,42 @@
-"""``stargraph serve``, ``stargraph run`` and ``stargraph runs list|show|cancel|retry``."""
+"""``stargraph serve`` and ``stargraph run`` (``runs list|show|cancel`` live in ``runs.py``).
+
+``stargraph run`` enqueues straight into the configured store, as ``POST /v1/runs`` does. With
+``--wait`` it also runs a scheduler for that one graph in this process: whichever process
+claims the run first executes it (a running server, usually; this process when no server
+runs). The progress lines on stderr say which one did.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager, nullcontext
+from collections.abc import Sequence
+from contextlib import nullcontext
 from functools import partial
 from typing import Any
 
 import anyio
 import attrs
 
-from stargraph.cli import config_from_args
-from stargraph.cli._output import print_json, print_record, print_run, print_table
-from stargraph.config import StargraphConfig, StoreConfig, parse_bind
+from stargraph.cli._opened import opened_store
+from stargraph.cli._output import print_json, print_record
+from stargraph.cli._progress import Progress
+from stargraph.cli._where import config_from_args
+from stargraph.config import StargraphConfig, parse_bind
 from stargraph.errors import ConfigError, StargraphRuntimeError
 from stargraph.scheduler import GraphRegistry, Scheduler
-from stargraph.scheduler.cancel import cancel_unless_finished
-from stargraph.scheduler.rerun import retry_run
-from stargraph.store import open_store
-from stargraph.store.base import Run, RunFilter, RunStatus, RunStore, attempt_history
+from stargraph.store.base import Run, RunStatus
 from stargraph.views import run_to_json
 
-__all__ = ["cmd_run", "cmd_runs", "cmd_serve", "parse_params"]
-
-RUN_COLUMNS = [
-    ("run_id", "RUN ID"),
-    ("graph_id", "GRAPH"),
-    ("status", "STATUS"),
-    ("trigger_source", "SOURCE"),
-    ("trigger_id", "TRIGGER"),
-    ("enqueued_at", "ENQUEUED"),
-    ("attempt", "ATTEMPT"),
-]
-
-
-def _config(args: argparse.Namespace) -> StargraphConfig:
-    cfg = config_from_args(args)
-    if getattr(args, "store", None):
-        cfg = attrs.evolve(cfg, store=StoreConfig(url=args.store))
-    return cfg
+__all__ = ["cmd_run", "cmd_serve", "parse_params"]
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the whole runtime and its HTTP surface until SIGTERM/SIGINT."""
     from stargraph.serve.server import serve_config
 
-    cfg = _config(args)
+    cfg = config_from_args(args)
     serve = cfg.serve
     if args.bind:
         parse_bind(args.bind, source="--bind")
@@ -74,23 +62,12 @@ def parse_params(pairs: Sequence[str]) -> dict[str, Any]:
     return params
 
 
-@asynccontextmanager
-async def _opened(cfg: StargraphConfig) -> AsyncIterator[RunStore]:
-    store = open_store(cfg.store.url)
-    await store.open()
-    try:
-        yield store
-    finally:
-        with anyio.move_on_after(10, shield=True):
-            await store.close()
-
-
-async def _submit(cfg: StargraphConfig, args: argparse.Namespace) -> tuple[Any, Run]:
+async def _submit(cfg: StargraphConfig, args: argparse.Namespace, progress: Progress) -> Any:
     registry = GraphRegistry(cfg.load_graphs())
     registry.load_entry_points()
     claim = [args.graph_id] if args.wait else []
     async with (
-        _opened(cfg) as store,
+        opened_store(cfg) as store,
         Scheduler(
             store, registry, settings=cfg.scheduler_settings(), claim_graphs=claim
         ) as scheduler,
@@ -100,10 +77,11 @@ async def _submit(cfg: StargraphConfig, args: argparse.Namespace) -> tuple[Any, 
         )
         if not args.wait:
             return done, await scheduler.get_run(done.run_id)
+        progress.begin(done.run_id, scheduler.node_id)
         timeout = anyio.fail_after(args.timeout) if args.timeout else nullcontext()
         try:
             with timeout:
-                return done, await scheduler.wait_run(done.run_id)
+                return done, await progress.follow(scheduler, cfg.scheduler.poll_interval)
         except TimeoutError:
             raise StargraphRuntimeError(
                 f"gave up waiting after {args.timeout:g} s; run {done.run_id} is not finished "
@@ -113,74 +91,37 @@ async def _submit(cfg: StargraphConfig, args: argparse.Namespace) -> tuple[Any, 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Enqueue a run through the scheduler (as ``POST /v1/runs`` does); maybe wait for it."""
-    cfg = _config(args)
-    done, run = anyio.run(partial(_submit, cfg, args), backend=cfg.serve.backend)
+    cfg = config_from_args(args)
+    progress = Progress(quiet=not args.wait)
+    try:
+        done, run = anyio.run(partial(_submit, cfg, args, progress), backend=cfg.serve.backend)
+    except KeyboardInterrupt:
+        progress.interrupted(_final(cfg, progress.run_id))
+        return 130
     if not args.wait:
         body = {"run_id": done.run_id, "status": str(run.status), "deduplicated": done.deduplicated}
         print_json(body) if args.json else print_record(body)
         return 0
+    return _finished(args, run)
+
+
+def _final(cfg: StargraphConfig, run_id: str | None) -> Run | None:
+    """The run as the store holds it after this process stopped (``None`` if unknown)."""
+
+    async def read() -> Run | None:
+        async with opened_store(cfg) as store:
+            return await store.get_run(run_id) if run_id else None
+
+    try:
+        return anyio.run(read, backend=cfg.serve.backend)
+    except (Exception, KeyboardInterrupt):
+        return None
+
+
+def _finished(args: argparse.Namespace, run: Run) -> int:
     view = run_to_json(run)
     print_json(view) if args.json else print_record(view)
     if run.status is not RunStatus.succeeded:
         sys.stderr.write(f"stargraph: run {run.run_id} ended {run.status}\n")
         return 1
-    return 0
-
-
-async def _runs(cfg: StargraphConfig, args: argparse.Namespace) -> Any:
-    async with _opened(cfg) as store:
-        # Not entered: no dispatcher or loops run, only the read and cancel paths.
-        scheduler = Scheduler(store, settings=cfg.scheduler_settings(), claim_graphs=())
-        if args.action == "list":
-            flt = RunFilter(
-                graph_id=args.graph_id,
-                trigger_id=args.trigger_id,
-                status=RunStatus(args.status) if args.status else None,
-            )
-            return await scheduler.list_runs(flt, limit=max(1, args.limit), cursor=args.cursor)
-        if args.action == "cancel":
-            return await cancel_unless_finished(scheduler, args.run_id)
-        if args.action == "retry":
-            return await _retry(cfg, store, args.run_id)
-        run = await scheduler.get_run(args.run_id)
-        return run, attempt_history(run, await store.list_attempts(args.run_id))
-
-
-async def _retry(cfg: StargraphConfig, store: RunStore, run_id: str) -> dict[str, Any]:
-    """Retry *run_id* as ``POST /v1/runs/{id}/retry`` does (claims nothing itself)."""
-    registry = GraphRegistry(cfg.load_graphs())
-    registry.load_entry_points()
-    settings = cfg.scheduler_settings()
-    async with Scheduler(store, registry, settings=settings, claim_graphs=[]) as scheduler:
-        done = await retry_run(scheduler, run_id)
-        status = str((await scheduler.get_run(done.run_id)).status)
-    return {"run_id": done.run_id, "status": status, "deduplicated": done.deduplicated,
-            "retry_of": run_id}  # fmt: skip
-
-
-def cmd_runs(args: argparse.Namespace) -> int:
-    """List, show or cancel runs in the configured store (cancel as ``POST .../cancel`` does).
-
-    A run running on a serving node is flagged; that node's heartbeat cancels it.
-    """
-    cfg = _config(args)
-    out = anyio.run(partial(_runs, cfg, args), backend=cfg.serve.backend)
-    if args.action == "retry":
-        print_json(out) if args.json else print_record(out)
-        return 0
-    if args.action == "show":
-        view = run_to_json(*out)
-        print_json(view) if args.json else print_run(view)
-        return 0
-    if args.action != "list":
-        view = run_to_json(out)
-        print_json(view) if args.json else print_record(view)
-        return 0
-    items = [run_to_json(r) for r in out.items]
-    if args.json:
-        print_json({"items": items, "next_cursor": out.next_cursor})
-        return 0
-    print_table(items, RUN_COLUMNS)
-    if out.next_cursor:
-        sys.stdout.write(f"more: --cursor {out.next_cursor}\n")
     return 0

@@ -17,6 +17,7 @@ from anyio.abc import TaskStatus
 
 from stargraph._log import log_event
 from stargraph.errors import describe_error, first_leaf
+from stargraph.hosting._diagnose import ASYNCIO_ONLY, asyncio_only, not_configured
 from stargraph.hosting._taskgroup import PluginTaskGroup
 from stargraph.hosting._types import HostOptions, PluginState, PluginStatus
 from stargraph.metrics import Metrics
@@ -25,7 +26,7 @@ from stargraph.plugin.triggers_dispatcher import DispatchResult, acall_hook
 __all__ = ["Hosted", "Supervisor"]
 
 _log = logging.getLogger("stargraph.triggers")
-Outcome = Literal["crashed", "start_failed", "ended"]
+Outcome = Literal["crashed", "start_failed", "ended", "asyncio_only"]
 
 
 @attrs.define(eq=False)
@@ -81,12 +82,20 @@ class Supervisor:
 
     async def _call(self, h: Hosted, hook: str, timeout: float) -> DispatchResult | None:
         kwargs = {} if hook == "trigger_routes" else {"deps": h.deps}
-        return await acall_hook(self.pm, h.name, h.plugin, hook, kwargs, timeout)
+        expected = None
+        if hook == "trigger_init":
+            expected = lambda exc: not_configured(exc, h.deps) is not None  # noqa: E731
+        return await acall_hook(self.pm, h.name, h.plugin, hook, kwargs, timeout, expected=expected)
 
     async def init(self, h: Hosted) -> None:
-        """Call ``trigger_init``; a failure leaves the plugin ``failed`` (never started)."""
+        """Call ``trigger_init``; a failure leaves the plugin ``failed`` (never started), absent
+        deps leave it ``not_configured``."""
         result = await self._call(h, "trigger_init", self.options.init_timeout)
         if result is not None and not result.success:
+            if reason := not_configured(result.error, h.deps):
+                h.set_state(PluginState.not_configured, reason)
+                log_event(_log, "trigger.not_configured", plugin=h.name, reason=reason)
+                return
             h.set_state(PluginState.failed, f"trigger_init: {describe_error(result.error)}")
             return
         h.initialized = True
@@ -140,7 +149,7 @@ class Supervisor:
                 return
             if anyio.current_time() - began >= opts.stable_after:
                 h.restarts = 0
-            if h.restarts >= opts.max_restarts:
+            if outcome == "asyncio_only" or h.restarts >= opts.max_restarts:
                 h.set_state(PluginState.failed)
                 log_event(
                     _log,
@@ -173,8 +182,7 @@ class Supervisor:
                 h.needs_stop = True
                 result = await self._call(h, "trigger_start", self.options.start_timeout)
                 if result is not None and not result.success:
-                    h.error = f"trigger_start: {describe_error(result.error)}"
-                    outcome = "start_failed"
+                    outcome = self._start_failed(h, result.error)
                     tg.cancel_scope.cancel()
                 else:
                     h.set_state(PluginState.running)
@@ -184,6 +192,8 @@ class Supervisor:
         except* Exception as group:
             outcome = "crashed"
             h.error = describe_error(group)
+            if asyncio_only(group):
+                outcome, h.error = "asyncio_only", ASYNCIO_ONLY
             leaf = first_leaf(group)
             log_event(
                 _log,
@@ -197,6 +207,14 @@ class Supervisor:
         finally:
             h.task_group.bind(None)
         return outcome
+
+    @staticmethod
+    def _start_failed(h: Hosted, error: BaseException | None) -> Outcome:
+        if asyncio_only(error):
+            h.error = ASYNCIO_ONLY
+            return "asyncio_only"
+        h.error = f"trigger_start: {describe_error(error)}"
+        return "start_failed"
 
     async def _stop(self, h: Hosted) -> None:
         """Call ``trigger_stop`` once per start: shielded, bounded by ``stop_timeout``."""

@@ -12,7 +12,7 @@ __all__ = ["HostOptions", "PluginState", "PluginStatus"]
 
 
 class PluginState(enum.StrEnum):
-    """Where a plugin stands. The first four are hosted states; the last two come from loading.
+    """Where a plugin stands. The first five are hosted states; the last two come from loading.
 
     Members are lower-case like every other enum of the package (``RunStatus``,
     ``LifecycleState``); the upper-case names are aliases of the same members, kept so code
@@ -28,6 +28,8 @@ class PluginState(enum.StrEnum):
     """It crashed (or ``start`` failed) and waits out its backoff before starting again."""
     stopped = "stopped"
     """Not running: initialised but not started yet, stopped by the host, or ended by itself."""
+    not_configured = "not_configured"
+    """``init`` found the deps it needs absent (``TriggerNotConfigured``): idle, not broken."""
     disabled = "disabled"
     """Named in the disable list; never imported."""
     load_failed = "load_failed"
@@ -37,6 +39,7 @@ class PluginState(enum.StrEnum):
     FAILED = failed
     RESTARTING = restarting
     STOPPED = stopped
+    NOT_CONFIGURED = not_configured
     DISABLED = disabled
     LOAD_FAILED = load_failed
 

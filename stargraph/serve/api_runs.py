@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from quart import Blueprint, jsonify, request
@@ -15,13 +16,13 @@ from stargraph.serve._input import ascii_int, check_text, json_object_body
 from stargraph.serve._state import current_runtime
 from stargraph.store.base import RunFilter, RunStatus, attempt_history
 from stargraph.triggers import MAX_KEY_LENGTH
-from stargraph.views import run_to_json
+from stargraph.views import DEFAULT_LIST_LIMIT, run_to_json
 
 __all__ = ["CURSOR_PATTERN", "MAX_LIMIT", "runs_bp"]
 
 MAX_LIMIT = 1000
 _BODY_KEYS = {"graph_id", "params", "idempotency_key"}
-_QUERY_KEYS = {"graph_id", "status", "trigger_id", "limit", "cursor"}
+_QUERY_KEYS = {"graph_id", "status", "trigger_id", "limit", "cursor", "since", "until"}
 CURSOR_PATTERN = "^[A-Za-z0-9_-]{1,2048}$"
 """What a page cursor looks like (opaque URL-safe base64); anything else is 400 bad_cursor."""
 _CURSOR = re.compile(CURSOR_PATTERN)
@@ -92,7 +93,9 @@ def _filter() -> tuple[RunFilter, int, str | None]:
             "bad_filter",
             f"status must be one of {', '.join(RunStatus.__members__)}, got {status!r:.40}",
         )
-    limit = ascii_int(args.get("limit", "50"), "limit", 1, MAX_LIMIT, "bad_filter")
+    limit = ascii_int(
+        args.get("limit", str(DEFAULT_LIST_LIMIT)), "limit", 1, MAX_LIMIT, "bad_filter"
+    )
     cursor = args.get("cursor")
     if cursor is not None and not _CURSOR.fullmatch(cursor):
         raise ApiError(
@@ -102,13 +105,36 @@ def _filter() -> tuple[RunFilter, int, str | None]:
         graph_id=args.get("graph_id"),
         trigger_id=args.get("trigger_id"),
         status=RunStatus(status) if status else None,
+        enqueued_after=_instant("since"),
+        enqueued_before=_instant("until"),
     )
     return flt, limit, cursor
 
 
+def _instant(name: str) -> datetime | None:
+    """``since`` (enqueued at or after) / ``until`` (before): ISO-8601 with an offset."""
+    text = request.args.get(name) or None
+    if text is None:
+        return None
+    text = re.sub(r" (\d\d:\d\d)$", r"+\1", text)  # an unencoded '+' arrives as a space
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        raise ApiError(
+            400,
+            "bad_filter",
+            f"{name} must be an ISO-8601 instant with an offset such as "
+            f"2026-12-01T09:00:00Z, got {text!r}",
+        )
+    return value
+
+
 @runs_bp.get("/v1/runs")
 async def list_runs() -> Any:
-    """List runs newest first, filtered, one page at a time."""
+    """List runs newest first, filtered (``since``/``until`` bound ``enqueued_at``), one page at
+    a time."""
     flt, limit, cursor = _filter()
     try:
         page = await current_runtime().scheduler.list_runs(flt, limit=limit, cursor=cursor)

@@ -20,6 +20,7 @@ from stargraph import __version__
 from stargraph.serve._auth import API_PREFIX, is_public_endpoint
 from stargraph.serve.api_runs import CURSOR_PATTERN, MAX_LIMIT
 from stargraph.triggers import MAX_KEY_LENGTH
+from stargraph.views import DEFAULT_LIST_LIMIT
 
 __all__ = ["API_OPERATIONS", "app_routes", "build_openapi"]
 
@@ -91,12 +92,17 @@ _LIST_PARAMS = [
     _query("graph_id", _NAME),
     _query("status", {"type": "string", "enum": _STATUSES}),
     _query("trigger_id", _NAME),
-    _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50}),
+    _query(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIST_LIMIT},
+    ),
     _query(
         "cursor",
         {"type": "string", "pattern": CURSOR_PATTERN},
         "opaque: the next_cursor of the previous page, unchanged (400 bad_cursor otherwise)",
     ),
+    _query("since", {"type": "string", "format": "date-time"}),
+    _query("until", {"type": "string", "format": "date-time"}),
 ]
 _ITEMS = {"Trigger": _ref("Trigger"), "Plugin": _ref("Plugin")}
 
@@ -292,6 +298,8 @@ SCHEMAS: dict[str, Any] = {
         next_fire=_TIME,
         graph_id=_NULL_STR,
         note=_NULL_STR,
+        schedule=_NULL_STR,
+        tz=_NULL_STR,
     ),
     "WebhookAccepted": _obj(
         ["run_id", "idempotency_key", "deduplicated"],

@@ -34,6 +34,10 @@ async def readyz() -> Any:
         return error_response(503, "not_ready", "the runtime is not ready", {"Retry-After": "1"})
     if (reason := await store_not_ready(current_state(), runtime)) is not None:
         return error_response(503, reason, REASONS[reason], {"Retry-After": "5"})
+    failed = [s for s in runtime.host.statuses() if s.state == "failed"]
+    if failed:
+        names = "; ".join(f"{s.name} ({s.error or 'failed'})" for s in failed)
+        return error_response(503, "trigger_failed", f"trigger plugin(s) failed: {names}")
     return {"status": "ready"}
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Literal
 
 import anyio
@@ -150,15 +150,23 @@ async def acall_hook(
     hook: str,
     kwargs: Mapping[str, Any],
     timeout: float | None = DEFAULT_TIMEOUT,
+    *,
+    expected: Callable[[Exception], bool] | None = None,
 ) -> DispatchResult | None:
     """Call *plugin*'s implementation of *hook*, awaiting a coroutine for at most *timeout*
-    seconds (a sync hook that blocks the event loop cannot be interrupted)."""
+    seconds (a sync hook that blocks the event loop cannot be interrupted).
+
+    An error for which *expected* returns True is returned without the
+    ``trigger.lifecycle.failed`` event (the caller reports it, e.g. as not configured).
+    """
     impls = _impls(pm, hook, plugin)
     if not impls:
         return None
     try:
         value = _finish(hook, await _bounded(_await_all(impls, kwargs), hook, timeout))
     except Exception as exc:
+        if expected is not None and expected(exc):
+            return DispatchResult(plugin_name=name, success=False, error=exc)
         return _failed(name, hook, exc)
     return DispatchResult(plugin_name=name, success=True, result=value)
 

@@ -22,7 +22,11 @@ __all__ = ["ControllableTrigger", "TriggerInfo"]
 
 @attrs.frozen(kw_only=True)
 class TriggerInfo:
-    """What the API shows of one trigger id (``kind`` is ``cron``, ``webhook``, ``plugin``...)."""
+    """What the API shows of one trigger id (``kind`` is ``cron``, ``webhook``, ``plugin``...).
+
+    ``schedule`` and ``tz`` are a time-based trigger's expression and IANA zone (``None`` for
+    the others); clients show ``next_fire`` in that zone and in UTC.
+    """
 
     trigger_id: str
     kind: str
@@ -31,6 +35,8 @@ class TriggerInfo:
     note: str | None = None
     last_fire: datetime | None = None
     next_fire: datetime | None = None
+    schedule: str | None = None
+    tz: str | None = None
 
 
 @runtime_checkable

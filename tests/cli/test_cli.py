@@ -74,12 +74,22 @@ def test_run_then_inspect_and_cancel(project: Path, capsys: pytest.CaptureFixtur
         "pending",
     )
     code, out, _ = _run(capsys, "runs", "list", *cfg)
+    assert out.splitlines()[0].split()[:3] == ["RUN", "GRAPH", "STATUS"]
+    assert out.splitlines()[1].startswith(run_id[:8] + "  hello") and run_id not in out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    code, out, _ = _run(capsys, "runs", "list", "--wide", *cfg)
     assert out.splitlines()[0].split()[:3] == ["RUN", "ID", "GRAPH"] and run_id in out
+    code, out, _ = _run(capsys, "runs", "show", run_id[:8], "--json", *cfg)
+    assert json.loads(out)["run_id"] == run_id  # the 8-character prefix the table shows
 
     code, out, _ = _run(capsys, "runs", "cancel", run_id, "--json", *cfg)
     assert code == 0 and json.loads(out)["status"] == "cancelled"
     code, out, err = _run(capsys, "runs", "cancel", run_id, *cfg)
-    assert code == 1 and err == f"stargraph: error: run {run_id} already ended (cancelled)\n"
+    assert code == 1
+    assert err.splitlines() == [
+        f"stargraph: config {project} (from --config); store sqlite:///{project.parent}/runs.db",
+        f"stargraph: error: run {run_id} already ended (cancelled)",
+    ]
 
 
 def test_run_wait_prints_the_result(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -115,7 +125,7 @@ def test_failed_run_exits_non_zero(project: Path, capsys: pytest.CaptureFixture[
     ("argv", "message"),
     [
         (("run", "nope"), "stargraph: error: Unknown graph 'nope'; registered graphs: boom, hello"),
-        (("runs", "show", "r-1"), "stargraph: error: No run with id 'r-1'"),
+        (("runs", "show", "r-1"), "stargraph: error: no store yet at "),
         (
             ("run", "hello", "-p", "novalue"),
             "stargraph: error: -p expects KEY=VALUE, got 'novalue'",
@@ -126,7 +136,8 @@ def test_errors_are_one_line(
     project: Path, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], message: str
 ) -> None:
     code, _, err = _run(capsys, *argv, "--config", str(project))
-    assert code == 1 and err == message + "\n"
+    assert code == 1 and err.splitlines()[-1].startswith(message) and len(err.splitlines()) == 2
+    assert err.startswith(f"stargraph: config {project} (from --config); store sqlite:///")
 
 
 def test_bad_config_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -206,7 +217,9 @@ def test_remote_listing_without_a_server(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _, err = _run(capsys, "triggers", "list", "--url", "http://127.0.0.1:9")
-    assert code == 1 and err.startswith("stargraph: error: no Stargraph server answers at")
+    first, last = err.splitlines()
+    assert code == 1 and last.startswith("stargraph: error: no Stargraph server answers at")
+    assert first.endswith("server http://127.0.0.1:9 (--url)")
 
 
 def test_serve_refuses_a_public_bind_without_token(
@@ -215,8 +228,9 @@ def test_serve_refuses_a_public_bind_without_token(
     monkeypatch.delenv("STARGRAPH_API_TOKEN", raising=False)
     code, _, err = _run(capsys, "serve", "--bind", "0.0.0.0:0", "--config", str(project))
     assert code == 1
-    assert err.startswith("stargraph: error: refusing to listen on 0.0.0.0 without an API token")
-    assert len(err.splitlines()) == 1
+    first, last = err.splitlines()
+    assert first.startswith(f"stargraph: config {project} (from --config); store sqlite:///")
+    assert last.startswith("stargraph: error: refusing to listen on 0.0.0.0 without an API token")
 
 
 def test_cron_next_across_spring_forward(capsys: pytest.CaptureFixture[str]) -> None:
@@ -279,8 +293,8 @@ def test_store_flag_overrides_the_config(
         capsys, "runs", "list", "--json", "--store", other, "--config", str(project)
     )
     assert [item["run_id"] for item in json.loads(out)["items"]] == [run_id]
-    code, out, _ = _run(capsys, "runs", "list", "--config", str(project))
-    assert code == 0 and out == "(none)\n"
+    code, out, err = _run(capsys, "runs", "list", "--config", str(project))
+    assert code == 1 and out == "" and "error: no store yet at" in err  # the config's store
 
 
 @pytest.mark.postgres

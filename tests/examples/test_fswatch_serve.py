@@ -113,7 +113,12 @@ def test_fswatch_plugin_produces_runs(
         ],
         env=env,
     )
-    server.wait_ready(url)
+    if backend == "asyncio":
+        server.wait_ready(url)
+    else:  # the seed form fails on trio, so /readyz says 503 and names it
+        ready = _wait_readyz(url, 503)
+        assert ready["error"]["code"] == "trigger_failed", ready
+        assert "my-triggers:stargraph.triggers:fswatch (asyncio-only" in ready["error"]["message"]
     with httpx.Client(base_url=url) as client:
         (tmp_path / "inbox_anyio" / "b.txt").write_text("anyio form")
         run = _runs_for(client, "b.txt")[0]
@@ -126,7 +131,50 @@ def test_fswatch_plugin_produces_runs(
             (tmp_path / "inbox" / "a.txt").write_text("seed form")
             assert _runs_for(client, "a.txt")
             assert seed["state"] == "running"
-        else:
-            assert seed["state"] in ("failed", "restarting")
+        else:  # reported once, at once: no restarts
+            assert seed["state"] == "failed", seed
+            assert seed["error"].startswith("asyncio-only (uses asyncio.create_task)"), seed
+            assert server.output().count("trigger.failed") == 1, server.output()
+            assert "trigger.restarting" not in server.output(), server.output()
         assert plugins["my-triggers:stargraph.triggers:fswatch_anyio"]["state"] == "running"
+    assert server.terminate() == 0, server.output()
+
+
+def _wait_readyz(url: str, status: int) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            answer = httpx.get(f"{url}/readyz", timeout=1)
+            if answer.status_code == status:
+                return dict(answer.json())
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"/readyz never answered {status}")
+
+
+def test_fswatch_is_not_configured_on_the_quickstart_server(
+    fswatch_site: Path, spawn: Any, tmp_path: Path
+) -> None:
+    """Installed but not configured (no [deps]): idle, and the server is ready."""
+    quickstart = Path(__file__).parents[2] / "examples" / "quickstart"
+    shutil.copytree(quickstart, tmp_path / "qs", ignore=shutil.ignore_patterns("*.db*"))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        "PYTHONPATH": os.pathsep.join([str(fswatch_site), os.environ.get("PYTHONPATH", "")]),
+        "STARGRAPH_API_TOKEN": "",
+        "QUICKSTART_WEBHOOK_SECRET": "fswatch-test-secret",
+    }
+    argv = [str(BIN / "stargraph"), "serve", "--config", str(tmp_path / "qs" / "stargraph.toml")]
+    server = spawn([*argv, "--bind", f"127.0.0.1:{port}"], env=env)
+    server.wait_ready(url)  # /readyz 200: not_configured is not a failure
+    plugins = {p["name"]: p for p in httpx.get(f"{url}/v1/plugins").json()["items"]}
+    seed = plugins["my-triggers:stargraph.triggers:fswatch"]
+    assert seed == {
+        "name": "my-triggers:stargraph.triggers:fswatch",
+        "state": "not_configured",
+        "error": "deps['fswatch_path'] is not set: add fswatch_path to the config's [deps] table",
+    }
+    assert "KeyError" not in server.output()
     assert server.terminate() == 0, server.output()

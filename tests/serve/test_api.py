@@ -234,6 +234,27 @@ async def test_list_runs_filters_and_pages(server: Server) -> None:
     assert hooked == {"items": [], "next_cursor": None}
 
 
+async def test_list_runs_since_until_with_keyset_paging(server: Server) -> None:
+    ids, stamps = [], []
+    for i in range(4):
+        body = {"graph_id": "ok", "params": {"i": i}, "idempotency_key": f"since-{i}-{server.url}"}
+        ids.append((await server.client.post("/v1/runs", json=body)).json()["run_id"])
+        run = (await server.client.get(f"/v1/runs/{ids[-1]}")).json()
+        stamps.append(run["enqueued_at"])
+    since, until = stamps[1], stamps[3]  # [since, until): runs 1 and 2
+    zulu = {"since": since.replace("+00:00", "Z"), "until": until.replace("+00:00", "Z")}
+    for window in (zulu, {"since": since, "until": until}):  # an unencoded '+' arrives as ' '
+        query = {"graph_id": "ok", "limit": 1, **window}
+        first = (await server.client.get("/v1/runs", params=query)).json()
+        assert [i["run_id"] for i in first["items"]] == [ids[2]] and first["next_cursor"]
+        query["cursor"] = first["next_cursor"]
+        second = (await server.client.get("/v1/runs", params=query)).json()
+        assert [i["run_id"] for i in second["items"]] == [ids[1]]
+        assert second["next_cursor"] is None
+    raw = await server.client.get(f"/v1/runs?graph_id=ok&since={since}")  # '+' not encoded
+    assert [i["run_id"] for i in raw.json()["items"]][-1] == ids[1], raw.text
+
+
 @pytest.mark.parametrize(
     "query",
     [
@@ -243,6 +264,8 @@ async def test_list_runs_filters_and_pages(server: Server) -> None:
         {"limit": "x"},
         {"cursor": "garbage"},
         {"graph": "ok"},
+        {"since": "yesterday"},
+        {"until": "2026-12-01T09:00:00"},  # no offset
     ],
 )
 async def test_list_runs_bad_filters(server: Server, query: dict[str, str]) -> None:
@@ -332,6 +355,8 @@ async def test_list_triggers(server: Server) -> None:
         "next_fire",
     }
     assert cron["kind"] == "cron" and cron["state"] == "running" and cron["paused"] is False
+    assert (cron["schedule"], cron["tz"]) == ("0 0 1 1 *", "UTC"), cron
+    assert (items["webhook:test"]["schedule"], items["webhook:test"]["tz"]) == (None, None)
     assert cron["next_fire"].endswith("+00:00") and cron["next_fire"][14:19] == "00:00"
     assert items["webhook:test"]["kind"] == "webhook"
 
@@ -452,8 +477,12 @@ async def test_cli_lists_triggers_and_plugins(
     monkeypatch.delenv("STARGRAPH_CONFIG", raising=False)
     code = await anyio.to_thread.run_sync(main, ["triggers", "list", "--url", server.url])
     out = capsys.readouterr().out
-    assert code == 0 and out.splitlines()[0].split()[:3] == ["TRIGGER", "PLUGIN", "KIND"]
+    assert code == 0 and out.splitlines()[0].split()[:4] == ["TRIGGER", "GRAPH", "SCHEDULE", "TZ"]
     assert "cron:yearly" in out and "webhook:test" in out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    code = await anyio.to_thread.run_sync(main, ["triggers", "list", "--wide", "--url", server.url])
+    out = capsys.readouterr().out
+    assert code == 0 and out.splitlines()[0].split()[:3] == ["TRIGGER", "PLUGIN", "KIND"]
     code = await anyio.to_thread.run_sync(main, ["plugins", "list", "--json", "--url", server.url])
     items = json.loads(capsys.readouterr().out)["items"]
     assert code == 0 and "stargraph:stargraph.triggers:cron" in {i["name"] for i in items}
@@ -491,3 +520,34 @@ async def test_full_intake_answers_503_scheduler_busy(anyio_backend: str, tmp_pa
                 tg.cancel_scope.cancel()
     assert (503, "1", "scheduler_busy") in codes and (202, None, None) in codes
     assert set(codes) == {(503, "1", "scheduler_busy"), (202, None, None)}
+
+
+async def test_cli_pauses_resumes_and_fires_through_stargraph_url(
+    server: Server, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stargraph.cli import main
+
+    logger = logging.getLogger("stargraph")
+    monkeypatch.setattr(logger, "handlers", logger.handlers[:])  # main() configures logging
+    monkeypatch.setattr(logger, "propagate", logger.propagate)
+    monkeypatch.setattr(logger, "level", logger.level)
+    monkeypatch.setenv("STARGRAPH_API_TOKEN", TOKEN)
+    monkeypatch.setenv("STARGRAPH_URL", server.url)  # no --url: the one source of truth
+    monkeypatch.delenv("STARGRAPH_CONFIG", raising=False)
+
+    async def cli(*argv: str) -> tuple[int, Any, str]:
+        code = await anyio.to_thread.run_sync(main, [*argv, "--json"])
+        out, err = capsys.readouterr()
+        return code, json.loads(out) if out else None, err
+
+    code, paused, err = await cli("triggers", "pause", "cron:yearly", "--note", "freeze")
+    assert code == 0 and paused["paused"] is True and paused["note"] == "freeze"
+    assert f"server {server.url} ($STARGRAPH_URL)" in err
+    listed = (await server.client.get("/v1/triggers/cron:yearly")).json()
+    assert listed["paused"] is True
+    code, resumed, _ = await cli("triggers", "resume", "cron:yearly")
+    assert code == 0 and resumed["paused"] is False
+    code, fired, _ = await cli("triggers", "fire", "cron:yearly")
+    assert code == 0 and fired["trigger_id"] == "cron:yearly" and fired["graph_id"] == "ok"
+    code, _, err = await cli("triggers", "fire", "nope")
+    assert code == 1 and "answered 404" in err

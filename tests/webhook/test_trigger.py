@@ -112,3 +112,20 @@ async def test_control_surface(sqlite_url: str) -> None:
             state = await rt.store.get_trigger_state("webhook:slack")
             assert state is not None and state.paused and state.note == "rotating"
             assert not (await t.resume("webhook:slack")).paused
+
+
+async def test_last_accepted_delivery_survives_a_restart(sqlite_url: str) -> None:
+    """``last_fire`` of a webhook is read back from its newest run when the trigger starts."""
+    deps = {"webhook_specs": [spec("github"), spec("slack")]}
+    kw: dict[str, Any] = {"graphs": DEFAULT_GRAPHS, "deps": deps, "graph_entry_points": False}
+    async with Runtime(sqlite_url, **kw) as rt:
+        with anyio.fail_after(10):
+            done = await rt.scheduler.submit(
+                "on_event", {}, "gh-1", trigger_id="webhook:github", trigger_source="webhook"
+            )
+            accepted = (await rt.scheduler.get_run(done.run_id)).enqueued_at
+    async with Runtime(sqlite_url, **kw) as rt:
+        with anyio.fail_after(10):
+            infos = {i.trigger_id: i for i in await webhook_plugin(rt).describe()}
+    assert infos["webhook:github"].last_fire == accepted  # before: None after a restart
+    assert infos["webhook:slack"].last_fire is None

@@ -149,6 +149,8 @@ class CronTrigger:
             note=state.note if state else None,
             last_fire=state.cursor if state else None,
             next_fire=None if nxt is None else from_epoch(nxt),
+            schedule=spec.schedule,
+            tz=spec.tz,
         )
 
     async def describe(self) -> list[TriggerInfo]:

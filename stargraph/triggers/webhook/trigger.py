@@ -14,6 +14,7 @@ from stargraph._log import log_event
 from stargraph.clock import Clock, SystemClock
 from stargraph.errors import ConfigError, StargraphRuntimeError, StoreError, TriggerNotFound
 from stargraph.metrics import Metrics
+from stargraph.store.base import RunFilter
 from stargraph.triggers import Enqueuer
 from stargraph.triggers.control import TriggerInfo
 from stargraph.triggers.webhook.deadlines import BodyDeadlines
@@ -137,6 +138,7 @@ class WebhookTrigger:
         if not self._endpoints:
             return
         await self._refresh()
+        await self._load_last_accepted()
         if self._task_group is not None:
             self._task_group.start_soon(self._deadlines.run, name="stargraph.webhook:deadlines")
             self._task_group.start_soon(self._refresh_loop, name="stargraph.webhook:refresh")
@@ -149,6 +151,15 @@ class WebhookTrigger:
         if not self._endpoints:
             return []
         return [build_blueprint(self, list(self._endpoints.values()))]
+
+    async def _load_last_accepted(self) -> None:
+        """The last accepted delivery survives a restart: it is the newest run of the id."""
+        for trigger_id in self._endpoints:
+            page = await self._store.list_runs(
+                RunFilter(trigger_id=trigger_id), limit=1, cursor=None
+            )
+            if page.items and trigger_id not in self._last:
+                self._last[trigger_id] = page.items[0].enqueued_at
 
     async def _refresh(self) -> None:
         states = await self._store.list_trigger_states()
