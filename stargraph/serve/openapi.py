@@ -227,6 +227,7 @@ SCHEMAS: dict[str, Any] = {
         next_fire=_TIME,
         graph_id=_NULL_STR,
         note=_NULL_STR,
+        error=_NULL_STR,
     ),
     "Plugin": _obj(
         ["name", "state", "error"],

@@ -22,7 +22,11 @@ __all__ = ["ControllableTrigger", "TriggerInfo"]
 
 @attrs.frozen(kw_only=True)
 class TriggerInfo:
-    """What the API shows of one trigger id (``kind`` is ``cron``, ``webhook``, ``plugin``...)."""
+    """What the API shows of one trigger id (``kind`` is ``cron``, ``webhook``, ``plugin``...).
+
+    ``error`` is a problem the trigger is in right now and recovers from by itself (an ``fs``
+    trigger's folder is missing, say); ``None`` when it is healthy.
+    """
 
     trigger_id: str
     kind: str
@@ -31,6 +35,7 @@ class TriggerInfo:
     note: str | None = None
     last_fire: datetime | None = None
     next_fire: datetime | None = None
+    error: str | None = None
 
 
 @runtime_checkable

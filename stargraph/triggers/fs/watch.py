@@ -1,0 +1,222 @@
+"""``FolderWatch``: one ``[[fs]]`` folder, watched with ``watchfiles`` (Rust ``notify``).
+
+The loop: when the folder exists, list what is already there (``initial``), then follow change
+events. A file that was added or modified waits in ``pending`` until its size and modification
+time have not changed for ``settle`` seconds; then its content is hashed (in a worker thread)
+and, unless the trigger already enqueued that content for that path, a run is enqueued with the
+key ``"<trigger id>:<path>:<sha256>"``. A vanished folder is an error state (``error``), polled
+until it comes back; it never ends the trigger.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import attrs
+from watchfiles import Change as WatchChange
+from watchfiles import awatch
+
+from stargraph._log import log_event
+from stargraph.errors import SchedulerBusy
+from stargraph.triggers.fs import _files
+from stargraph.triggers.fs.spec import FsSpec
+
+__all__ = ["FolderWatch"]
+
+logger = logging.getLogger("stargraph.triggers.fs")
+_CHANGE_NAMES = {
+    WatchChange.added: "added",
+    WatchChange.modified: "modified",
+    WatchChange.deleted: "deleted",
+}
+_MISSING_POLL = 0.5  # seconds between looks for a vanished folder
+_RUST_TIMEOUT_MS = 500  # the watch thread returns this often, so a vanished folder is noticed
+
+
+@attrs.define(eq=False)
+class _Pending:
+    change: str
+    fingerprint: _files.Fingerprint
+    since: float
+
+
+async def _set_when_cancelled(event: anyio.Event) -> None:
+    """Stop the watch thread promptly: ``awatch`` itself only notices between waits."""
+    try:
+        await anyio.sleep_forever()
+    finally:
+        event.set()
+
+
+class FolderWatch:
+    """Watch one folder for one :class:`FsSpec`; enqueue through *scheduler* (source ``fs``)."""
+
+    def __init__(self, spec: FsSpec, scheduler: Any, clock: Any) -> None:
+        self.spec = spec
+        self.paused = spec.paused
+        self.error: str | None = None
+        self.last_fire: datetime | None = None
+        self._scheduler = scheduler
+        self._clock = clock
+        self._folder = spec.folder
+        self._pending: dict[Path, _Pending] = {}
+        self._known: dict[Path, str] = {}  # path -> sha256 of the content last enqueued
+        self._tick = max(0.02, min(0.25, spec.settle / 4))
+        self._missing = f"folder {str(self._folder)!r} is missing (or not a folder); waiting for it"
+
+    async def run(self) -> None:
+        """Watch until cancelled; a missing folder is reported and waited for."""
+        while True:
+            if not await anyio.to_thread.run_sync(self._folder.is_dir):
+                self._set_error(self._missing)
+                await anyio.sleep(_MISSING_POLL)
+                continue
+            if self.error is not None:
+                log_event(logger, "fs.folder_back", trigger_id=self.spec.trigger_id)
+                self.error = None
+            async with anyio.create_task_group() as tg:
+                stop = anyio.Event()
+                tg.start_soon(_set_when_cancelled, stop)
+                tg.start_soon(self._settler)
+                await self._initial()
+                await self._follow(stop)
+                tg.cancel_scope.cancel()
+
+    def _set_error(self, message: str) -> None:
+        if self.error != message:
+            self.error = message
+            self._pending.clear()
+            log_event(
+                logger,
+                "fs.folder_missing",
+                logging.ERROR,
+                trigger_id=self.spec.trigger_id,
+                path=str(self._folder),
+            )
+
+    async def _initial(self) -> None:
+        try:
+            found = await anyio.to_thread.run_sync(_files.listing, self._folder, self.spec.pattern)
+        except OSError:
+            return  # vanished between the checks: _follow notices
+        if self.spec.initial == "skip":
+            self._known.update(
+                (p, d)
+                for p, d in (await anyio.to_thread.run_sync(_files.digests, found)).items()
+                if d is not None
+            )
+            return
+        now = anyio.current_time()
+        for path in found:
+            self._pending.setdefault(path, _Pending("added", None, now))
+
+    async def _follow(self, stop: anyio.Event) -> None:
+        """Feed change events into ``pending`` until the folder vanishes."""
+        try:
+            async for changes in awatch(
+                self._folder,
+                watch_filter=None,
+                debounce=50,
+                step=20,
+                stop_event=stop,
+                rust_timeout=_RUST_TIMEOUT_MS,
+                yield_on_timeout=True,
+                recursive=False,
+            ):
+                self._note(changes)
+                if not await anyio.to_thread.run_sync(self._folder.is_dir):
+                    break
+        except OSError:
+            pass  # the watched folder went away under the watcher
+        if stop.is_set():  # cancelled: the watch thread was told to stop
+            await anyio.lowlevel.checkpoint()
+            return
+        self._set_error(self._missing)
+
+    def _note(self, changes: set[tuple[WatchChange, str]]) -> None:
+        now = anyio.current_time()
+        for raw, name in changes:
+            path = Path(name)
+            if path.parent != self._folder or not _files.wanted(path, self.spec.pattern):
+                continue
+            change = _CHANGE_NAMES[raw]
+            if change == "deleted":
+                self._pending[path] = _Pending("deleted", None, now)
+            else:
+                entry = self._pending.get(path)
+                kept = entry.change if entry and entry.change == "added" else change
+                self._pending[path] = _Pending(kept, None, now)
+
+    async def _settler(self) -> None:
+        while True:
+            await anyio.sleep(self._tick)
+            if self._pending and not self.paused:
+                await self._settle_once()
+
+    async def _settle_once(self) -> None:
+        paths = list(self._pending)
+        prints = await anyio.to_thread.run_sync(_files.fingerprints, paths)
+        now = anyio.current_time()
+        ready: list[Path] = []
+        for path in paths:
+            entry = self._pending.get(path)
+            if entry is None:
+                continue
+            current = prints[path]
+            if current is None and entry.change != "deleted":
+                del self._pending[path]  # gone before it settled
+            elif current != entry.fingerprint:
+                entry.fingerprint, entry.since = current, now
+            elif now - entry.since >= self.spec.settle:
+                ready.append(path)
+        if ready:
+            await self._fire(ready)
+
+    async def _fire(self, ready: list[Path]) -> None:
+        files = [p for p in ready if self._pending[p].change != "deleted"]
+        found = await anyio.to_thread.run_sync(_files.digests, files)
+        for path in ready:
+            entry = self._pending.get(path)
+            if entry is None:
+                continue
+            try:
+                self._emit(path, entry.change, found.get(path))
+            except SchedulerBusy as exc:
+                log_event(
+                    logger,
+                    "fs.busy",
+                    logging.WARNING,
+                    trigger_id=self.spec.trigger_id,
+                    waiting=len(self._pending),
+                    retry_after=exc.retry_after,
+                )
+                await anyio.sleep(exc.retry_after)
+                return  # the rest stays pending and is tried again
+            self._pending.pop(path, None)
+
+    def _emit(self, path: Path, change: str, digest: str | None) -> None:
+        spec = self.spec
+        if change == "deleted":
+            previous = self._known.pop(path, None)
+            if "deleted" not in spec.on:
+                return
+            key = _files.file_key(spec.trigger_id, path, f"deleted:{previous or 'unknown'}")
+        else:
+            if digest is None or self._known.get(path) == digest:
+                return  # vanished while hashed, or the same content rewritten
+            if change not in spec.on:
+                self._known[path] = digest
+                return
+            key = _files.file_key(spec.trigger_id, path, digest)
+        params = {**spec.params, "path": str(path), "change": change, "sha256": digest}
+        self._scheduler.enqueue(
+            spec.graph_id, params, key, trigger_id=spec.trigger_id, trigger_source="fs"
+        )
+        if digest is not None:
+            self._known[path] = digest
+        self.last_fire = self._clock.now()
