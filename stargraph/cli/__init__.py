@@ -31,7 +31,7 @@ def config_from_args(args: argparse.Namespace) -> StargraphConfig:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from stargraph.cli import commands, remote, tools
+    from stargraph.cli import commands, plugins_kit, remote, tools
 
     handler = {
         "serve": commands.cmd_serve,
@@ -39,6 +39,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "runs": commands.cmd_runs,
         "triggers": remote.cmd_triggers,
         "plugins": remote.cmd_plugins,
+        "plugins-kit": plugins_kit.cmd_plugins_kit,
         "cron": tools.cmd_cron_next,
         "webhook": tools.cmd_webhook_sign,
     }[args.command]

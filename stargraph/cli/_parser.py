@@ -98,6 +98,10 @@ def _remote(
         ls = p.add_parser("list", parents=[c], help=f"list {text} and their state")
         ls.add_argument("--url", help="server URL (default: from [serve] bind)")
         ls.set_defaults(command=noun)
+        if noun == "plugins":
+            from stargraph.cli.plugins_kit import add_kit_parsers
+
+            add_kit_parsers(p, c)
 
 
 def _tools(
