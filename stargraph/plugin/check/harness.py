@@ -189,7 +189,11 @@ class TriggerHarness:
     ) -> bool | None:
         assert self._stack is not None
         try:
-            return await self._stack.__aexit__(exc_type, exc, tb)
+            if exc is not None and not isinstance(exc, Exception):  # cancellation and the like
+                return await self._stack.__aexit__(exc_type, exc, tb)
+            # The test's own failure propagates as is, not wrapped in an exception group.
+            await self._stack.__aexit__(None, None, None)
+            return None
         finally:
             self._cleanup()
 
