@@ -57,7 +57,8 @@ class FsTrigger:
         self._deps = deps
 
     async def start(self) -> None:
-        """Start one folder watch per spec (paused ones stay paused, from the store)."""
+        """Start one folder watch per spec; return once each watches (or found its folder
+        missing). Paused ones stay paused (from the store)."""
         if not self._specs:
             return
         task_group = self._deps.get("task_group")
@@ -71,7 +72,7 @@ class FsTrigger:
             watch = FolderWatch(spec, scheduler, clock)
             watch.paused = spec.paused or spec.trigger_id in paused
             self._watches[spec.trigger_id] = watch
-            task_group.start_soon(watch.run, name=f"stargraph.fs:{spec.trigger_id}")
+            await task_group.start(watch.run, name=f"stargraph.fs:{spec.trigger_id}")
         log_event(logger, "fs.started", triggers=len(self._specs))
 
     def stop(self) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import attrs
+from anyio.abc import TaskStatus
 from watchfiles import Change as WatchChange
 from watchfiles import awatch
 
@@ -45,6 +46,18 @@ class _Pending:
     since: float
 
 
+class _Once:
+    """Call ``task_status.started()`` once."""
+
+    def __init__(self, task_status: TaskStatus[None]) -> None:
+        self._task_status: TaskStatus[None] | None = task_status
+
+    def __call__(self) -> None:
+        if self._task_status is not None:
+            self._task_status.started()
+            self._task_status = None
+
+
 async def _set_when_cancelled(event: anyio.Event) -> None:
     """Stop the watch thread promptly: ``awatch`` itself only notices between waits."""
     try:
@@ -69,11 +82,14 @@ class FolderWatch:
         self._tick = max(0.02, min(0.25, spec.settle / 4))
         self._missing = f"folder {str(self._folder)!r} is missing (or not a folder); waiting for it"
 
-    async def run(self) -> None:
-        """Watch until cancelled; a missing folder is reported and waited for."""
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Watch until cancelled; report started once the first watch is set up (or the folder
+        was found missing). A missing folder is reported and waited for."""
+        ready = _Once(task_status)
         while True:
             if not await anyio.to_thread.run_sync(self._folder.is_dir):
                 self._set_error(self._missing)
+                ready()
                 await anyio.sleep(_MISSING_POLL)
                 continue
             if self.error is not None:
@@ -83,9 +99,11 @@ class FolderWatch:
                 stop = anyio.Event()
                 tg.start_soon(_set_when_cancelled, stop)
                 tg.start_soon(self._settler)
-                await self._initial()
-                await self._follow(stop)
-                tg.cancel_scope.cancel()
+                before = await self._skip_initial()
+                tg.start_soon(self._follow, stop, tg.cancel_scope)
+                await anyio.sleep(0.02)  # the watcher exists once _follow took its first step
+                await self._initial(before)
+                ready()
 
     def _set_error(self, message: str) -> None:
         if self.error != message:
@@ -99,24 +117,30 @@ class FolderWatch:
                 path=str(self._folder),
             )
 
-    async def _initial(self) -> None:
+    async def _list(self) -> list[Path]:
         try:
-            found = await anyio.to_thread.run_sync(_files.listing, self._folder, self.spec.pattern)
+            return await anyio.to_thread.run_sync(_files.listing, self._folder, self.spec.pattern)
         except OSError:
-            return  # vanished between the checks: _follow notices
-        if self.spec.initial == "skip":
-            self._known.update(
-                (p, d)
-                for p, d in (await anyio.to_thread.run_sync(_files.digests, found)).items()
-                if d is not None
-            )
-            return
-        now = anyio.current_time()
-        for path in found:
-            self._pending.setdefault(path, _Pending("added", None, now))
+            return []  # vanished between the checks: _follow notices
 
-    async def _follow(self, stop: anyio.Event) -> None:
-        """Feed change events into ``pending`` until the folder vanishes."""
+    async def _skip_initial(self) -> set[Path]:
+        """With ``initial = "skip"``: remember what is there before watching; return it."""
+        if self.spec.initial != "skip":
+            return set()
+        found = await self._list()
+        digests = await anyio.to_thread.run_sync(_files.digests, found)
+        self._known.update((p, d) for p, d in digests.items() if d is not None)
+        return set(found)
+
+    async def _initial(self, skipped: set[Path]) -> None:
+        """Queue what is in the folder now (the watcher is up), except what was skipped."""
+        now = anyio.current_time()
+        for path in await self._list():
+            if path not in skipped:
+                self._pending.setdefault(path, _Pending("added", None, now))
+
+    async def _follow(self, stop: anyio.Event, scope: anyio.CancelScope) -> None:
+        """Feed change events into ``pending``; when the folder vanishes, cancel *scope*."""
         try:
             async for changes in awatch(
                 self._folder,
@@ -137,6 +161,7 @@ class FolderWatch:
             await anyio.lowlevel.checkpoint()
             return
         self._set_error(self._missing)
+        scope.cancel()
 
     def _note(self, changes: set[tuple[WatchChange, str]]) -> None:
         now = anyio.current_time()
