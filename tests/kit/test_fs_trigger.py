@@ -88,7 +88,9 @@ async def test_burst_of_a_thousand_files(tmp_path: Path) -> None:
             (inbox / f"f{n:04}.txt").write_text(f"file {n}")
         runs = await h.wait_for_runs(1000, timeout=30)
         assert len(await h.quiet(0.3)) == 1000
-        assert {r.params["path"] for r in runs} == {str(inbox / f"f{n:04}.txt") for n in range(1000)}
+        assert {r.params["path"] for r in runs} == {
+            str(inbox / f"f{n:04}.txt") for n in range(1000)
+        }
 
 
 async def test_vanished_folder_is_an_error_state_then_recovers(tmp_path: Path) -> None:

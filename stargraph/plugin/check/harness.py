@@ -315,6 +315,18 @@ class TriggerHarness:
         self.pm = self._manager(self.plugin)
         self._initialized = False
 
+    async def app(self) -> Any:
+        """A Stargraph app (Quart, or QuartTrio on trio) with the trigger's routes mounted;
+        ``app.test_client()`` sends it requests, as a webhook sender would."""
+        import sniffio
+
+        from stargraph.serve.app import create_app
+
+        app = create_app("trio" if sniffio.current_async_library() == "trio" else "asyncio")
+        for bp in await self.routes():
+            app.register_blueprint(bp)
+        return app
+
     # -- runs -----------------------------------------------------------------------------------
 
     async def runs(self) -> list[Run]:

@@ -171,14 +171,14 @@ def trigger_routes() -> list[Any]:
     return _trigger.routes()
 '''
 
-_CONFTEST = '''\
+_CONFTEST = """\
 import pytest
 
 
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     return request.param
-'''
+"""
 
 _TEST = '''\
 """$cls on a real store, on asyncio and trio (stargraph.testing)."""
