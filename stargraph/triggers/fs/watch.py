@@ -155,8 +155,9 @@ class FolderWatch:
                 self._note(changes)
                 if not await anyio.to_thread.run_sync(self._folder.is_dir):
                     break
-        except OSError:
-            pass  # the watched folder went away under the watcher
+        except OSError:  # the folder went away under the watcher, or the OS refused a watch
+            if await anyio.to_thread.run_sync(self._folder.is_dir):
+                raise  # e.g. the inotify limits: a crash, restarted with backoff by the host
         if stop.is_set():  # cancelled: the watch thread was told to stop
             await anyio.lowlevel.checkpoint()
             return
