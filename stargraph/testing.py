@@ -6,9 +6,13 @@ trigger author's kit: :class:`TriggerHarness` (one trigger on a real, throw-away
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import anyio
 from anyio.lowlevel import checkpoint
+
+if TYPE_CHECKING:
+    from stargraph.plugin.check import CheckReport, SignalContext, TriggerHarness, check_trigger
 
 __all__ = [
     "CheckReport",

@@ -1,4 +1,4 @@
-"""``stargraph plugins check`` (the conformance suite) and ``stargraph plugins new`` (a scaffold)."""
+"""``stargraph plugins check`` (the conformance suite) and ``plugins new`` (a scaffold)."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from stargraph.plugin.check import CheckReport, SignalContext, Status, check_trigger
+
 from . import broken
 
 

@@ -80,7 +80,7 @@ def test_kill_9_during_a_burst_then_restart(tmp_path: Path, spawn: Any, backend:
     assert 0 < before[0] < FILES, before
     second = spawn(argv)
     second.wait_ready(f"http://127.0.0.1:{port}")
-    runs, keys, paths = wait_for(db, FILES)
+    wait_for(db, FILES)
     time.sleep(0.5)  # anything extra would show up now
     assert counts(db) == (FILES, FILES, FILES), second.output()
     assert second.terminate() == 0

@@ -235,7 +235,7 @@ class TriggerHarness:
     async def routes(self) -> list[Any]:
         """Call ``routes()``; ``None`` counts as no routes."""
         found = await self.call("trigger_routes")
-        return [] if found is None else found  # type: ignore[no-any-return]
+        return [] if found is None else list(found)
 
     async def start(self) -> None:
         """Call ``init`` (first time only), then ``start()`` in a fresh plugin task group.

@@ -51,7 +51,7 @@ def snapshot() -> Snapshot:
 
 
 def leaks(before: Snapshot, after: Snapshot) -> list[str]:
-    """Describe what *after* has that *before* had not (``task ...``, ``thread ...``, ``file ...``)."""
+    """Describe what *after* has that *before* had not (``task …``, ``thread …``, ``file …``)."""
     out = [f"task {name}" for key, name in after.tasks.items() if key not in before.tasks]
     out += [f"thread {name!r}" for key, name in after.threads.items() if key not in before.threads]
     out += [

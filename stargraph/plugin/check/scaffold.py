@@ -95,7 +95,9 @@ class $cls:
 
     def init(self, deps: dict[str, Any]) -> None:
         if "scheduler" not in deps:
-            raise StargraphRuntimeError(f"{type(self).__name__}.init(deps) requires deps['scheduler']")
+            raise StargraphRuntimeError(
+                f"{type(self).__name__}.init(deps) requires deps['scheduler']"
+            )
         self._scheduler = deps["scheduler"]
         self._task_group = deps.get("task_group")
         folder = deps.get(f"{self.prefix}_folder")
@@ -107,7 +109,9 @@ class $cls:
         if self._folder is None:
             return
         if self._task_group is None:
-            raise StargraphRuntimeError(f"{type(self).__name__}.start() requires deps['task_group']")
+            raise StargraphRuntimeError(
+                f"{type(self).__name__}.start() requires deps['task_group']"
+            )
         self._seen: dict[Path, tuple[int, int]] = {}
         self._task_group.start_soon(self._watch)
 
@@ -226,10 +230,12 @@ _README = """\
 A Stargraph trigger plugin, written by `stargraph plugins new $name`: one graph run per file
 content that lands in a folder. Replace the folder scan with your own signal source.
 
-| entry point | plugin name | reads from `[deps]` |
-|---|---|---|
-| `stargraph.triggers` `$name` | `stargraph-$dash:stargraph.triggers:$name` | `${name}_folder`, `${name}_graph_id` |
-| `stargraph` `${name}_hooks` | `stargraph-$dash:stargraph:${name}_hooks` | `${name}_hooks_folder`, `${name}_hooks_graph_id` |
+Entry points (plugin names as `stargraph plugins list` shows them):
+
+- `stargraph-$dash:stargraph.triggers:$name`, the class: reads `${name}_folder` and
+  `${name}_graph_id` from `[deps]`;
+- `stargraph-$dash:stargraph:${name}_hooks`, the same as `@hookimpl` functions: reads
+  `${name}_hooks_folder` and `${name}_hooks_graph_id`.
 
 Each is idle until its folder key is set. Keys are `$name:<path>:<sha256>`: the same content
 never makes a second run, after a restart or on another node.

@@ -17,7 +17,7 @@ import attrs
 from stargraph._imports import load_object
 from stargraph.errors import PluginLoadError, StargraphError
 from stargraph.plugin._adapter import as_plugin
-from stargraph.plugin._report import LoadRecord, PluginMetadata
+from stargraph.plugin._report import LoadRecord, PluginMetadata, load_report
 from stargraph.plugin.loader import GROUPS, build_plugin_manager
 from stargraph.triggers import TriggerSource
 
@@ -104,8 +104,7 @@ def resolve(entry: str) -> tuple[Target | None, str | None]:
             return Target.from_object(obj, name=entry), None
         except PluginLoadError as exc:
             return None, str(exc)
-    report = build_plugin_manager().report
-    record = _find(entry, report.records)
+    record = _find(entry, load_report(build_plugin_manager()).records)
     if record.status != "registered":
         return None, f"{record.name}: {record.status}: {record.error or 'disabled'}"
     make, fresh = _maker(record)
