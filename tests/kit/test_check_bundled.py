@@ -48,27 +48,31 @@ def fs_signal(ctx: SignalContext) -> None:
         (ctx.workdir / f"f{n}.csv").write_text(f"row {n}")
 
 
-def cases(tmp: Path) -> dict[str, tuple[dict[str, Any], Callable[..., Any], Any]]:
-    cron = CronSpec(trigger_id="cron:check", schedule="* * * * *", graph_id="g")
-    hook = WebhookSpec(
-        trigger_id="webhook:check",
-        path="/hooks/check",
-        graph_id="g",
-        scheme="standard-webhooks",
-        secrets=SECRET,
-    )
-    fs = FsSpec(trigger_id="fs:check", path=str(tmp), graph_id="g", settle=0.05)
-    return {
-        "manual": ({}, manual_signal, None),
-        "cron": ({"cron_specs": [cron]}, cron_signal, ManualClock(T0)),
-        "webhook": ({"webhook_specs": [hook]}, webhook_signal, None),
-        "fs": ({"fs_specs": [fs]}, fs_signal, None),
-    }
+CRON = CronSpec(trigger_id="cron:check", schedule="* * * * *", graph_id="g")
+HOOK = WebhookSpec(
+    trigger_id="webhook:check",
+    path="/hooks/check",
+    graph_id="g",
+    scheme="standard-webhooks",
+    secrets=SECRET,
+)
+
+#: entry point name -> (deps, signal hook, clock) for a folder the test owns. One line each.
+CASES: dict[str, Callable[[Path], tuple[dict[str, Any], Callable[..., Any], Any]]] = {
+    "manual": lambda tmp: ({}, manual_signal, None),
+    "cron": lambda tmp: ({"cron_specs": [CRON]}, cron_signal, ManualClock(T0)),
+    "webhook": lambda tmp: ({"webhook_specs": [HOOK]}, webhook_signal, None),
+    "fs": lambda tmp: (
+        {"fs_specs": [FsSpec(trigger_id="fs:check", path=str(tmp), graph_id="g", settle=0.05)]},
+        fs_signal,
+        None,
+    ),
+}
 
 
-@pytest.mark.parametrize("entry", ["manual", "cron", "webhook", "fs"])
+@pytest.mark.parametrize("entry", sorted(CASES))
 async def test_bundled_trigger_passes(entry: str, tmp_path: Path) -> None:
-    deps, signal, clock = cases(tmp_path)[entry]
+    deps, signal, clock = CASES[entry](tmp_path)
     target, why = resolve(f"stargraph:stargraph.triggers:{entry}")
     assert target is not None, why
     assert target.source == entry
@@ -76,6 +80,17 @@ async def test_bundled_trigger_passes(entry: str, tmp_path: Path) -> None:
     assert report.ok, report.text()
     statuses = {r.check: r.status for r in report.results}
     assert set(statuses.values()) == {Status.passed}, report.text()
+
+
+def test_every_bundled_trigger_is_covered() -> None:
+    from importlib.metadata import entry_points
+
+    bundled = {
+        ep.name
+        for ep in entry_points(group="stargraph.triggers")
+        if ep.dist is not None and ep.dist.metadata["Name"] == "stargraph"
+    }
+    assert bundled <= set(CASES), f"add a line to CASES for {sorted(bundled - set(CASES))}"
 
 
 def _in(folder: Path, signal: Callable[..., Any]) -> Callable[..., Any]:
