@@ -102,6 +102,7 @@ class TriggerHarness:
         self._initialized = False
         self._started = False
         self.deps: dict[str, Any] = {}
+        self._scheduler: Scheduler | None = None
         self.pm = self._manager(self.plugin)
 
     def _manager(self, plugin: object) -> pluggy.PluginManager:
@@ -132,7 +133,9 @@ class TriggerHarness:
     @property
     def scheduler(self) -> Scheduler:
         """The running scheduler (``deps["scheduler"]`` is the plugin's view of it)."""
-        return self._part("_scheduler")  # type: ignore[no-any-return]
+        if self._scheduler is None:
+            raise StargraphRuntimeError("use the TriggerHarness inside `async with`")
+        return self._scheduler
 
     @property
     def task_group(self) -> PluginTaskGroup:
@@ -178,8 +181,8 @@ class TriggerHarness:
             "clock": self.clock,
             "metrics": scheduler.metrics,
             "task_group": PluginTaskGroup(self.name),
-            "_scheduler": scheduler,
         }
+        self._scheduler = scheduler
 
     async def __aexit__(
         self,
@@ -210,8 +213,8 @@ class TriggerHarness:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def plugin_deps(self) -> dict[str, Any]:
-        """The deps the plugin receives (the harness's private keys left out)."""
-        return {k: v for k, v in self.deps.items() if not k.startswith("_")}
+        """The deps the plugin receives (a copy)."""
+        return dict(self.deps)
 
     async def call(self, hook: str, deps: Mapping[str, Any] | None = None) -> Any:
         """Call one lifecycle hook, bounded by ``timeout``; return its result or raise its error.

@@ -99,11 +99,12 @@ class FolderWatch:
                 stop = anyio.Event()
                 tg.start_soon(_set_when_cancelled, stop)
                 tg.start_soon(self._settler)
-                before = await self._skip_initial()
+                before = set(await self._list()) if self.spec.initial == "skip" else set()
                 tg.start_soon(self._follow, stop, tg.cancel_scope)
                 await anyio.sleep(0.02)  # the watcher exists once _follow took its first step
                 await self._initial(before)
                 ready()
+                await self._remember(before)
 
     def _set_error(self, message: str) -> None:
         if self.error != message:
@@ -123,14 +124,13 @@ class FolderWatch:
         except OSError:
             return []  # vanished between the checks: _follow notices
 
-    async def _skip_initial(self) -> set[Path]:
-        """With ``initial = "skip"``: remember what is there before watching; return it."""
-        if self.spec.initial != "skip":
-            return set()
-        found = await self._list()
-        digests = await anyio.to_thread.run_sync(_files.digests, found)
-        self._known.update((p, d) for p, d in digests.items() if d is not None)
-        return set(found)
+    async def _remember(self, skipped: set[Path]) -> None:
+        """``initial = "skip"``: hash what was there before watching (a rewrite with the same
+        content then makes no run). Done after start-up, so a big folder does not delay it."""
+        digests = await anyio.to_thread.run_sync(_files.digests, sorted(skipped))
+        for path, digest in digests.items():
+            if digest is not None:
+                self._known.setdefault(path, digest)
 
     async def _initial(self, skipped: set[Path]) -> None:
         """Queue what is in the folder now (the watcher is up), except what was skipped."""
