@@ -12,8 +12,6 @@ imports them), so there is no import cycle between the two packages.
 
 from __future__ import annotations
 
-import enum as _enum
-
 from stargraph.triggers._contract import Trigger, TriggerEvent
 from stargraph.triggers._lifecycle import (
     DispatchResult,
@@ -21,17 +19,6 @@ from stargraph.triggers._lifecycle import (
     dispatch_trigger_lifecycle,
 )
 from stargraph.triggers.control import ControllableTrigger, TriggerInfo
-
-
-class TriggerSource(_enum.StrEnum):  # TEMP shim until h-vocab lands
-    manual = "manual"
-    cron = "cron"
-    interval = "interval"
-    webhook = "webhook"
-    queue = "queue"
-    fs = "fs"
-    plugin = "plugin"
-
 
 __all__ = [
     "ControllableTrigger",
