@@ -9,7 +9,8 @@ from pathlib import Path
 
 __all__ = ["MAX_KEY", "Fingerprint", "digests", "file_key", "fingerprints", "listing", "wanted"]
 
-MAX_KEY = 512
+from stargraph.triggers import MAX_KEY_LENGTH as MAX_KEY
+
 #: ``(size, mtime in ns)`` of a file, or None when it is gone.
 Fingerprint = tuple[int, int] | None
 _CHUNK = 1 << 20

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import anyio
 import anyio.lowlevel
@@ -23,7 +22,9 @@ from watchfiles import Change as WatchChange
 from watchfiles import awatch
 
 from stargraph._log import log_event
+from stargraph.clock import Clock
 from stargraph.errors import SchedulerBusy
+from stargraph.triggers import Enqueuer, TriggerEvent, TriggerSource
 from stargraph.triggers.fs import _files
 from stargraph.triggers.fs.spec import FsSpec
 
@@ -69,7 +70,7 @@ async def _set_when_cancelled(event: anyio.Event) -> None:
 class FolderWatch:
     """Watch one folder for one :class:`FsSpec`; enqueue through *scheduler* (source ``fs``)."""
 
-    def __init__(self, spec: FsSpec, scheduler: Any, clock: Any) -> None:
+    def __init__(self, spec: FsSpec, scheduler: Enqueuer, clock: Clock) -> None:
         self.spec = spec
         self.paused = spec.paused
         self.error: str | None = None
@@ -239,10 +240,14 @@ class FolderWatch:
                 self._known[path] = digest
                 return
             key = _files.file_key(spec.trigger_id, path, digest)
-        params = {**spec.params, "path": str(path), "change": change, "sha256": digest}
-        self._scheduler.enqueue(
-            spec.graph_id, params, key, trigger_id=spec.trigger_id, trigger_source="fs"
+        now = self._clock.now()
+        event = TriggerEvent(
+            trigger_id=spec.trigger_id,
+            scheduled_fire=now,
+            idempotency_key=key,
+            payload={**spec.params, "path": str(path), "change": change, "sha256": digest},
         )
+        self._scheduler.emit(event, graph_id=spec.graph_id, source=TriggerSource.fs)
         if digest is not None:
             self._known[path] = digest
-        self.last_fire = self._clock.now()
+        self.last_fire = now
