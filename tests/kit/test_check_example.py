@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from stargraph.cli import main
+
 from ._dist import install, stargraph
+
+pytestmark = pytest.mark.slow
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fswatch"
 SIGNAL = "stargraph.plugin.check.signals:drop_files"
@@ -68,6 +72,8 @@ def test_json_output_and_unknown_entry(site: Path) -> None:
     report = json.loads(proc.stdout)
     assert report["plugin"] == "my-triggers:stargraph.triggers:fswatch_anyio"
     assert {r["backend"] for r in report["results"]} == {None, "trio"}
-    missing = stargraph(site, "plugins", "check", "no_such_trigger")
-    assert missing.returncode == 1
-    assert "no installed plugin 'no_such_trigger'" in missing.stderr
+
+
+def test_unknown_entry(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plugins", "check", "no_such_trigger"]) == 1
+    assert "no installed plugin 'no_such_trigger'" in capsys.readouterr().err

@@ -6,9 +6,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
+from stargraph.cli import main
+
 from ._dist import install, run, stargraph
 
 
+@pytest.mark.slow
 def test_new_install_test_check_trace(tmp_path: Path) -> None:
     made = stargraph(tmp_path, "plugins", "new", "demo", "--dir", str(tmp_path))
     assert made.returncode == 0, made.stderr
@@ -47,7 +52,7 @@ def test_new_install_test_check_trace(tmp_path: Path) -> None:
         assert any(f"name='{name}'" in line for line in register), check.stderr
 
 
-def test_bad_name_is_refused(tmp_path: Path) -> None:
-    proc = stargraph(tmp_path, "plugins", "new", "Bad-Name", "--dir", str(tmp_path))
-    assert proc.returncode == 1 and "NAME must be lower-case" in proc.stderr
+def test_bad_name_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plugins", "new", "Bad-Name", "--dir", str(tmp_path)]) == 1
+    assert "NAME must be lower-case" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
