@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from serve_procs import BIN, free_port
 
@@ -81,6 +82,9 @@ def test_kill_9_during_a_burst_then_restart(tmp_path: Path, spawn: Any, backend:
     second = spawn(argv)
     second.wait_ready(f"http://127.0.0.1:{port}")
     wait_for(db, FILES)
+    listed = httpx.get(f"http://127.0.0.1:{port}/v1/triggers", timeout=10).json()["items"]
+    [fs] = [t for t in listed if t["trigger_id"] == "fs:inbox"]
+    assert (fs["kind"], fs["state"], fs["error"]) == ("fs", "running", None)
     time.sleep(0.5)  # anything extra would show up now
     assert counts(db) == (FILES, FILES, FILES), second.output()
     assert second.terminate() == 0
