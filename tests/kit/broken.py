@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
+import threading
 import uuid
+from pathlib import Path
 from typing import Any
 
 import anyio
+import sniffio
 from quart import Blueprint
 
 from stargraph.errors import StargraphRuntimeError
@@ -58,11 +62,37 @@ class MissingDep(_Base):
 
 
 class LeakingTask(_Base):
-    """Starts an asyncio task (or a trio-incompatible one) and never cancels it in stop()."""
+    """Starts a task outside deps['task_group'] and never ends it in stop()."""
 
     def start(self) -> None:
         super().start()
-        self.task = asyncio.get_running_loop().create_task(anyio.sleep_forever())
+        if sniffio.current_async_library() == "trio":
+            import trio
+
+            trio.lowlevel.spawn_system_task(trio.sleep_forever, name="leaked-by-LeakingTask")
+        else:
+            self.task = asyncio.get_running_loop().create_task(anyio.sleep_forever())
+
+
+class LeakingThread(_Base):
+    """Starts a thread in start() and leaves it running after stop()."""
+
+    releases: list[threading.Event] = []  # the test sets them once it has checked
+
+    def start(self) -> None:
+        super().start()
+        self.releases.append(release := threading.Event())
+        thread = threading.Thread(target=release.wait, name="leaked-by-LeakingThread")
+        thread.daemon = True
+        thread.start()
+
+
+class LeakingFile(_Base):
+    """Opens a file in start() and never closes it."""
+
+    def start(self) -> None:
+        super().start()
+        self.file = Path(tempfile.mkdtemp(), "leaked.log").open("w")  # noqa: SIM115
 
 
 class UnstableKey(_Base):
@@ -104,3 +134,13 @@ class Good(_Base):
 
     def init(self, deps: dict[str, Any]) -> None:
         LeakingTask.init(self, deps)  # type: ignore[arg-type]
+
+
+class AsyncioOnly(_Base):
+    """The seed's form: an asyncio task made in start(), cancelled in stop()."""
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self._loop())
+
+    def stop(self) -> None:
+        self.task.cancel()

@@ -62,14 +62,32 @@ async def test_routes_that_clash() -> None:
     assert failure.reason == "route GET /healthz clashes with Stargraph's own route"
 
 
-async def test_leaking_task(anyio_backend: str) -> None:
-    report = await check(broken.LeakingTask)
-    if anyio_backend == "trio":  # no asyncio loop: plainly asyncio only, not failed
-        assert report.ok and report.asyncio_only, report.text()
-        assert "asyncio only" in report.result("start").reason
+@pytest.mark.parametrize(
+    ("cls", "what"),
+    [
+        (broken.LeakingTask, "task "),
+        (broken.LeakingThread, "thread 'leaked-by-LeakingThread'"),
+        (broken.LeakingFile, "open file /"),
+    ],
+)
+async def test_leaks(cls: type, what: str) -> None:
+    try:
+        report = await check(cls)
+    finally:
+        for release in broken.LeakingThread.releases:
+            release.set()
+    assert {r.check for r in report.failed} == {"cleanup", "restart"}, report.text()
+    assert f"after stop(), still there: {what}" in report.result("cleanup").reason
+
+
+async def test_seed_style_asyncio_task_on_trio_is_asyncio_only(anyio_backend: str) -> None:
+    report = await check(broken.AsyncioOnly)
+    if anyio_backend == "asyncio":
+        assert report.ok and not report.asyncio_only, report.text()
+        assert report.result("cancel").status is Status.not_applicable
         return
-    assert report.result("cleanup").status is Status.failed, report.text()
-    assert "after stop(), still there: task" in report.result("cleanup").reason
+    assert report.ok and report.asyncio_only, report.text()
+    assert "asyncio only: start() raised RuntimeError" in report.result("start").reason
 
 
 @pytest.mark.parametrize("cls", [broken.Good])
