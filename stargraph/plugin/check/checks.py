@@ -252,7 +252,7 @@ class _Checks:
             self.skip(cleanup, "stop failed")
             return False
         self.add(stop, Status.passed, f"stop() returned in {time.perf_counter() - began:.2f} s")
-        left = await settled_leaks(before, grace=1.0)
+        left = await settled_leaks(before, grace=min(1.0, self.h.timeout))
         if left:
             self.add(
                 cleanup,
@@ -297,7 +297,7 @@ class _Checks:
                 "in tasks; put cleanup in finally",
             )
             return
-        outside = [x for x in await settled_leaks(before, grace=0.3) if x.startswith("task ")]
+        outside = [x for x in await settled_leaks(before, grace=min(0.3, self.h.timeout)) if x.startswith("task ")]
         if outside:
             self.add(
                 "cancel",
