@@ -9,7 +9,7 @@ Both are also importable from :mod:`stargraph.testing`. See ``docs/plugins.md`` 
 
 from __future__ import annotations
 
-from stargraph.plugin.check.checks import Signal, SignalContext
+from stargraph.plugin.check.context import Signal, SignalContext
 from stargraph.plugin.check.harness import TriggerHarness
 from stargraph.plugin.check.report import CheckReport, CheckResult, Status
 from stargraph.plugin.check.runner import check_trigger, run_checks

@@ -7,13 +7,10 @@ precondition failed is reported ``n/a`` with the reason.
 
 from __future__ import annotations
 
-import gc
 import inspect
 import logging
-import os
 import time
-import warnings
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +18,9 @@ import attrs
 from quart import Blueprint
 
 from stargraph.clock import Clock
-from stargraph.errors import StargraphError, first_leaf
+from stargraph.errors import StargraphError
+from stargraph.plugin.check._util import asyncio_only, bound, describe, forget, mount
+from stargraph.plugin.check.context import Signal, SignalContext
 from stargraph.plugin.check.harness import TriggerHarness
 from stargraph.plugin.check.probe import settled_leaks, snapshot
 from stargraph.plugin.check.report import CheckResult, Status
@@ -29,66 +28,7 @@ from stargraph.plugin.check.target import Target
 from stargraph.store.base import Run
 from stargraph.triggers.control import ControllableTrigger
 
-__all__ = ["Signal", "SignalContext", "check_backend"]
-
-_SEP = os.sep
-
-
-@attrs.frozen(kw_only=True)
-class SignalContext:
-    """What a signal hook gets: the harness, the work folder, and which round this is.
-
-    Round 1 runs on the first start; round 2 replays the same signals against a new instance
-    of the trigger (or the restarted one), which must make no new run.
-    """
-
-    harness: TriggerHarness
-    workdir: Path
-    round: int
-
-    @property
-    def deps(self) -> dict[str, Any]:
-        """The deps the trigger was given."""
-        return self.harness.plugin_deps()
-
-    @property
-    def trigger(self) -> object:
-        """The trigger object being checked."""
-        return self.harness.trigger
-
-
-#: ``signal(ctx)``: make the outside world send the trigger its signals (sync or async).
-Signal = Callable[[SignalContext], Awaitable[None] | None]
-
-
-def _asyncio_only(exc: BaseException) -> bool:
-    leaf = first_leaf(exc)
-    if "no running event loop" in str(leaf) or type(leaf).__name__ == "AsyncLibraryNotFoundError":
-        return True
-    tb = leaf.__traceback__
-    while tb is not None:
-        if f"{_SEP}asyncio{_SEP}" in tb.tb_frame.f_code.co_filename:
-            return True
-        tb = tb.tb_next
-    return False
-
-
-def _forget(exc: BaseException) -> None:
-    """Collect the coroutine an asyncio-only ``start()`` made but could not schedule, without
-    the "never awaited" warning (it is the reported verdict, not news)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        exc.__traceback__ = None
-        for leaf in getattr(exc, "exceptions", ()):
-            leaf.__traceback__ = None
-        gc.collect()
-
-
-def _describe(exc: BaseException) -> str:
-    leaf = first_leaf(exc)
-    if isinstance(leaf, TimeoutError):
-        return "TimeoutError"
-    return f"{type(leaf).__name__}: {leaf}"
+__all__ = ["Signal", "SignalContext", "check_backend"]  # the first two live in .context
 
 
 class _Checks:
@@ -142,12 +82,12 @@ class _Checks:
         try:
             await self.h.call("trigger_init", deps)
         except StargraphError as exc:
-            self.add("missing-dep", Status.passed, f"without deps['scheduler']: {_describe(exc)}")
+            self.add("missing-dep", Status.passed, f"without deps['scheduler']: {describe(exc)}")
         except Exception as exc:
             self.add(
                 "missing-dep",
                 Status.failed,
-                f"init without deps['scheduler'] raised a bare {_describe(exc)}",
+                f"init without deps['scheduler'] raised a bare {describe(exc)}",
                 "check the key and raise stargraph.errors.StargraphRuntimeError naming it, e.g. "
                 "\"MyTrigger.init(deps) requires deps['scheduler']\"",
             )
@@ -163,7 +103,7 @@ class _Checks:
             self.add(
                 "init",
                 Status.failed,
-                f"init(deps) raised {_describe(exc)}",
+                f"init(deps) raised {describe(exc)}",
                 "pass the keys it reads with --deps KEY=VALUE (or --config), and make init "
                 "return promptly (no I/O that can hang)",
             )
@@ -179,14 +119,14 @@ class _Checks:
         try:
             found = await self.h.routes()
         except Exception as exc:
-            self.add("routes", Status.failed, f"routes() failed: {_describe(exc)}", fix)
+            self.add("routes", Status.failed, f"routes() failed: {describe(exc)}", fix)
             return
         bad = [b for b in found if not isinstance(b, Blueprint)]
         if bad:
             what = f"{type(bad[0]).__name__} {bad[0]!r}"[:80]
             self.add("routes", Status.failed, f"routes() returned a list holding {what}", fix)
             return
-        clash = _mount(found, self.backend)
+        clash = mount(found, self.backend)
         if clash:
             self.add(
                 "routes",
@@ -208,19 +148,19 @@ class _Checks:
             await self.h.start()
         except Exception as exc:
             await self._stop_quietly()
-            if self.backend == "trio" and _asyncio_only(exc):
+            if self.backend == "trio" and asyncio_only(exc):
                 self.h.start_error = None
-                _forget(exc)
+                forget(exc)
                 self.asyncio_only = True
                 self.skip(
                     "start stop cleanup restart cancel signal idempotency source",
-                    f"asyncio only: start() raised {_describe(exc)} on trio",
+                    f"asyncio only: start() raised {describe(exc)} on trio",
                 )
                 return False
             self.add(
                 "start",
                 Status.failed,
-                f"start() raised {_describe(exc)}" + _bound(exc, self.h.timeout),
+                f"start() raised {describe(exc)}" + bound(exc, self.h.timeout),
                 "start background work with deps['task_group'].start_soon(...) and return",
             )
             self.skip("stop cleanup restart cancel signal idempotency source", "start failed")
@@ -245,7 +185,7 @@ class _Checks:
             self.add(
                 stop,
                 Status.failed,
-                f"stop() raised {_describe(exc)}" + _bound(exc, self.h.timeout),
+                f"stop() raised {describe(exc)}" + bound(exc, self.h.timeout),
                 "stop() must return promptly: the host has already cancelled deps['task_group']"
                 "; release only what the task group does not own",
             )
@@ -274,7 +214,7 @@ class _Checks:
             self.add(
                 "restart",
                 Status.failed,
-                f"start() after stop() raised {_describe(exc)}",
+                f"start() after stop() raised {describe(exc)}",
                 "the host restarts a crashed plugin with start() only (init is not called "
                 "again): keep what start() needs from init, and reset per-run state in start()",
             )
@@ -297,7 +237,11 @@ class _Checks:
                 "in tasks; put cleanup in finally",
             )
             return
-        outside = [x for x in await settled_leaks(before, grace=min(0.3, self.h.timeout)) if x.startswith("task ")]
+        outside = [
+            x
+            for x in await settled_leaks(before, grace=min(0.3, self.h.timeout))
+            if x.startswith("task ")
+        ]
         if outside:
             self.add(
                 "cancel",
@@ -392,39 +336,6 @@ class _Checks:
             Status.passed,
             f"runs recorded with trigger_source={self.t.source!r} and its trigger id",
         )
-
-
-def _bound(exc: BaseException, timeout: float) -> str:
-    return (
-        f" (no return within {timeout:g} s: it hangs)"
-        if isinstance(first_leaf(exc), TimeoutError)
-        else ""
-    )
-
-
-def _mount(blueprints: list[Blueprint], backend: str) -> str | None:
-    """Mount *blueprints* on a fresh Stargraph app; describe the first clash (or None)."""
-    from stargraph.serve.app import create_app
-
-    app = create_app(backend)
-    own = {
-        (rule.rule, method)
-        for rule in app.url_map.iter_rules()
-        for method in rule.methods or ()
-        if method not in ("HEAD", "OPTIONS")
-    }
-    for bp in blueprints:
-        try:
-            app.register_blueprint(bp)
-        except (ValueError, AssertionError) as exc:
-            return f"mounting Blueprint {bp.name!r} failed: {exc}"
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint.split(".")[0] not in {bp.name for bp in blueprints}:
-            continue
-        for method in rule.methods or ():
-            if (rule.rule, method) in own:
-                return f"route {method} {rule.rule} clashes with Stargraph's own route"
-    return None
 
 
 async def check_backend(

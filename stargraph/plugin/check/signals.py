@@ -7,7 +7,7 @@ with the same names and contents in both rounds.
 
 from __future__ import annotations
 
-from stargraph.plugin.check.checks import SignalContext
+from stargraph.plugin.check.context import SignalContext
 
 __all__ = ["drop_files"]
 
