@@ -281,7 +281,8 @@ class _Checks:
             self.add(
                 "signal",
                 Status.failed,
-                "the signal hook ran but no run was stored within 10 s",
+                "the signal hook ran but no run was stored within 10 s"
+                + (f" (its task group crashed: {describe(self.h.crash)})" if self.h.crash else ""),
                 "make the signal hook produce what the trigger watches, with the deps given",
             )
             self.skip("idempotency source", "no run to compare")
