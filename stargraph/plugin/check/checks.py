@@ -52,6 +52,7 @@ class _Checks:
         self.results: list[CheckResult] = []
         self.asyncio_only = False
         self.first_runs: list[Run] = []
+        self.first_crash: BaseException | None = None
 
     def add(self, check: str, status: Status, reason: str, fix: str | None = None) -> None:
         self.results.append(
@@ -168,6 +169,7 @@ class _Checks:
         self.add("start", Status.passed, f"start() returned in {time.perf_counter() - began:.2f} s")
         if self.signal is not None:
             self.first_runs = await self._round(1)
+            self.first_crash = self.h.crash
         await self._stop_checked(before, "stop", "cleanup")
         return True
 
@@ -282,7 +284,11 @@ class _Checks:
                 "signal",
                 Status.failed,
                 "the signal hook ran but no run was stored within 10 s"
-                + (f" (its task group crashed: {describe(self.h.crash)})" if self.h.crash else ""),
+                + (
+                    f" (its task group crashed: {describe(self.first_crash)})"
+                    if self.first_crash
+                    else ""
+                ),
                 "make the signal hook produce what the trigger watches, with the deps given",
             )
             self.skip("idempotency source", "no run to compare")
