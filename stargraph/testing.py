@@ -1,13 +1,34 @@
-"""Test helpers: :class:`ManualClock`, a :class:`~stargraph.clock.Clock` moved by hand."""
+"""Test helpers: :class:`ManualClock`, a :class:`~stargraph.clock.Clock` moved by hand; and the
+trigger author's kit: :class:`TriggerHarness` (one trigger on a real, throw-away store) and
+:func:`check_trigger` (the ``stargraph plugins check`` suite on the running backend).
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import anyio
 from anyio.lowlevel import checkpoint
 
-__all__ = ["ManualClock"]
+if TYPE_CHECKING:
+    from stargraph.plugin.check import CheckReport, SignalContext, TriggerHarness, check_trigger
+
+__all__ = [
+    "CheckReport",
+    "ManualClock",
+    "SignalContext",
+    "TriggerHarness",
+    "check_trigger",
+]
+
+
+def __getattr__(name: str) -> object:  # the kit imports the scheduler: load it on first use
+    if name in ("CheckReport", "SignalContext", "TriggerHarness", "check_trigger"):
+        from stargraph.plugin import check
+
+        return getattr(check, name)
+    raise AttributeError(f"module 'stargraph.testing' has no attribute {name!r}")
 
 
 class ManualClock:

@@ -94,6 +94,7 @@ def trigger_to_json(info: TriggerInfo, plugin: str, state: str) -> dict[str, Any
         "note": info.note,
         "schedule": info.schedule,
         "tz": info.tz,
+        "error": info.error,
     }
 
 

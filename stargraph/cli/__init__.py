@@ -19,7 +19,7 @@ __all__ = ["config_from_args", "main"]
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from stargraph.cli import check, commands, completion, remote, runs, tools
+    from stargraph.cli import check, commands, completion, plugins_kit, remote, runs, tools
 
     handler = {
         "serve": commands.cmd_serve,
@@ -29,6 +29,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "completion": completion.cmd_completion,
         "triggers": remote.cmd_triggers,
         "plugins": remote.cmd_plugins,
+        "plugins-kit": plugins_kit.cmd_plugins_kit,
         "cron": tools.cmd_cron_next,
         "webhook": tools.cmd_webhook_sign,
     }[args.command]

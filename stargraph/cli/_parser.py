@@ -6,6 +6,7 @@ import argparse
 from typing import Any, TypeAlias
 
 from stargraph import __version__
+from stargraph.cli.plugins_kit import add_kit_parsers
 from stargraph.views import DEFAULT_LIST_LIMIT
 
 __all__ = ["build_parser"]
@@ -228,6 +229,7 @@ def _plugins(sub: Sub, c: argparse.ArgumentParser) -> None:
     _url(ls)
     _json(ls)
     ls.set_defaults(command="plugins")
+    add_kit_parsers(actions, c)
 
 
 def _config(sub: Sub, c: argparse.ArgumentParser) -> None:

@@ -29,12 +29,13 @@ from stargraph.config._model import (
 from stargraph.errors import ConfigError
 from stargraph.scheduler import RunPolicy, SchedulerSettings
 from stargraph.triggers.cron.spec import CronSpec
+from stargraph.triggers.fs.spec import FsSpec
 from stargraph.triggers.webhook.spec import WebhookSpec
 
 __all__ = ["load_config", "parse_bind"]
 
 BACKENDS = ("asyncio", "trio")
-_TOP_KEYS = ("store", "serve", "scheduler", "graphs", "cron", "webhook", "plugins", "deps")
+_TOP_KEYS = ("store", "serve", "scheduler", "graphs", "cron", "webhook", "fs", "plugins", "deps")
 #: ``shutdown_grace`` is ``[serve] graceful_timeout``; ``retry_on`` has no TOML form.
 _SCHEDULER_KEYS = init_fields(SchedulerSettings, exclude=["shutdown_grace"])
 _POLICY_KEYS = init_fields(RunPolicy, exclude=["retry_on"])
@@ -106,6 +107,7 @@ def _parse(
     root.reject_unknown(_TOP_KEYS)
     serve = _serve(root.table("serve"), env)
     cron_tables, webhook_tables = root.tables("cron"), root.tables("webhook")
+    fs_tables = root.tables("fs")
     cfg = StargraphConfig(
         path=path,
         store=_store(root.table("store"), path),
@@ -114,10 +116,11 @@ def _parse(
         graphs=_graphs(root.table("graphs")),
         cron=tuple(CronSpec.from_table(t) for t in cron_tables),
         webhook=tuple(WebhookSpec.from_table(t, env) for t in webhook_tables),
+        fs=tuple(FsSpec.from_table(t) for t in fs_tables),
         plugins=_plugins(root.table("plugins")),
         deps=_deps(root.table("deps")),
     )
-    _unique([*cron_tables, *webhook_tables], "trigger_id", "trigger")
+    _unique([*cron_tables, *webhook_tables, *fs_tables], "trigger_id", "trigger")
     _unique(webhook_tables, "path", "webhook")
     return cfg
 

@@ -19,6 +19,7 @@ from stargraph._imports import load_object
 from stargraph.errors import ConfigError
 from stargraph.scheduler import Graph, RunPolicy, SchedulerSettings
 from stargraph.triggers.cron.spec import CronSpec
+from stargraph.triggers.fs.spec import FsSpec
 from stargraph.triggers.webhook.spec import WebhookSpec
 
 __all__ = [
@@ -92,6 +93,7 @@ class StargraphConfig:
     graphs: tuple[GraphConfig, ...] = ()
     cron: tuple[CronSpec, ...] = ()
     webhook: tuple[WebhookSpec, ...] = ()
+    fs: tuple[FsSpec, ...] = ()
     plugins: PluginsConfig = PluginsConfig()
     deps: Mapping[str, Any] = attrs.field(factory=dict)
 
@@ -110,8 +112,13 @@ class StargraphConfig:
         return self.scheduler
 
     def runtime_deps(self) -> dict[str, Any]:
-        """Return ``[deps]`` plus ``cron_specs`` and ``webhook_specs`` for the triggers."""
-        return dict(self.deps, cron_specs=list(self.cron), webhook_specs=list(self.webhook))
+        """Return ``[deps]`` plus ``cron_specs``, ``webhook_specs`` and ``fs_specs``."""
+        return dict(
+            self.deps,
+            cron_specs=list(self.cron),
+            webhook_specs=list(self.webhook),
+            fs_specs=list(self.fs),
+        )
 
     def load_graphs(self) -> list[Graph]:
         """Import every graph target with the config's folder first on ``sys.path``."""
@@ -125,6 +132,7 @@ class StargraphConfig:
         ids = sorted(known)
         entries = [("cron", i, s.graph_id) for i, s in enumerate(self.cron)]
         entries += [("webhook", i, s.graph_id) for i, s in enumerate(self.webhook)]
+        entries += [("fs", i, s.graph_id) for i, s in enumerate(self.fs)]
         for section, index, graph_id in entries:
             if graph_id not in ids:
                 raise ConfigError(

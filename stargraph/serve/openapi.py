@@ -300,6 +300,7 @@ SCHEMAS: dict[str, Any] = {
         note=_NULL_STR,
         schedule=_NULL_STR,
         tz=_NULL_STR,
+        error=_NULL_STR,
     ),
     "WebhookAccepted": _obj(
         ["run_id", "idempotency_key", "deduplicated"],

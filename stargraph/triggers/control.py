@@ -26,6 +26,8 @@ class TriggerInfo:
 
     ``schedule`` and ``tz`` are a time-based trigger's expression and IANA zone (``None`` for
     the others); clients show ``next_fire`` in that zone and in UTC.
+    ``error`` is a problem the trigger is in right now and recovers from by itself (an ``fs``
+    trigger's folder is missing, say); ``None`` when it is healthy.
     """
 
     trigger_id: str
@@ -37,6 +39,7 @@ class TriggerInfo:
     next_fire: datetime | None = None
     schedule: str | None = None
     tz: str | None = None
+    error: str | None = None
 
 
 @runtime_checkable
