@@ -56,6 +56,7 @@ def trigger_to_json(info: TriggerInfo, plugin: str, state: str) -> dict[str, Any
         "next_fire": iso(info.next_fire),
         "graph_id": info.graph_id,
         "note": info.note,
+        "details": dict(info.details),
     }
 
 

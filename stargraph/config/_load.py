@@ -3,8 +3,8 @@
 ``[scheduler]`` is read straight into :class:`~stargraph.scheduler.SchedulerSettings` and each
 ``[graphs.<id>]`` into a :class:`~stargraph.scheduler.RunPolicy`: the keys, types and defaults
 are those classes' fields. Each trigger reads its own entries (``CronSpec.from_table``,
-``WebhookSpec.from_table``); this module checks what spans entries (unique ``trigger_id`` and
-webhook ``path``).
+``WebhookSpec.from_table``, ``QueueSpec.from_table``); this module checks what spans entries
+(unique ``trigger_id`` and webhook ``path``).
 """
 
 from __future__ import annotations
@@ -29,12 +29,13 @@ from stargraph.config._model import (
 from stargraph.errors import ConfigError
 from stargraph.scheduler import RunPolicy, SchedulerSettings
 from stargraph.triggers.cron.spec import CronSpec
+from stargraph.triggers.queue.spec import QueueSpec
 from stargraph.triggers.webhook.spec import WebhookSpec
 
 __all__ = ["load_config", "parse_bind"]
 
 BACKENDS = ("asyncio", "trio")
-_TOP_KEYS = ("store", "serve", "scheduler", "graphs", "cron", "webhook", "plugins", "deps")
+_TOP_KEYS = ("store", "serve", "scheduler", "graphs", "cron", "webhook", "queue", "plugins", "deps")
 #: ``shutdown_grace`` is ``[serve] graceful_timeout``; ``retry_on`` has no TOML form.
 _SCHEDULER_KEYS = init_fields(SchedulerSettings, exclude=["shutdown_grace"])
 _POLICY_KEYS = init_fields(RunPolicy, exclude=["retry_on"])
@@ -101,6 +102,7 @@ def _parse(
     root.reject_unknown(_TOP_KEYS)
     serve = _serve(root.table("serve"), env)
     cron_tables, webhook_tables = root.tables("cron"), root.tables("webhook")
+    queue_tables = root.tables("queue")
     cfg = StargraphConfig(
         path=path,
         store=_store(root.table("store"), path),
@@ -109,10 +111,11 @@ def _parse(
         graphs=_graphs(root.table("graphs")),
         cron=tuple(CronSpec.from_table(t) for t in cron_tables),
         webhook=tuple(WebhookSpec.from_table(t, env) for t in webhook_tables),
+        queue=tuple(QueueSpec.from_table(t, env) for t in queue_tables),
         plugins=_plugins(root.table("plugins")),
         deps=dict(root.table("deps").data),
     )
-    _unique([*cron_tables, *webhook_tables], "trigger_id", "trigger")
+    _unique([*cron_tables, *webhook_tables, *queue_tables], "trigger_id", "trigger")
     _unique(webhook_tables, "path", "webhook")
     return cfg
 

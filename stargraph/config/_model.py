@@ -19,6 +19,7 @@ from stargraph._imports import load_object
 from stargraph.errors import ConfigError
 from stargraph.scheduler import Graph, RunPolicy, SchedulerSettings
 from stargraph.triggers.cron.spec import CronSpec
+from stargraph.triggers.queue.spec import QueueSpec
 from stargraph.triggers.webhook.spec import WebhookSpec
 
 __all__ = [
@@ -92,6 +93,7 @@ class StargraphConfig:
     graphs: tuple[GraphConfig, ...] = ()
     cron: tuple[CronSpec, ...] = ()
     webhook: tuple[WebhookSpec, ...] = ()
+    queue: tuple[QueueSpec, ...] = ()
     plugins: PluginsConfig = PluginsConfig()
     deps: Mapping[str, Any] = attrs.field(factory=dict)
 
@@ -110,8 +112,13 @@ class StargraphConfig:
         return self.scheduler
 
     def runtime_deps(self) -> dict[str, Any]:
-        """Return ``[deps]`` plus ``cron_specs`` and ``webhook_specs`` for the triggers."""
-        return dict(self.deps, cron_specs=list(self.cron), webhook_specs=list(self.webhook))
+        """Return ``[deps]`` plus ``cron_specs``, ``webhook_specs`` and ``queue_specs``."""
+        return dict(
+            self.deps,
+            cron_specs=list(self.cron),
+            webhook_specs=list(self.webhook),
+            queue_specs=list(self.queue),
+        )
 
     def load_graphs(self) -> list[Graph]:
         """Import every graph target with the config's folder first on ``sys.path``."""
@@ -121,10 +128,11 @@ class StargraphConfig:
         return [g.load(self.source) for g in self.graphs]
 
     def check_trigger_graphs(self, known: Iterable[str]) -> None:
-        """Raise :class:`ConfigError` for a ``[[cron]]``/``[[webhook]]`` of an unknown graph."""
+        """Raise :class:`ConfigError` for a cron, webhook or queue entry of an unknown graph."""
         ids = sorted(known)
         entries = [("cron", i, s.graph_id) for i, s in enumerate(self.cron)]
         entries += [("webhook", i, s.graph_id) for i, s in enumerate(self.webhook)]
+        entries += [("queue", i, s.graph_id) for i, s in enumerate(self.queue)]
         for section, index, graph_id in entries:
             if graph_id not in ids:
                 raise ConfigError(

@@ -227,6 +227,7 @@ SCHEMAS: dict[str, Any] = {
         next_fire=_TIME,
         graph_id=_NULL_STR,
         note=_NULL_STR,
+        details={"type": "object", "additionalProperties": True},
     ),
     "Plugin": _obj(
         ["name", "state", "error"],

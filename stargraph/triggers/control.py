@@ -10,7 +10,7 @@ See ``docs/plugins.md``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 
@@ -22,7 +22,11 @@ __all__ = ["ControllableTrigger", "TriggerInfo"]
 
 @attrs.frozen(kw_only=True)
 class TriggerInfo:
-    """What the API shows of one trigger id (``kind`` is ``cron``, ``webhook``, ``plugin``...)."""
+    """What the API shows of one trigger id (``kind`` is ``cron``, ``webhook``, ``plugin``...).
+
+    ``details`` holds kind-specific JSON values (a queue trigger's ``source``, ``connected``,
+    ``pending``, ``lag``); the API shows it as ``details``.
+    """
 
     trigger_id: str
     kind: str
@@ -31,6 +35,7 @@ class TriggerInfo:
     note: str | None = None
     last_fire: datetime | None = None
     next_fire: datetime | None = None
+    details: dict[str, Any] = attrs.field(factory=dict)
 
 
 @runtime_checkable
