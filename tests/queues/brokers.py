@@ -75,3 +75,100 @@ BROKERS: dict[str, Any] = {"redis-stream": RedisBroker}
 
 def body(**fields: Any) -> bytes:
     return json.dumps(fields).encode()
+
+
+class AmqpBroker:
+    kind = "amqp"
+
+    def __init__(self) -> None:
+        import pika
+
+        self.pika = pika
+        self.conn = pika.BlockingConnection(pika.URLParameters(URLS[self.kind]))
+        self.ch = self.conn.channel()
+        self.source = f"sgtest-{uuid.uuid4().hex[:10]}"
+        self.dead = f"{self.source}.dead"
+        self.ch.queue_declare(self.source, durable=True)
+        self.ch.queue_declare(self.dead, durable=True)
+
+    def publish(self, body: bytes, message_id: str | None = None) -> None:
+        props = self.pika.BasicProperties(delivery_mode=2, message_id=message_id)
+        self.ch.basic_publish("", self.source, body, props)
+
+    def publish_many(self, bodies: list[bytes]) -> None:
+        for b in bodies:
+            self.publish(b)
+
+    def unacked(self, group: str = "stargraph") -> int:
+        """Messages ready in the queue. Unacked ones count too once the consumer's connection
+        closed (the broker requeues them), so after the runtime left this is the whole count."""
+        frame = self.ch.queue_declare(self.source, durable=True, passive=True)
+        return int(frame.method.message_count)
+
+    def dead_letters(self) -> list[dict[str, str]]:
+        out = []
+        while True:
+            method, props, body = self.ch.basic_get(self.dead, auto_ack=True)
+            if method is None:
+                return out
+            out.append({"reason": props.headers["x-stargraph-reason"], "body": body.decode()})
+
+    def close(self) -> None:
+        self.ch.queue_delete(self.source)
+        self.ch.queue_delete(self.dead)
+        self.conn.close()
+
+
+BROKERS["amqp"] = AmqpBroker
+
+
+class MqttBroker:
+    kind = "mqtt"
+
+    def __init__(self) -> None:
+        import paho.mqtt.client as mqtt
+
+        self.mqtt = mqtt
+        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.c.connect("127.0.0.1", 1883)
+        self.c.loop_start()
+        self.source = f"sgtest/{uuid.uuid4().hex[:10]}"
+        self.dead = f"{self.source}/dead"
+        self.dead_seen: list[dict[str, str]] = []
+        self.c.on_message = self._dead
+        self.c.subscribe(self.dead, qos=1)
+
+    def _dead(self, _c: Any, _u: Any, msg: Any) -> None:
+        props = dict(getattr(msg.properties, "UserProperty", None) or [])
+        self.dead_seen.append({"reason": props.get("reason", ""), "body": msg.payload.decode()})
+
+    def publish(self, body: bytes, message_id: str | None = None) -> None:
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
+        props = Properties(PacketTypes.PUBLISH)
+        if message_id is not None:
+            props.UserProperty = [("message_id", message_id)]
+        self.c.publish(self.source, body, qos=1, properties=props).wait_for_publish(10)
+
+    def publish_many(self, bodies: list[bytes]) -> None:
+        infos = [self.c.publish(self.source, b, qos=1) for b in bodies]
+        for info in infos:
+            info.wait_for_publish(10)
+
+    def unacked(self, group: str = "stargraph") -> int:
+        """MQTT shows no backlog to a third party: the tests count runs instead (always 0)."""
+        return 0
+
+    def dead_letters(self) -> list[dict[str, str]]:
+        import time
+
+        time.sleep(0.3)
+        return list(self.dead_seen)
+
+    def close(self) -> None:
+        self.c.loop_stop()
+        self.c.disconnect()
+
+
+BROKERS["mqtt"] = MqttBroker

@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
-import pytest
 
 from stargraph import Graph, Runtime
 from stargraph.store.base import RunStatus
@@ -52,29 +51,49 @@ def runtime(url: str, rec: Recorder, *specs: QueueSpec) -> Runtime:
     return Runtime(url, graphs=[Graph(graph_id=GRAPH, fn=rec)], deps={"queue_specs": list(specs)})
 
 
+async def connected(rt: Runtime) -> Runtime:
+    """Wait until every queue trigger is connected (MQTT drops what is published before)."""
+
+    async def check() -> bool:
+        infos = [
+            i
+            for _n, p in rt.host.triggers()
+            if hasattr(p, "describe") and hasattr(p, "_consumers")
+            for i in await p.describe()
+        ]
+        return bool(infos) and all(i.details["connected"] for i in infos)
+
+    await until(check)
+    return rt
+
+
 async def test_n_messages_make_n_runs_and_nothing_stays_unacked(
     broker: Any, sqlite_url: str
 ) -> None:
     rec, n = Recorder(), 300
     async with runtime(sqlite_url, rec, spec(broker)) as rt:
+        await connected(rt)
         broker.publish_many([body(i=i) for i in range(n)])
         await until(lambda: _ge(succeeded(rt), n))
         await until(lambda: _eq_sync(broker.unacked, 0))
         page = await rt.scheduler.list_runs(limit=1)
         assert page.items[0].trigger_source == "queue"
         assert page.items[0].trigger_id == f"queue:{broker.source}"
+    assert broker.unacked() == 0  # also what the consumer held unacked when it disconnected
     assert sorted(p["i"] for p in rec.params) == list(range(n))
 
 
 async def test_same_message_id_twice_is_one_run(broker: Any, sqlite_url: str) -> None:
     rec = Recorder()
     async with runtime(sqlite_url, rec, spec(broker)) as rt:
+        await connected(rt)
         broker.publish(body(n=1), message_id="order-1")
         broker.publish(body(n=2), message_id="order-1")
         broker.publish(body(n=3), message_id="order-2")
         await until(lambda: _eq_sync(broker.unacked, 0))
         await until(lambda: _ge(succeeded(rt), 2))
         counts = await rt.store.count_by_status()
+    assert broker.unacked() == 0
     assert sum(counts.values()) == 2
     assert sorted(p["n"] for p in rec.params) == [1, 3]
 
@@ -85,6 +104,7 @@ async def test_poison_is_dead_lettered_and_the_server_keeps_consuming(
     rec = Recorder()
     qspec = spec(broker, dead_letter=broker.dead, max_body_bytes=100)
     async with runtime(sqlite_url, rec, qspec) as rt:
+        await connected(rt)
         broker.publish(b"not json {")
         broker.publish(b"[1, 2]")
         broker.publish(body(pad="x" * 200))
@@ -92,6 +112,7 @@ async def test_poison_is_dead_lettered_and_the_server_keeps_consuming(
         await until(lambda: _ge(succeeded(rt), 1))
         await until(lambda: _eq_sync(broker.unacked, 0))
         text = rt.metrics.render().decode()
+    assert broker.unacked() == 0
     assert rec.params == [{"ok": True}]
     assert sorted(d["reason"] for d in broker.dead_letters()) == [
         "not_json",
@@ -110,6 +131,7 @@ async def test_poison_without_dead_letter_is_rejected_and_acked(
 ) -> None:
     rec = Recorder()
     async with runtime(sqlite_url, rec, spec(broker, params="envelope")) as rt:
+        await connected(rt)
         broker.publish(b"\xff\xfe")
         broker.publish(b'"a string is fine in an envelope"', message_id="m-1")
         await until(lambda: _ge(succeeded(rt), 1))
@@ -125,6 +147,7 @@ async def test_pause_stops_consuming_and_resume_starts_again(broker: Any, sqlite
     rec = Recorder()
     qspec = spec(broker)
     async with runtime(sqlite_url, rec, qspec) as rt:
+        await connected(rt)
         plugin = next(
             obj
             for _n, obj in rt.host.triggers()
