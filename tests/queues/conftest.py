@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from .brokers import BROKERS, reachable
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "serve"))
+
+from serve_procs import spawn
+
+__all__ = ["spawn"]
 
 KINDS = list(BROKERS)
 

@@ -75,7 +75,7 @@ async def test_n_messages_make_n_runs_and_nothing_stays_unacked(
         await connected(rt)
         broker.publish_many([body(i=i) for i in range(n)])
         await until(lambda: _ge(succeeded(rt), n))
-        await until(lambda: _eq_sync(broker.unacked, 0))
+        await settled(rt, broker)
         page = await rt.scheduler.list_runs(limit=1)
         assert page.items[0].trigger_source == "queue"
         assert page.items[0].trigger_id == f"queue:{broker.source}"
@@ -90,8 +90,8 @@ async def test_same_message_id_twice_is_one_run(broker: Any, sqlite_url: str) ->
         broker.publish(body(n=1), message_id="order-1")
         broker.publish(body(n=2), message_id="order-1")
         broker.publish(body(n=3), message_id="order-2")
-        await until(lambda: _eq_sync(broker.unacked, 0))
         await until(lambda: _ge(succeeded(rt), 2))
+        await settled(rt, broker)
         counts = await rt.store.count_by_status()
     assert broker.unacked() == 0
     assert sum(counts.values()) == 2
@@ -110,7 +110,7 @@ async def test_poison_is_dead_lettered_and_the_server_keeps_consuming(
         broker.publish(body(pad="x" * 200))
         broker.publish(body(ok=True))
         await until(lambda: _ge(succeeded(rt), 1))
-        await until(lambda: _eq_sync(broker.unacked, 0))
+        await settled(rt, broker)
         text = rt.metrics.render().decode()
     assert broker.unacked() == 0
     assert rec.params == [{"ok": True}]
@@ -135,7 +135,7 @@ async def test_poison_without_dead_letter_is_rejected_and_acked(
         broker.publish(b"\xff\xfe")
         broker.publish(b'"a string is fine in an envelope"', message_id="m-1")
         await until(lambda: _ge(succeeded(rt), 1))
-        await until(lambda: _eq_sync(broker.unacked, 0))
+        await settled(rt, broker)
         text = rt.metrics.render().decode()
     assert rec.params[0]["body"] == "a string is fine in an envelope"
     assert rec.params[0]["id"] == "m-1"
@@ -174,6 +174,21 @@ async def _ge(value: Awaitable[int], n: int) -> bool:
 
 async def _eq_sync(fn: Callable[[], int], n: int) -> bool:
     return await anyio.to_thread.run_sync(fn) == n
+
+
+async def settled(rt: Runtime, broker: Any) -> None:
+    """Wait until the broker has nothing left to deliver and the trigger holds nothing unacked."""
+
+    async def check() -> bool:
+        infos = [
+            i
+            for _n, p in rt.host.triggers()
+            if hasattr(p, "_consumers")
+            for i in await p.describe()
+        ]
+        return all(i.details["in_flight"] == 0 for i in infos) and await _eq_sync(broker.unacked, 0)
+
+    await until(check)
 
 
 async def _connected(plugin: Any, tid: str, want: bool) -> bool:

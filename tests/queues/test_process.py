@@ -21,7 +21,7 @@ from .brokers import URLS, body
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "serve"))
 
-from serve_procs import Proc, free_port, spawn  # noqa: E402, F401  (spawn is a fixture)
+from serve_procs import Proc, free_port  # the conftest provides the ``spawn`` fixture
 
 pytestmark = pytest.mark.slow
 N = 200

@@ -1,10 +1,11 @@
 """The ack-after-commit loop shared by every broker: fetch, enqueue, await commit, then ack.
 
-One :class:`QueueConsumer` per ``[[queue]]`` entry. Each pass fetches at most
-``max_in_flight`` messages, enqueues them (waiting out ``SchedulerBusy`` without pulling
-more), awaits every receipt -- the runs are durable -- and only then acknowledges the whole
-batch. A crash anywhere before the ack leaves the messages unacknowledged, so the broker
-delivers them again and the idempotency key turns them into the existing runs.
+One :class:`QueueConsumer` per ``[[queue]]`` entry. It fetches a batch (never more than
+``max_in_flight`` messages unacked in all), enqueues it (waiting out ``SchedulerBusy`` without
+pulling more), and hands the receipts to an acker task that awaits every one -- the runs are
+durable -- and only then acknowledges the batch; batches are acked in the order fetched.
+A crash anywhere before the ack leaves the messages unacknowledged, so the broker delivers
+them again and the idempotency key turns them into the existing runs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream
 from prometheus_client import Counter
 
 from stargraph._log import log_event
@@ -38,6 +40,7 @@ _CLOSE_BOUND = 5.0
 T = TypeVar("T")
 #: ``emit(spec, params, key) -> receipt``: the trigger's way into the scheduler.
 Emit = Callable[[QueueSpec, dict[str, Any], str], Any]
+_Batch = tuple[list[Delivery], list[Any]]
 
 
 class QueueConsumer:
@@ -61,6 +64,13 @@ class QueueConsumer:
         self._lock = threading.Lock()
         self._client: BrokerClient | None = None
         self._stats_at = 0.0
+        self._free = spec.max_in_flight
+        self._freed = anyio.Event()
+
+    @property
+    def in_flight(self) -> int:
+        """Messages fetched and not yet acknowledged (at most ``max_in_flight``)."""
+        return self.spec.max_in_flight - self._free
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a blocking client call in a worker thread, one at a time per connection."""
@@ -89,11 +99,7 @@ class QueueConsumer:
                 kind=self.spec.kind,
                 source=self.spec.source,
             )
-            while True:
-                batch = await self._call(client.fetch, self.spec.max_in_flight, POLL_SECONDS)
-                if batch:
-                    await self._handle(client, batch)
-                await self._refresh_stats(client)
+            await self._pump(client)
         finally:
             self.connected = False
             with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_BOUND):
@@ -104,7 +110,28 @@ class QueueConsumer:
             self._stats_at = anyio.current_time()
             self.stats = await self._call(client.pending)
 
-    async def _handle(self, client: BrokerClient, batch: list[Delivery]) -> None:
+    async def _pump(self, client: BrokerClient) -> None:
+        """Fetch and enqueue in this task; await commits and ack in the acker, in order.
+
+        The next batch is fetched while the previous one commits; ``_free`` keeps the
+        messages held unacked at or below ``max_in_flight``.
+        """
+        self._free = self.spec.max_in_flight
+        send, receive = anyio.create_memory_object_stream[_Batch](self.spec.max_in_flight)
+        async with anyio.create_task_group() as tg, send, receive:
+            tg.start_soon(self._acker, client, receive)
+            while True:
+                while self._free <= 0:
+                    self._freed = anyio.Event()
+                    await self._freed.wait()
+                batch = await self._call(client.fetch, self._free, POLL_SECONDS)
+                if batch:
+                    self._free -= len(batch)
+                    await send.send((batch, await self._submit(client, batch)))
+                await self._refresh_stats(client)
+
+    async def _submit(self, client: BrokerClient, batch: list[Delivery]) -> list[Any]:
+        """Enqueue every decodable message; dead-letter or reject the rest; return receipts."""
         self.last_message = datetime.now(UTC)
         waiting: list[Any] = []
         for delivery in batch:
@@ -116,10 +143,18 @@ class QueueConsumer:
                     continue
                 params = Poison("invalid_params")
             await self._poison(client, delivery, params.reason)
-        for receipt in waiting:
-            result = await receipt  # durable from here on; a store error raises: no ack
-            self._count("deduplicated" if result.deduplicated else "enqueued")
-        await self._call(client.ack, [d.token for d in batch])
+        return waiting
+
+    async def _acker(
+        self, client: BrokerClient, receive: MemoryObjectReceiveStream[_Batch]
+    ) -> None:
+        async for batch, receipts in receive:
+            for receipt in receipts:
+                result = await receipt  # durable from here on; a store error raises: no ack
+                self._count("deduplicated" if result.deduplicated else "enqueued")
+            await self._call(client.ack, [d.token for d in batch])
+            self._free += len(batch)
+            self._freed.set()
 
     async def _enqueue(self, delivery: Delivery, params: dict[str, Any]) -> Any:
         """Enqueue; on SchedulerBusy pull nothing more and retry until the intake drains."""

@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -60,7 +61,7 @@ class MqttClient:
         """Open the session (``clean_start=False``), subscribe, start paho's network thread."""
         url = urlsplit(self.spec.url)
         c = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
+            CallbackAPIVersion.VERSION2,
             client_id=client_id(self.spec),
             protocol=mqtt.MQTTv5,
             manual_ack=True,
@@ -70,7 +71,7 @@ class MqttClient:
         if url.scheme == "mqtts":
             c.tls_set()
         c.on_connect, c.on_message, c.on_disconnect = self._on_connect, self._on_message, self._gone
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = SESSION_EXPIRY
         props.ReceiveMaximum = self.spec.max_in_flight
         c.connect(
@@ -99,11 +100,11 @@ class MqttClient:
     def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
         props = getattr(msg, "properties", None)
         headers = {str(k): str(v) for k, v in getattr(props, "UserProperty", None) or []}
-        topic = msg.topic
+        topic, payload = msg.topic, bytes(msg.payload)
         self._queue.put(
             Delivery(
-                message_id=headers.get("message_id") or content_id(topic.encode(), msg.payload),
-                body=msg.payload,
+                message_id=headers.get("message_id") or content_id(topic.encode(), payload),
+                body=payload,
                 headers={**headers, "topic": topic},
                 token=msg.mid,
             )
@@ -131,7 +132,7 @@ class MqttClient:
     def dead_letter(self, delivery: Delivery, reason: str) -> None:
         """Publish the payload to the ``dead_letter`` topic at QoS 1, with the reason."""
         assert self._client is not None and self.spec.dead_letter is not None
-        props = Properties(PacketTypes.PUBLISH)
+        props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
         props.UserProperty = [("reason", reason), ("original_id", delivery.message_id)]
         info = self._client.publish(self.spec.dead_letter, delivery.body, 1, properties=props)
         info.wait_for_publish(10)

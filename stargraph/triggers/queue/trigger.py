@@ -176,6 +176,7 @@ class QueueTrigger:
             "source": spec.source,
             "group": spec.group,
             "connected": bool(consumer and consumer.connected),
+            "in_flight": consumer.in_flight if consumer else 0,
             **(consumer.stats if consumer else {}),
         }
         return TriggerInfo(
