@@ -172,3 +172,63 @@ class MqttBroker:
 
 
 BROKERS["mqtt"] = MqttBroker
+
+
+class NatsBroker:
+    kind = "nats-jetstream"
+
+    def __init__(self) -> None:
+        import nats
+
+        from stargraph.triggers.queue.nats import LoopThread, stream_name
+
+        self.loop = LoopThread("test-nats")
+        self.source = f"sgtest.{uuid.uuid4().hex[:10]}"
+        self.dead = f"{self.source}.dead"
+        self.stream = stream_name(self.source)
+        self.nc = self.loop.call(nats.connect(URLS[self.kind]))
+        self.js = self.nc.jetstream()
+        self.loop.call(self.js.add_stream(name=self.stream, subjects=[self.source, self.dead]))
+
+    def publish(self, body: bytes, message_id: str | None = None) -> None:
+        headers = {"Nats-Msg-Id": message_id} if message_id else None
+        self.loop.call(self.js.publish(self.source, body, headers=headers))
+
+    def publish_many(self, bodies: list[bytes]) -> None:
+        async def run() -> None:
+            for b in bodies:
+                await self.js.publish(self.source, b)
+
+        self.loop.call(run(), 60)
+
+    def unacked(self, group: str = "stargraph") -> int:
+        try:
+            info = self.loop.call(self.js.consumer_info(self.stream, group))
+        except Exception:
+            return -1
+        return int(info.num_ack_pending or 0) + int(info.num_pending or 0)
+
+    def dead_letters(self) -> list[dict[str, str]]:
+        async def run() -> list[dict[str, str]]:
+            out = []
+            sub = await self.js.pull_subscribe(self.dead, stream=self.stream)
+            try:
+                for msg in await sub.fetch(10, timeout=1):
+                    out.append(
+                        {"reason": msg.headers["Stargraph-Reason"], "body": msg.data.decode()}
+                    )
+            except Exception:
+                pass
+            return out
+
+        return self.loop.call(run())
+
+    def close(self) -> None:
+        try:
+            self.loop.call(self.js.delete_stream(self.stream))
+            self.loop.call(self.nc.close())
+        finally:
+            self.loop.stop()
+
+
+BROKERS["nats-jetstream"] = NatsBroker

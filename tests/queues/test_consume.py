@@ -24,7 +24,8 @@ def spec(broker: Any, **overrides: Any) -> QueueSpec:
         "source": broker.source,
         "graph_id": GRAPH,
         "max_in_flight": 64,
-        **overrides,
+        "redeliver_seconds": 2,  # JetStream: a pull request of a closed connection keeps its
+        **overrides,  # message until ack_wait, e.g. across a pause
     }
     return QueueSpec(**values)
 

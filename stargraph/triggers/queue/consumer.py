@@ -118,7 +118,7 @@ class QueueConsumer:
         """
         self._free = self.spec.max_in_flight
         send, receive = anyio.create_memory_object_stream[_Batch](self.spec.max_in_flight)
-        async with anyio.create_task_group() as tg, send, receive:
+        async with send, receive, anyio.create_task_group() as tg:
             tg.start_soon(self._acker, client, receive)
             while True:
                 while self._free <= 0:
