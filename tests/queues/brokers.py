@@ -213,10 +213,10 @@ class NatsBroker:
             out = []
             sub = await self.js.pull_subscribe(self.dead, stream=self.stream)
             try:
-                for msg in await sub.fetch(10, timeout=1):
-                    out.append(
-                        {"reason": msg.headers["Stargraph-Reason"], "body": msg.data.decode()}
-                    )
+                msgs = await sub.fetch(10, timeout=1)
+                out.extend(
+                    {"reason": m.headers["Stargraph-Reason"], "body": m.data.decode()} for m in msgs
+                )
             except Exception:
                 pass
             return out

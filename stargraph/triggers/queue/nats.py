@@ -121,7 +121,7 @@ class NatsClient:
     async def _fetch(self, max_count: int, timeout: float) -> list[Msg]:
         try:
             msgs: list[Msg] = await self._sub.fetch(max_count, timeout=timeout)
-        except (nats.errors.TimeoutError, asyncio.TimeoutError):
+        except (TimeoutError, nats.errors.TimeoutError):
             return []
         return msgs
 
