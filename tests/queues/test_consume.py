@@ -6,10 +6,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
+import pytest
 
 from stargraph import Graph, Runtime
+from stargraph.hosting import HostOptions
+from stargraph.scheduler import SchedulerSettings
 from stargraph.store.base import RunStatus
-from stargraph.triggers.queue import QueueSpec
+from stargraph.triggers.queue import QueueSpec, QueueTrigger
 
 from .brokers import URLS, body
 
@@ -48,20 +51,16 @@ async def succeeded(rt: Runtime) -> int:
     return (await rt.store.count_by_status()).get(RunStatus.succeeded, 0)
 
 
-def runtime(url: str, rec: Recorder, *specs: QueueSpec) -> Runtime:
-    return Runtime(url, graphs=[Graph(graph_id=GRAPH, fn=rec)], deps={"queue_specs": list(specs)})
+def runtime(url: str, rec: Recorder, *specs: QueueSpec, **options: Any) -> Runtime:
+    graphs = [Graph(graph_id=GRAPH, fn=rec)]
+    return Runtime(url, graphs=graphs, deps={"queue_specs": list(specs)}, **options)
 
 
 async def connected(rt: Runtime) -> Runtime:
     """Wait until every queue trigger is connected (MQTT drops what is published before)."""
 
     async def check() -> bool:
-        infos = [
-            i
-            for _n, p in rt.host.triggers()
-            if hasattr(p, "describe") and hasattr(p, "_consumers")
-            for i in await p.describe()
-        ]
+        infos = [i for p in _queue_plugins(rt) for i in await p.describe()]
         return bool(infos) and all(i.details["connected"] for i in infos)
 
     await until(check)
@@ -169,6 +168,10 @@ async def test_pause_stops_consuming_and_resume_starts_again(broker: Any, sqlite
     assert rec.params == [{"k": 1}]
 
 
+def _queue_plugins(rt: Runtime) -> list[QueueTrigger]:
+    return [p for _n, p in rt.host.triggers() if isinstance(p, QueueTrigger)]
+
+
 async def _ge(value: Awaitable[int], n: int) -> bool:
     return await value >= n
 
@@ -181,12 +184,7 @@ async def settled(rt: Runtime, broker: Any) -> None:
     """Wait until the broker has nothing left to deliver and the trigger holds nothing unacked."""
 
     async def check() -> bool:
-        infos = [
-            i
-            for _n, p in rt.host.triggers()
-            if hasattr(p, "_consumers")
-            for i in await p.describe()
-        ]
+        infos = [i for p in _queue_plugins(rt) for i in await p.describe()]
         return all(i.details["in_flight"] == 0 for i in infos) and await _eq_sync(broker.unacked, 0)
 
     await until(check)
@@ -195,3 +193,42 @@ async def settled(rt: Runtime, broker: Any) -> None:
 async def _connected(plugin: Any, tid: str, want: bool) -> bool:
     infos = {i.trigger_id: i for i in await plugin.describe()}
     return bool(infos[tid].details["connected"]) is want
+
+
+@pytest.mark.parametrize("broker", ["redis-stream"], indirect=True)
+async def test_a_full_intake_slows_the_consumer_and_loses_nothing(
+    broker: Any, sqlite_url: str
+) -> None:
+    rec, n = Recorder(), 200
+    settings = SchedulerSettings(intake_capacity=4, batch_size=4)
+    async with runtime(sqlite_url, rec, spec(broker), settings=settings) as rt:
+        await connected(rt)
+        broker.publish_many([body(i=i) for i in range(n)])
+        await until(lambda: _ge(succeeded(rt), n), timeout=60)
+        await settled(rt, broker)
+        counts = await rt.store.count_by_status()
+    assert sum(counts.values()) == n
+    assert sorted(p["i"] for p in rec.params) == list(range(n))
+
+
+async def test_a_broker_that_is_down_is_a_visible_retried_state(sqlite_url: str) -> None:
+    down = QueueSpec(
+        trigger_id="queue:down",
+        kind="redis-stream",
+        url="redis://127.0.0.1:1/0",
+        source="s",
+        graph_id=GRAPH,
+    )
+    options = HostOptions(backoff_initial=0.05, backoff_max=0.1, max_restarts=1000)
+    async with runtime(sqlite_url, Recorder(), down, host_options=options) as rt:
+        [plugin] = [p for p in _queue_plugins(rt) if p.trigger_ids()]
+        name = next(n for n, p in rt.host.triggers() if p is plugin)
+
+        async def restarted() -> bool:
+            status = next(s for s in rt.host.statuses() if s.name == name)
+            return status.restarts >= 2 and "ConnectionError" in (status.error or "")
+
+        await until(restarted)
+        [info] = await plugin.describe()
+        assert info.details["connected"] is False and info.kind == "redis-stream"
+        assert rt.ready

@@ -66,6 +66,7 @@ class QueueConsumer:
         self._stats_at = 0.0
         self._free = spec.max_in_flight
         self._freed = anyio.Event()
+        self._batch = spec.max_in_flight
 
     @property
     def in_flight(self) -> int:
@@ -117,6 +118,8 @@ class QueueConsumer:
         messages held unacked at or below ``max_in_flight``.
         """
         self._free = self.spec.max_in_flight
+        # Half the budget per batch: one batch commits while the next is fetched and enqueued.
+        self._batch = max(1, self.spec.max_in_flight // 2)
         send, receive = anyio.create_memory_object_stream[_Batch](self.spec.max_in_flight)
         async with send, receive, anyio.create_task_group() as tg:
             tg.start_soon(self._acker, client, receive)
@@ -124,7 +127,8 @@ class QueueConsumer:
                 while self._free <= 0:
                     self._freed = anyio.Event()
                     await self._freed.wait()
-                batch = await self._call(client.fetch, self._free, POLL_SECONDS)
+                size = min(self._free, self._batch)
+                batch = await self._call(client.fetch, size, POLL_SECONDS)
                 if batch:
                     self._free -= len(batch)
                     await send.send((batch, await self._submit(client, batch)))
