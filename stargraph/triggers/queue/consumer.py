@@ -65,7 +65,7 @@ class QueueConsumer:
         self._client: BrokerClient | None = None
         self._stats_at = 0.0
         self._free = spec.max_in_flight
-        self._freed = anyio.Event()
+        self._freed: anyio.Event | None = None
         self._batch = spec.max_in_flight
 
     @property
@@ -103,6 +103,7 @@ class QueueConsumer:
             await self._pump(client)
         finally:
             self.connected = False
+            self._free = self.spec.max_in_flight  # what was in flight goes back to the broker
             with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_BOUND):
                 await self._call(client.close)
 
@@ -125,8 +126,8 @@ class QueueConsumer:
             tg.start_soon(self._acker, client, receive)
             while True:
                 while self._free <= 0:
-                    self._freed = anyio.Event()
-                    await self._freed.wait()
+                    freed = self._freed = anyio.Event()
+                    await freed.wait()
                 size = min(self._free, self._batch)
                 batch = await self._call(client.fetch, size, POLL_SECONDS)
                 if batch:
@@ -158,7 +159,8 @@ class QueueConsumer:
                 self._count("deduplicated" if result.deduplicated else "enqueued")
             await self._call(client.ack, [d.token for d in batch])
             self._free += len(batch)
-            self._freed.set()
+            if self._freed is not None:
+                self._freed.set()
 
     async def _enqueue(self, delivery: Delivery, params: dict[str, Any]) -> Any:
         """Enqueue; on SchedulerBusy pull nothing more and retry until the intake drains."""

@@ -54,6 +54,7 @@ class QueueTrigger:
         self._specs: dict[str, QueueSpec] = {}
         self._consumers: dict[str, QueueConsumer] = {}
         self._scopes: dict[str, anyio.CancelScope] = {}
+        self._running: dict[str, anyio.Lock] = {}
         self._paused: dict[str, tuple[bool, str | None]] = {}
         self._scheduler: Any = None
         self._store: Any = None
@@ -107,13 +108,11 @@ class QueueTrigger:
         )
 
     async def start(self) -> None:
-        """Load the persisted pause flags, then start a consumer for every unpaused entry."""
+        """Load the persisted pause flags and start a consumer for every unpaused entry."""
         if not self._specs or self._task_group is None:
             return
-        await self._refresh()
-        for tid in self._specs:
-            if not self._is_paused(tid):
-                self._start_consumer(tid)
+        self._running = {tid: anyio.Lock() for tid in self._specs}
+        await self._refresh()  # starts the consumers of the entries that are not paused
         self._task_group.start_soon(self._refresh_loop)
 
     def stop(self) -> None:
@@ -133,7 +132,8 @@ class QueueTrigger:
     async def _consume(self, tid: str, scope: anyio.CancelScope) -> None:
         try:
             with scope:
-                await self._consumers[tid].run()
+                async with self._running[tid]:  # a quick resume waits for the paused run's close
+                    await self._consumers[tid].run()
         finally:
             if self._scopes.get(tid) is scope:
                 del self._scopes[tid]
