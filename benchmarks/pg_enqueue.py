@@ -31,9 +31,9 @@ from pg_common import fresh_db, median
 
 from stargraph._json import dumps
 from stargraph.store import EnqueueRequest, NewRun
-from stargraph.store._pg_ops import _INSERT
-from stargraph.store._pg_schema import migrate
 from stargraph.store.postgres import PostgresStore
+from stargraph.store.postgres.enqueue import _INSERT
+from stargraph.store.postgres.schema import migrate
 
 
 def _columns(count: int, base: int) -> list[list[Any]]:

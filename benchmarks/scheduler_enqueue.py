@@ -32,7 +32,7 @@ import anyio
 from enqueue_load import BATCH, acked, stream
 
 from stargraph._json import dumps
-from stargraph.store._sqlite_schema import migrate
+from stargraph.store.sqlite.schema import migrate
 
 
 def raw_insert(path: Path, count: int) -> float:

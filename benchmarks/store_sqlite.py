@@ -23,8 +23,8 @@ import anyio
 
 from stargraph._json import dumps
 from stargraph.store import Completion, EnqueueRequest, NewRun, RunStatus
-from stargraph.store._sqlite_schema import migrate
 from stargraph.store.sqlite import SQLiteStore
+from stargraph.store.sqlite.schema import migrate
 
 BATCH = 500
 

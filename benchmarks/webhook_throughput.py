@@ -4,8 +4,8 @@ One server process per backend (Hypercorn + Quart or QuartTrio) serves two route
 
 - ``POST /bare``: a plain Quart route that only answers 202 (the baseline);
 - ``POST /hook``: the webhook trigger's route (stargraph scheme): size check, header parsing,
-  timestamp window, HMAC-SHA256 verification, JSON params, replay check (an INSERT into the
-  SQLite ``webhook_nonces`` table), durable enqueue (group commit into ``runs``), then 202.
+  timestamp window, HMAC-SHA256 verification, JSON params, durable enqueue with the replay
+  nonce in the same transaction (group commit into ``runs`` and ``webhook_nonces``), then 202.
 
 Load comes from ``wrk`` (32 connections, one thread) on the same machine, alternating bare and
 webhook rounds in the same run. Replay protection makes a repeated request a 409, so every
@@ -96,10 +96,6 @@ async def _serve(backend: str, port: int, db: str, scheme: str, mode: str) -> No
         from hypercorn.trio import serve
     else:
         from hypercorn.asyncio import serve
-    if os.environ.get("BENCH_NO_NONCE_BATCH"):  # A/B: one add_nonce transaction per delivery
-        from stargraph.store.sqlite import SQLiteStore
-
-        del SQLiteStore.add_nonces
     store = open_store(f"sqlite:///{db}{os.environ.get('BENCH_STORE_QUERY', '')}")
     await store.open()
     spec = WebhookSpec(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeGuard
 
-__all__ = ["JSONObject", "JSONValue", "dumps", "ensure_json_object"]
+__all__ = ["JSONObject", "JSONValue", "dumps", "ensure_json_object", "is_flat_json_object"]
 
 JSONValue: TypeAlias = Any
 JSONObject: TypeAlias = dict[str, Any]
@@ -76,3 +76,23 @@ def _plain_copy(value: Any, depth: int) -> Any:
     if kind is list:
         return [_plain_copy(item, depth + 1) for item in value]
     raise _NotPlain
+
+
+# perf: benchmarks/scheduler_enqueue.py, scheduler_apscheduler.py (no deep copy for flat params)
+def is_flat_json_object(params: object) -> TypeGuard[dict[str, Any]]:
+    """True for a plain dict of string keys and str/int/bool/None/finite-float values."""
+    if type(params) is not dict:
+        return False
+    for key, value in params.items():
+        if type(key) is not str:
+            return False
+        kind = type(value)
+        if not (
+            value is None
+            or kind is str
+            or kind is int
+            or kind is bool
+            or (kind is float and math.isfinite(value))
+        ):
+            return False
+    return True

@@ -15,18 +15,19 @@ trio program: ``async with`` in a task, or ``await task_group.start(runtime.run)
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
-from contextlib import AsyncExitStack
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import anyio
 import pluggy
+from anyio import AsyncContextManagerMixin
 
 from stargraph._log import log_event
 from stargraph.clock import Clock, SystemClock
 from stargraph.errors import ConfigError, StargraphRuntimeError
 from stargraph.hosting import HostOptions, TriggerHost
+from stargraph.lifecycle import LifecycleState
 from stargraph.metrics import Metrics
 from stargraph.scheduler import Graph, GraphRegistry, Scheduler, SchedulerSettings
 from stargraph.store import RunStore, open_store
@@ -43,7 +44,7 @@ _STORE_CLOSE_BOUND = 10.0
 T = TypeVar("T")
 
 
-class Runtime:
+class Runtime(AsyncContextManagerMixin):
     """Store, scheduler and hosted triggers with one lifetime. Single use: enter it once."""
 
     def __init__(
@@ -79,8 +80,7 @@ class Runtime:
         self._store: RunStore | None = None
         self._scheduler: Scheduler | None = None
         self._host: TriggerHost | None = None
-        self._stack: AsyncExitStack | None = None
-        self._state = "new"
+        self._state = LifecycleState.new
         self.deps: dict[str, Any] = {}
 
     @classmethod
@@ -132,7 +132,11 @@ class Runtime:
     @property
     def ready(self) -> bool:
         """True while the store is open, the scheduler runs and the triggers were started."""
-        return self._state == "running" and self._scheduler is not None and self._scheduler.running
+        return (
+            self._state is LifecycleState.running
+            and self._scheduler is not None
+            and self._scheduler.running
+        )
 
     async def probe(self) -> bool:
         """Readiness with a live store round trip (for ``/readyz``)."""
@@ -154,31 +158,41 @@ class Runtime:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    async def __aenter__(self) -> Runtime:
-        if self._state != "new":
+    @property
+    def state(self) -> LifecycleState:
+        """Where the runtime stands in its single-use lifecycle."""
+        return self._state
+
+    @asynccontextmanager
+    async def __asynccontextmanager__(self) -> AsyncGenerator[Self, None]:
+        """Open the parts in order on an exit stack; leaving (or a failed start) closes them
+        in reverse: triggers, then the scheduler's drain, then the store."""
+        if self._state is not LifecycleState.new:
             raise StargraphRuntimeError("A Runtime starts only once; create a new one")
-        self._state = "starting"
-        if self._graph_entry_points:
-            self.graphs.load_entry_points()
-        stack = AsyncExitStack()
-        await stack.__aenter__()
+        self._state = LifecycleState.starting
+        started = False
         try:
-            await self._start(stack)
-        except BaseException as exc:
-            self._state = "stopping"
-            await stack.__aexit__(type(exc), exc, exc.__traceback__)
-            self._state = "stopped"
-            raise
-        self._stack = stack
-        self._state = "running"
-        log_event(
-            logger,
-            "runtime.started",
-            store=self.store.url.split("://")[0],
-            graphs=len(self.graphs),
-            plugins=len(self.host.triggers()),
-        )
-        return self
+            if self._graph_entry_points:
+                self.graphs.load_entry_points()
+            async with AsyncExitStack() as stack:
+                try:
+                    await self._start(stack)
+                    self._state = LifecycleState.running
+                    started = True
+                    log_event(
+                        logger,
+                        "runtime.started",
+                        store=self.store.url.split("://")[0],
+                        graphs=len(self.graphs),
+                        plugins=len(self.host.triggers()),
+                    )
+                    yield self
+                finally:
+                    self._state = LifecycleState.stopping
+        finally:
+            self._state = LifecycleState.stopped
+            if started:
+                log_event(logger, "runtime.stopped")
 
     async def _start(self, stack: AsyncExitStack) -> None:
         store = open_store(self.store_url)
@@ -207,20 +221,6 @@ class Runtime:
     async def _close_store(store: RunStore) -> None:
         with anyio.move_on_after(_STORE_CLOSE_BOUND, shield=True):
             await store.close()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        assert self._stack is not None
-        self._state = "stopping"
-        try:
-            return await self._stack.__aexit__(exc_type, exc, tb)
-        finally:
-            self._state = "stopped"
-            log_event(logger, "runtime.stopped")
 
     async def run(
         self, *, task_status: anyio.abc.TaskStatus[Runtime] = anyio.TASK_STATUS_IGNORED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,17 @@ PG_ADMIN_URL = os.environ.get("STARGRAPH_TEST_PG", "postgresql://postgres@127.0.
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     """Every async test runs once per backend (asyncio and trio unless narrowed by env)."""
     return str(request.param)
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """``main()`` and ``configure_logging`` set handlers, filters and levels: undo per test."""
+    names = ("stargraph", "stargraph.access", "hypercorn.error", "hypercorn.access")
+    loggers = [logging.getLogger(name) for name in names]
+    saved = [(lg.handlers[:], lg.filters[:], lg.level, lg.propagate) for lg in loggers]
+    yield
+    for lg, (handlers, filters, level, propagate) in zip(loggers, saved, strict=True):
+        lg.handlers[:], lg.filters[:], lg.level, lg.propagate = handlers, filters, level, propagate
 
 
 @pytest.fixture

@@ -13,11 +13,13 @@ import anyio
 import pluggy
 import pytest
 
-from stargraph.errors import ConfigError, StargraphRuntimeError
+from stargraph.errors import ConfigError, StargraphRuntimeError, StoreError
 from stargraph.hosting import HostOptions, PluginState
+from stargraph.lifecycle import LifecycleState
 from stargraph.plugin import TriggerAdapter, hookspecs
 from stargraph.runtime import Runtime
 from stargraph.scheduler import Graph, RunContext, SchedulerSettings
+from stargraph.scheduler.facade import PluginScheduler
 from stargraph.store import RunFilter, RunStatus
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "fswatch"
@@ -100,12 +102,14 @@ async def test_runtime_hosts_triggers_that_make_real_runs(sqlite_url: str) -> No
         assert sorted(r.result["params"]["tick"] for r in runs) == [0, 1, 2, 3, 4]
         assert {r.trigger_source for r in runs} == {"plugin"}
         statuses = {s.name: s.state for s in rt.host.statuses()}
-        assert statuses == {"tick": PluginState.RUNNING}
+        assert statuses == {"tick": PluginState.running}
         assert rt.host.triggers() == [("tick", tick)]
     assert not rt.ready
     assert tick.stopped
     deps = tick.deps
-    assert deps["scheduler"] is rt.scheduler and deps["store"] is rt.store
+    # the plugin's own view of the runtime's scheduler (its runs are recorded as "plugin")
+    assert isinstance(deps["scheduler"], PluginScheduler) and deps["scheduler"].trigger_id == "tick"
+    assert deps["scheduler"].scheduler is rt.scheduler and deps["store"] is rt.store
     assert deps["clock"] is rt.clock and deps["metrics"] is rt.metrics
     assert deps["greeting"] == "hi" and "task_group" in deps
     assert b"stargraph_runs_finished" in rt.metrics.render()
@@ -119,7 +123,7 @@ async def test_runtime_with_bundled_plugins_only(sqlite_url: str) -> None:
         for bundled in ("manual", "cron", "webhook"):
             suffix = f"stargraph.triggers:{bundled}"
             (state,) = [st for n, st in names.items() if n.endswith(suffix)]
-            assert state is PluginState.RUNNING
+            assert state is PluginState.running
         with anyio.fail_after(5):
             out = await rt.scheduler.submit("echo", {"x": 1})
             run = await rt.scheduler.wait_run(out.run_id)
@@ -144,6 +148,38 @@ async def test_runtime_started_with_task_group_start(sqlite_url: str) -> None:
             await rt.scheduler.wait_run(out.run_id)
         tg.cancel_scope.cancel()
     assert not runtime.ready
+
+
+async def test_states_and_a_failed_start_unwinds_what_started(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = Runtime(sqlite_url, settings=FAST, plugin_manager=manager(), host_options=HOST)
+    assert runtime.state is LifecycleState.new
+    async with runtime:
+        assert runtime.state is LifecycleState.running
+        assert runtime.host.state is LifecycleState.running
+    assert runtime.state is LifecycleState.stopped and not runtime.ready
+    with pytest.raises(StargraphRuntimeError, match="only once"):
+        async with runtime:
+            pass
+
+    class Boom(Exception):
+        pass
+
+    def broken_host(*args: Any, **kwargs: Any) -> Any:
+        raise Boom("the host could not be built")
+
+    monkeypatch.setattr("stargraph.runtime.TriggerHost", broken_host)
+    failed = Runtime(sqlite_url, settings=FAST, plugin_manager=manager(), host_options=HOST)
+    with pytest.raises(Boom, match="could not be built"):
+        async with failed:
+            raise AssertionError("the body must not run after a failed start")
+    assert failed.state is LifecycleState.stopped
+    assert failed.scheduler.state is LifecycleState.stopped  # drained and stopped on unwind
+    names = {t.name for t in anyio.get_running_tasks()}
+    assert not [n for n in names if n.startswith("stargraph.scheduler:")]
+    with pytest.raises(StoreError, match="is not open"):  # closed on unwind too
+        await failed.store.ping()
 
 
 def test_reserved_deps_are_refused() -> None:
@@ -220,7 +256,7 @@ async def test_fswatch_example_drops_become_real_runs(
         host_options=HOST,
     ) as rt:
         states = {s.name: s.state for s in rt.host.statuses()}
-        assert states["my-triggers:stargraph.triggers:fswatch_anyio"] is PluginState.RUNNING
+        assert states["my-triggers:stargraph.triggers:fswatch_anyio"] is PluginState.running
         folders = [inbox_anyio] + ([inbox_seed] if anyio_backend == "asyncio" else [])
         for folder in folders:
             tmp = folder / ".report.csv.part"

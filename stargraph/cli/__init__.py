@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from stargraph._log import configure_logging
+from stargraph.cli._failure import describe_failure
 from stargraph.cli._parser import build_parser
 from stargraph.config import StargraphConfig, load_config
-from stargraph.errors import StargraphError, first_leaf
+from stargraph.errors import first_leaf
 
 __all__ = ["config_from_args", "main"]
 
@@ -50,7 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.log_level is None:
         args.log_level = "info" if args.command == "serve" else "warning"
-    configure_logging(args.log_level, args.log_format)
+    configure_logging(
+        args.log_level, args.log_format, access=not getattr(args, "no_access_log", False)
+    )
     try:
         return _dispatch(args)
     except KeyboardInterrupt:
@@ -59,9 +62,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.log_level == "debug":
             raise
-        leaf = first_leaf(exc)
-        known = isinstance(leaf, StargraphError | OSError)
-        text = str(leaf) if known else f"unexpected {type(leaf).__name__}: {leaf}"
-        hint = "" if known else " (rerun with --log-level debug for the traceback)"
-        sys.stderr.write(f"stargraph: error: {text}{hint}\n")
+        sys.stderr.write(f"stargraph: error: {describe_failure(first_leaf(exc))}\n")
         return 1

@@ -38,6 +38,11 @@ def _serve(
     p.add_argument(
         "--insecure", action="store_true", help="allow a non-loopback bind without an API token"
     )
+    p.add_argument(
+        "--no-access-log",
+        action="store_true",
+        help="no http.access line per request (default: one per request at INFO)",
+    )
     p.set_defaults(command="serve")
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-import httpx
-
 from stargraph.cli import config_from_args
+from stargraph.cli._http import request
 from stargraph.cli._output import print_json, print_table
 from stargraph.config import StargraphConfig, parse_bind
 from stargraph.errors import StargraphRuntimeError
@@ -38,17 +37,15 @@ def _get(cfg: StargraphConfig, url: str | None, path: str) -> Any:
     base = url or server_url(cfg)
     headers = {"Authorization": f"Bearer {cfg.serve.api_token}"} if cfg.serve.api_token else {}
     try:
-        response = httpx.get(base.rstrip("/") + path, headers=headers, timeout=10)
-    except httpx.HTTPError as exc:
-        raise StargraphRuntimeError(
-            f"no Stargraph server answers at {base} ({exc}); start `stargraph serve` or pass --url"
-        ) from None
-    if response.status_code != 200:
+        response = request("GET", base.rstrip("/") + path, headers=headers, timeout=10)
+    except StargraphRuntimeError as exc:
+        raise StargraphRuntimeError(f"{exc}; start `stargraph serve` or pass --url") from None
+    if response.status != 200:
         try:
             message = response.json()["error"]["message"]
         except (ValueError, KeyError, TypeError):
             message = response.text[:200]
-        raise StargraphRuntimeError(f"{base}{path} answered {response.status_code}: {message}")
+        raise StargraphRuntimeError(f"{base}{path} answered {response.status}: {message}")
     return response.json()
 
 

@@ -37,7 +37,7 @@ class Hosted:
     deps: dict[str, Any]
     task_group: PluginTaskGroup
     metrics: Metrics | None = None
-    state: PluginState = PluginState.STOPPED
+    state: PluginState = PluginState.stopped
     error: str | None = None
     restarts: int = 0
     initialized: bool = False
@@ -87,7 +87,7 @@ class Supervisor:
         """Call ``trigger_init``; a failure leaves the plugin ``failed`` (never started)."""
         result = await self._call(h, "trigger_init", self.options.init_timeout)
         if result is not None and not result.success:
-            h.set_state(PluginState.FAILED, f"trigger_init: {describe_error(result.error)}")
+            h.set_state(PluginState.failed, f"trigger_init: {describe_error(result.error)}")
             return
         h.initialized = True
 
@@ -98,7 +98,7 @@ class Supervisor:
             return []
         if not result.success:
             h.initialized = False
-            h.set_state(PluginState.FAILED, f"trigger_routes: {describe_error(result.error)}")
+            h.set_state(PluginState.failed, f"trigger_routes: {describe_error(result.error)}")
             return []
         return list(result.result)
 
@@ -112,7 +112,7 @@ class Supervisor:
             with anyio.CancelScope() as h.scope:
                 await self._run_with_restarts(h, ready)
         except Exception as exc:  # a defect here must not take the other plugins down
-            h.set_state(PluginState.FAILED, f"supervisor: {describe_error(exc)}")
+            h.set_state(PluginState.failed, f"supervisor: {describe_error(exc)}")
             log_event(
                 _log,
                 "trigger.failed",
@@ -124,8 +124,8 @@ class Supervisor:
         finally:  # also when the host itself is cancelled from outside
             ready()
             await self._stop(h)
-            if h.state in (PluginState.RUNNING, PluginState.RESTARTING):
-                h.set_state(PluginState.STOPPED)
+            if h.state in (PluginState.running, PluginState.restarting):
+                h.set_state(PluginState.stopped)
                 log_event(_log, "trigger.stopped", plugin=h.name)
 
     async def _run_with_restarts(self, h: Hosted, ready: _Ready) -> None:
@@ -136,12 +136,12 @@ class Supervisor:
             ready()
             await self._stop(h)
             if outcome == "ended":
-                h.set_state(PluginState.STOPPED)
+                h.set_state(PluginState.stopped)
                 return
             if anyio.current_time() - began >= opts.stable_after:
                 h.restarts = 0
             if h.restarts >= opts.max_restarts:
-                h.set_state(PluginState.FAILED)
+                h.set_state(PluginState.failed)
                 log_event(
                     _log,
                     "trigger.failed",
@@ -153,7 +153,7 @@ class Supervisor:
                 return
             delay = opts.backoff(h.restarts)
             h.restarts += 1
-            h.set_state(PluginState.RESTARTING)
+            h.set_state(PluginState.restarting)
             log_event(
                 _log,
                 "trigger.restarting",
@@ -177,7 +177,7 @@ class Supervisor:
                     outcome = "start_failed"
                     tg.cancel_scope.cancel()
                 else:
-                    h.set_state(PluginState.RUNNING)
+                    h.set_state(PluginState.running)
                     log_event(_log, "trigger.started", plugin=h.name, restarts=h.restarts)
                     ready()
                     await anyio.sleep_forever()
@@ -206,4 +206,4 @@ class Supervisor:
         with anyio.CancelScope(shield=True):
             result = await self._call(h, "trigger_stop", self.options.stop_timeout)
         if result is not None and not result.success:
-            h.set_state(PluginState.FAILED, f"trigger_stop: {describe_error(result.error)}")
+            h.set_state(PluginState.failed, f"trigger_stop: {describe_error(result.error)}")

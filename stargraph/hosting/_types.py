@@ -12,20 +12,33 @@ __all__ = ["HostOptions", "PluginState", "PluginStatus"]
 
 
 class PluginState(enum.StrEnum):
-    """Where a plugin stands. The first four are hosted states; the last two come from loading."""
+    """Where a plugin stands. The first four are hosted states; the last two come from loading.
 
-    RUNNING = "running"
+    Members are lower-case like every other enum of the package (``RunStatus``,
+    ``LifecycleState``); the upper-case names are aliases of the same members, kept so code
+    written against the first release keeps working. The values (what ``/v1/plugins`` shows)
+    are unchanged.
+    """
+
+    running = "running"
     """Started; its tasks run in its own task group."""
-    FAILED = "failed"
+    failed = "failed"
     """``init``, ``routes`` or ``stop`` failed, or it crashed more often than allowed."""
-    RESTARTING = "restarting"
+    restarting = "restarting"
     """It crashed (or ``start`` failed) and waits out its backoff before starting again."""
-    STOPPED = "stopped"
+    stopped = "stopped"
     """Not running: initialised but not started yet, stopped by the host, or ended by itself."""
-    DISABLED = "disabled"
+    disabled = "disabled"
     """Named in the disable list; never imported."""
-    LOAD_FAILED = "load_failed"
+    load_failed = "load_failed"
     """Its entry point could not be loaded or registered."""
+
+    RUNNING = running
+    FAILED = failed
+    RESTARTING = restarting
+    STOPPED = stopped
+    DISABLED = disabled
+    LOAD_FAILED = load_failed
 
 
 @attrs.frozen(kw_only=True)

@@ -15,29 +15,40 @@ group and then calls its ``trigger_stop`` (shielded, bounded).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import TracebackType
-from typing import Any
+from collections.abc import AsyncGenerator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, Self
 
 import anyio
 import pluggy
+from anyio import AsyncContextManagerMixin
 from anyio.abc import TaskGroup
 
 from stargraph.errors import StargraphRuntimeError
 from stargraph.hosting._supervisor import Hosted, Supervisor
 from stargraph.hosting._taskgroup import PluginTaskGroup
 from stargraph.hosting._types import HostOptions, PluginState, PluginStatus
+from stargraph.lifecycle import LifecycleState
 from stargraph.metrics import Metrics
 from stargraph.plugin._adapter import unwrap
 from stargraph.plugin._report import load_report
 from stargraph.plugin.triggers_dispatcher import plugins_in_load_order
+from stargraph.scheduler.facade import scheduler_for_plugin
 
 __all__ = ["TriggerHost"]
 
-_REPORT_STATES = {"disabled": PluginState.DISABLED, "load_failed": PluginState.LOAD_FAILED}
+_REPORT_STATES = {"disabled": PluginState.disabled, "load_failed": PluginState.load_failed}
 
 
-class TriggerHost:
+def _plugin_deps(shared: dict[str, Any], name: str, task_group: object) -> dict[str, Any]:
+    """The plugin's own deps: its task group, and the scheduler as seen by that plugin."""
+    deps = dict(shared, task_group=task_group)
+    if "scheduler" in deps:
+        deps["scheduler"] = scheduler_for_plugin(deps["scheduler"], name)
+    return deps
+
+
+class TriggerHost(AsyncContextManagerMixin):
     """Host the trigger plugins of *pm* with *deps* (shared keys; each plugin gets a copy with
     its own ``"task_group"``). Single use: enter it once."""
 
@@ -63,8 +74,7 @@ class TriggerHost:
             for status in self.statuses():
                 if status.state in _REPORT_STATES.values():
                     gauge.set_trigger_state(status.name, status.state)
-        self._entered = False
-        self._tg: TaskGroup | None = None
+        self._state = LifecycleState.new
 
     @staticmethod
     def _hosted_for(
@@ -74,47 +84,53 @@ class TriggerHost:
         h = Hosted(
             name=name,
             plugin=plugin,
-            deps=dict(shared, task_group=task_group),
+            deps=_plugin_deps(shared, name, task_group),
             task_group=task_group,
             metrics=metrics,
         )
-        h.set_state(PluginState.STOPPED)
+        h.set_state(PluginState.stopped)
         return h
 
-    async def __aenter__(self) -> TriggerHost:
-        if self._entered:
+    @property
+    def state(self) -> LifecycleState:
+        """Where the host stands in its single-use lifecycle."""
+        return self._state
+
+    @asynccontextmanager
+    async def __asynccontextmanager__(self) -> AsyncGenerator[Self, None]:
+        """Init, collect routes and start every plugin; on leaving, stop them all.
+
+        The body's own error propagates unwrapped (it is not the task group's business) once
+        every plugin has been stopped; cancellation passes through the task group as usual.
+        """
+        if self._state is not LifecycleState.new:
             raise StargraphRuntimeError("a TriggerHost can be entered only once; make a new one")
-        self._entered = True
+        self._state = LifecycleState.starting
+        error: Exception | None = None
+        try:
+            await self._init_all()
+            async with anyio.create_task_group() as tg:
+                try:
+                    await self._start_all(tg)
+                    self._state = LifecycleState.running
+                    yield self
+                except Exception as exc:
+                    error = exc
+                finally:
+                    self._state = LifecycleState.stopping
+                    self._cancel_all()
+        finally:
+            self._state = LifecycleState.stopped
+        if error is not None:
+            raise error
+
+    async def _init_all(self) -> None:
         async with anyio.create_task_group() as inits:
             for h in self._hosted:
-                inits.start_soon(self._supervisor.init, h)
+                inits.start_soon(self._supervisor.init, h, name=f"stargraph.init:{h.name}")
         for h in self._hosted:
             if h.initialized:
                 self.routes.extend(await self._supervisor.routes(h))
-        self._tg = anyio.create_task_group()
-        await self._tg.__aenter__()
-        try:
-            await self._start_all(self._tg)
-        except BaseException as exc:
-            self._cancel_all()
-            await self._tg.__aexit__(type(exc), exc, exc.__traceback__)
-            raise
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        assert self._tg is not None
-        self._cancel_all()
-        if exc is not None and not isinstance(exc, Exception):  # cancellation and the like
-            return await self._tg.__aexit__(exc_type, exc, tb)
-        # The body's own error is not the task group's business: it propagates unwrapped (not in
-        # an exception group) once every plugin has been stopped.
-        await self._tg.__aexit__(None, None, None)
-        return None
 
     def _cancel_all(self) -> None:
         for h in self._hosted:

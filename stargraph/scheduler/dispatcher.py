@@ -8,10 +8,14 @@ plain poll on SQLite), and at the earliest ``not_before`` of a pending run (retr
 from __future__ import annotations
 
 import logging
+from typing import NoReturn
+
+import anyio
+from anyio.abc import TaskStatus
 
 from stargraph._log import log_event
+from stargraph._wakeup import Waker
 from stargraph.clock import Clock
-from stargraph.scheduler._signals import Waker
 from stargraph.scheduler.executor import Executor
 from stargraph.scheduler.graphs import GraphRegistry
 from stargraph.scheduler.settings import SchedulerSettings
@@ -49,8 +53,13 @@ class Dispatcher:
         """Make the dispatcher claim again as soon as it can (sync, any task of the loop)."""
         self._waker.wake()
 
-    async def run(self) -> None:
-        """Claim and dispatch until cancelled."""
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> NoReturn:
+        """Claim and dispatch until cancelled; ready at once.
+
+        Error policy: a failed cycle (store error) is logged as ``dispatcher.error`` and retried
+        after ``poll_interval``; the dispatcher never stops on its own.
+        """
+        task_status.started()
         while True:
             try:
                 timeout = await self._cycle()

@@ -1,14 +1,16 @@
 """The executor: runs claimed runs, each in its own cancel scope, and records their outcomes.
 
 ``max_concurrent_runs`` worker tasks live in the executor's task group and take claimed runs
-from a memory stream; each run executes inside its own cancel scope in one of them (a pool, so
-a run does not pay for spawning a task: about 35-45 us less per run).
+from a ready queue (idle workers sleep on their own Event); each run executes inside its own
+cancel scope in one of them (a pool, so a run does not pay for spawning a task: about 35-45 us
+less per run).
 
 A run's attempt ends in one of four ways:
 
 - it returned (``succeeded``) or raised / timed out with no retry left (``failed``), or was
-  cancelled on request (``cancelled``): a :class:`Completion` is queued and the completer task
-  records queued completions in batches with ``store.complete_many``;
+  cancelled on request (``cancelled``): a :class:`Completion` is queued and the
+  :class:`~stargraph.scheduler.completer.Completer` records queued completions in batches with
+  ``store.complete_many``;
 - it raised a retryable error with attempts left: ``store.retry`` puts it back to ``pending``
   with a backoff delay;
 - it was cancelled by shutdown: its lease is released (``store.release``) at the end;
@@ -31,9 +33,10 @@ import attrs
 
 from stargraph import _json
 from stargraph._log import log_event
+from stargraph._wakeup import Broadcast
 from stargraph.clock import Clock
 from stargraph.metrics import Metrics
-from stargraph.scheduler._signals import Notifier, Waker
+from stargraph.scheduler.completer import Completer, Done
 from stargraph.scheduler.graphs import Graph, GraphRegistry, RunContext
 from stargraph.scheduler.settings import SchedulerSettings
 from stargraph.store.base import Completion, Run, RunError, RunStatus, RunStore
@@ -44,11 +47,6 @@ logger = logging.getLogger("stargraph.scheduler")
 
 StopReason = Literal["cancel", "shutdown", "lost"]
 _PLAIN = frozenset({str, int, bool})  # JSON as they are; floats may be NaN, so they are checked
-_EVENTS = {
-    RunStatus.succeeded: "run.succeeded",
-    RunStatus.failed: "run.failed",
-    RunStatus.cancelled: "run.cancelled",
-}
 
 
 @attrs.define(eq=False)
@@ -56,25 +54,6 @@ class _Active:
     run: Run
     scope: anyio.CancelScope
     reason: StopReason | None = None
-
-
-@attrs.frozen(kw_only=True)
-class _Done:
-    run: Run
-    completion: Completion
-    duration: float
-
-
-@attrs.frozen
-class _Series:
-    """The metric children of one (graph, trigger source, status), looked up once."""
-
-    finished: Any
-    duration: Any
-
-    def record(self, seconds: float) -> None:
-        self.finished.inc()
-        self.duration.observe(seconds)
 
 
 class Executor:
@@ -99,18 +78,20 @@ class Executor:
         self._settings = settings
         self._on_change = on_change  # a slot or a graph limit may have freed up
         self._active: dict[str, _Active] = {}
-        self._done: list[_Done] = []
-        self._released: list[str] = []
-        self._completer = Waker()
-        self._idle = Notifier()
-        self.finished = Notifier()  # notified after each batch of completions is recorded
+        self._completer = Completer(
+            store=store,
+            clock=clock,
+            metrics=metrics,
+            owner=owner,
+            batch_size=settings.batch_size,
+            on_change=on_change,
+        )
+        self._idle = Broadcast()  # notified when no run executes here
+        self.finished = self._completer.finished  # notified after each batch is recorded
         self._ready: deque[_Active] = deque()  # started, waiting for a worker
         self._sleepers: deque[anyio.Event] = deque()  # idle workers
         self._serving = False
         self._limiter: anyio.CapacityLimiter | None = None
-        self._closing = False
-        self._completer_exited = False
-        self._series_cache: dict[tuple[str, str, RunStatus], _Series] = {}
 
     # -- capacity and bookkeeping -----------------------------------------------------------
 
@@ -125,7 +106,7 @@ class Executor:
 
     def leased_ids(self) -> list[str]:
         """Runs whose lease this node must keep renewing (executing or awaiting record)."""
-        return [*self._active, *(d.run.run_id for d in self._done)]
+        return [*self._active, *self._completer.pending_ids()]
 
     def cancel(self, run_id: str, reason: StopReason) -> bool:
         """Cancel a local run's scope; return False if it is not executing here."""
@@ -160,7 +141,7 @@ class Executor:
             async with anyio.create_task_group() as tg:
                 for n in range(slots):
                     tg.start_soon(self._worker, name=f"stargraph worker {n}")
-                tg.start_soon(self._run_completer)
+                tg.start_soon(self._completer.run, name="stargraph completer")
                 self._serving = True
                 task_status.started()
                 await anyio.sleep_forever()
@@ -178,6 +159,7 @@ class Executor:
         if self._sleepers:
             self._sleepers.popleft().set()
 
+    # perf: benchmarks/scheduler_burndown.py (a worker pool instead of a task per run)
     async def _worker(self) -> None:
         """Take started runs one at a time; sleep only when none is waiting (no hop per run)."""
         ready = self._ready
@@ -276,7 +258,7 @@ class Executor:
         if act.reason == "cancel":
             self._queue(run, Completion(run_id=run.run_id, status=RunStatus.cancelled), duration)
         elif act.reason == "shutdown":
-            self._released.append(run.run_id)
+            self._completer.release_later(run.run_id)
             log_event(
                 logger,
                 "run.interrupted",
@@ -338,88 +320,8 @@ class Executor:
         )
 
     def _queue(self, run: Run, completion: Completion, duration: float) -> None:
-        self._done.append(_Done(run=run, completion=completion, duration=duration))
-        self._completer.wake()
-
-    # -- recording ----------------------------------------------------------------------------
-
-    async def _run_completer(self) -> None:
-        while True:
-            await self._completer.wait()
-            while self._done:
-                batch, self._done = self._done, []
-                try:
-                    await self._record(batch)
-                except Exception as exc:
-                    self._done[:0] = batch
-                    log_event(
-                        logger,
-                        "run.record_failed",
-                        logging.ERROR,
-                        count=len(batch),
-                        error=f"{type(exc).__name__}: {exc}",
-                    )
-                    await anyio.sleep(0.5)
-            if self._closing:
-                self._completer_exited = True
-                self._idle.notify()
-                return
-
-    async def _record(self, batch: list[_Done]) -> None:
-        recorded = await self._store.complete_many(
-            owner=self._owner, completions=[d.completion for d in batch], now=self._clock.now()
-        )
-        for done in batch:
-            run, completion = done.run, done.completion
-            if run.run_id not in recorded:
-                log_event(
-                    logger,
-                    "run.lease_lost",
-                    logging.WARNING,
-                    run_id=run.run_id,
-                    graph_id=run.graph_id,
-                    attempt=run.attempt,
-                )
-                continue
-            self._series(run, completion.status).record(done.duration)
-            level = logging.WARNING if completion.status is RunStatus.failed else logging.INFO
-            if logger.isEnabledFor(level):  # no field dict per run when not logging
-                _log_outcome(done, level)
-        self.finished.notify()
-        self._on_change()
-
-    def _series(self, run: Run, status: RunStatus) -> _Series:
-        key = (run.graph_id, run.trigger_source, status)
-        series = self._series_cache.get(key)
-        if series is None:
-            series = _Series(
-                finished=self._metrics.runs_finished.labels(
-                    run.graph_id, run.trigger_source, status.value
-                ),
-                duration=self._metrics.run_duration.labels(run.graph_id),
-            )
-            self._series_cache[key] = series
-        return series
+        self._completer.put(Done(run=run, completion=completion, duration=duration))
 
     async def flush(self) -> None:
         """Record every queued completion and release shutdown-interrupted leases."""
-        self._closing = True
-        self._completer.wake()
-        while not self._completer_exited:
-            await self._idle.wait()
-        if self._released:
-            released, self._released = self._released, []
-            await self._store.release(owner=self._owner, run_ids=released, now=self._clock.now())
-            log_event(logger, "run.released", count=len(released))
-
-
-def _log_outcome(done: _Done, level: int) -> None:
-    run, completion = done.run, done.completion
-    fields: dict[str, Any] = {
-        "run_id": run.run_id,
-        "graph_id": run.graph_id,
-        "attempt": run.attempt,
-    }
-    if completion.error is not None:
-        fields["error_type"] = completion.error.type
-    log_event(logger, _EVENTS[completion.status], level, duration=round(done.duration, 6), **fields)
+        await self._completer.flush()

@@ -1,7 +1,8 @@
 """Background loops: lease heartbeat, expired-lease rescue, retention pruning, store watch.
 
-Every loop survives store errors: it logs ``scheduler.loop_failed`` and tries again on its
-next tick, so a locked or briefly unreachable database never takes the scheduler down.
+Error policy (every loop): a store error is logged as ``scheduler.loop_failed`` and the step is
+tried again on the loop's next tick, so a locked or briefly unreachable database never takes
+the scheduler down. The loops run until cancelled (``-> NoReturn``) and are ready at once.
 """
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import NoReturn
 
 import anyio
+from anyio.abc import TaskStatus
 
 from stargraph._log import log_event
 from stargraph.clock import Clock
@@ -48,7 +51,8 @@ class Maintenance:
 
     async def _every(
         self, name: str, interval: float, step: Callable[[], Awaitable[object]]
-    ) -> None:
+    ) -> NoReturn:
+        """Run *step* every *interval* seconds; log a failed step and carry on."""
         while True:
             try:
                 await step()
@@ -62,8 +66,14 @@ class Maintenance:
                 )
             await anyio.sleep(interval)
 
-    async def heartbeat_loop(self) -> None:
-        """Renew the leases of local runs; apply lost leases and remote cancel requests."""
+    async def heartbeat_loop(
+        self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> NoReturn:
+        """Renew the leases of local runs; apply lost leases and remote cancel requests.
+
+        Error policy: log and retry next tick (a lease outlives a few missed renewals).
+        """
+        task_status.started()
         await anyio.sleep(self._settings.heartbeat_every)
         await self._every("heartbeat", self._settings.heartbeat_every, self.heartbeat)
 
@@ -84,8 +94,14 @@ class Maintenance:
         for run_id in cancel_requested:
             self._executor.cancel(run_id, "cancel")
 
-    async def rescue_loop(self) -> None:
-        """Requeue runs whose lease expired (their node died)."""
+    async def rescue_loop(
+        self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> NoReturn:
+        """Requeue runs whose lease expired (their node died).
+
+        Error policy: log and retry next tick.
+        """
+        task_status.started()
         await self._every("rescue", self._settings.rescue_every, self.rescue)
 
     async def rescue(self) -> int:
@@ -96,8 +112,14 @@ class Maintenance:
             self._wake()
         return rescued
 
-    async def prune_loop(self) -> None:
-        """Delete finished runs older than the retention window, now and periodically."""
+    async def prune_loop(
+        self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> NoReturn:
+        """Delete finished runs older than the retention window, now and periodically.
+
+        Error policy: log and retry next tick.
+        """
+        task_status.started()
         await self._every("prune", self._settings.prune_every, self.prune)
 
     async def prune(self) -> int:
@@ -108,8 +130,15 @@ class Maintenance:
             log_event(logger, "run.pruned", count=deleted, finished_before=cutoff.isoformat())
         return deleted
 
-    async def watch_store(self) -> None:
-        """Wake the dispatcher whenever the store says outside work may exist."""
+    async def watch_store(
+        self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> NoReturn:
+        """Wake the dispatcher whenever the store says outside work may exist.
+
+        Error policy: log, wait ``poll_interval``, wake the dispatcher anyway (so a broken
+        notification channel degrades to polling) and watch again.
+        """
+        task_status.started()
         while True:
             try:
                 await self._store.wait_for_work(self._settings.poll_interval)

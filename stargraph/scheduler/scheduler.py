@@ -9,20 +9,19 @@ rest are cancelled and their leases released, and queued enqueues are committed.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import secrets
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
+from contextlib import asynccontextmanager
 from datetime import datetime
-from types import TracebackType
-from typing import Any, TypeGuard
+from typing import Any, Self
 
 import anyio
-from anyio.abc import TaskGroup, TaskStatus
+from anyio import AsyncContextManagerMixin
+from anyio.abc import TaskStatus
 
-from stargraph._json import ensure_json_object
 from stargraph._log import log_event
 from stargraph.clock import Clock, SystemClock
 from stargraph.errors import (
@@ -31,11 +30,13 @@ from stargraph.errors import (
     SchedulerClosed,
     StargraphRuntimeError,
 )
+from stargraph.lifecycle import LifecycleState
 from stargraph.metrics import Metrics
+from stargraph.scheduler._params import PLANNED_SOURCES, snapshot_params, stored_source
 from stargraph.scheduler.dispatcher import Dispatcher
 from stargraph.scheduler.executor import Executor
 from stargraph.scheduler.graphs import Graph, GraphRegistry
-from stargraph.scheduler.intake import Intake, IntakeItem
+from stargraph.scheduler.intake import Intake
 from stargraph.scheduler.maintenance import Maintenance
 from stargraph.scheduler.receipt import Enqueued, EnqueueReceipt
 from stargraph.scheduler.settings import SchedulerSettings
@@ -43,11 +44,18 @@ from stargraph.store.base import (
     CursorAdvance,
     EnqueueRequest,
     NewRun,
+    Nonce,
     Run,
     RunFilter,
     RunPage,
     RunStatus,
     RunStore,
+)
+from stargraph.triggers import (
+    TriggerEvent,
+    TriggerSource,
+    check_fire_time,
+    check_idempotency_key,
 )
 
 __all__ = ["Scheduler"]
@@ -55,73 +63,13 @@ __all__ = ["Scheduler"]
 logger = logging.getLogger("stargraph.scheduler")
 
 _CLEANUP_BOUND = 10.0  # seconds each shutdown cleanup step may take after the grace period
-MAX_KEY_LENGTH = 512
-
-
-class _ScopeStatus:
-    """Adapts a ``TaskStatus[CancelScope]`` for a service that reports plain readiness."""
-
-    def __init__(self, status: TaskStatus[anyio.CancelScope], scope: anyio.CancelScope) -> None:
-        self._status = status
-        self._scope = scope
-
-    def started(self, value: object = None) -> None:
-        self._status.started(self._scope)
 
 
 def _node_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-def _check_key(key: object) -> str:
-    if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
-        raise InvalidParams(
-            f"idempotency_key must be a non-empty string of at most {MAX_KEY_LENGTH} characters, "
-            f"got {key!r:.80}; derive it from the signal or omit it for a random one"
-        )
-    return key
-
-
-def _is_flat_json(params: object) -> TypeGuard[dict[str, Any]]:
-    """True for a plain dict of string keys and str/int/bool/None/finite-float values."""
-    if type(params) is not dict:
-        return False
-    for key, value in params.items():
-        if type(key) is not str:
-            return False
-        kind = type(value)
-        if not (
-            value is None
-            or kind is str
-            or kind is int
-            or kind is bool
-            or (kind is float and math.isfinite(value))
-        ):
-            return False
-    return True
-
-
-def _snapshot(params: object, graph_id: str) -> dict[str, Any]:
-    """Return a private JSON-object copy of *params*; InvalidParams if it is not one."""
-    if params is None:
-        return {}
-    if _is_flat_json(params):  # the common case: a shallow copy is already a snapshot
-        return dict(params)
-    try:
-        return ensure_json_object(params, f"params of graph {graph_id!r}")
-    except ValueError as exc:
-        raise InvalidParams(str(exc)) from None
-
-
-def _check_fire(fire: object) -> datetime | None:
-    if fire is None:
-        return None
-    if not isinstance(fire, datetime) or fire.utcoffset() is None:
-        raise InvalidParams(f"scheduled_fire must be a timezone-aware datetime, got {fire!r}")
-    return fire
-
-
-class Scheduler:
+class Scheduler(AsyncContextManagerMixin):
     """Durable, deduplicated enqueue plus the claim/execute loop of one node."""
 
     def __init__(
@@ -165,75 +113,55 @@ class Scheduler:
             batch_size=self.settings.batch_size,
             on_commit=self.wake,
         )
-        self._state = "new"
-        self._tg: TaskGroup | None = None
+        self._state = LifecycleState.new
+        self._services: anyio.CancelScope | None = None
         self._dispatch_scope: anyio.CancelScope | None = None
-        self._services: list[anyio.CancelScope] = []
         self._writer_done: anyio.Event | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     @property
+    def state(self) -> LifecycleState:
+        """Where the scheduler stands in its single-use lifecycle."""
+        return self._state
+
+    @property
     def running(self) -> bool:
         """True between start and the beginning of shutdown."""
-        return self._state == "running"
+        return self._state is LifecycleState.running
 
-    async def __aenter__(self) -> Scheduler:
-        if self._state != "new":
+    @asynccontextmanager
+    async def __asynccontextmanager__(self) -> AsyncGenerator[Self, None]:
+        """Start the services; on leaving, drain gracefully (see the module docstring).
+
+        The body's own error propagates unwrapped (it is not the task group's business) once
+        the drain is over; cancellation passes through the task group as usual.
+        """
+        if self._state is not LifecycleState.new:
             raise StargraphRuntimeError("A Scheduler starts only once; create a new one")
-        self._state = "starting"
+        self._state = LifecycleState.starting
         self._intake.open()
         self._writer_done = anyio.Event()
-        tg = anyio.create_task_group()
-        await tg.__aenter__()
-        self._tg = tg
-        try:
-            await tg.start(self._service, self._executor.serve, False)
-            self._dispatch_scope = await tg.start(self._service, self._dispatcher.run, True)
-            for loop in (
-                self._write,
-                self._maintenance.heartbeat_loop,
-                self._maintenance.rescue_loop,
-                self._maintenance.prune_loop,
-                self._maintenance.watch_store,
-            ):
-                await tg.start(self._service, loop, True)
-        except BaseException as exc:
-            self._cancel_services()
-            await tg.__aexit__(type(exc), exc, exc.__traceback__)
-            raise
-        self._state = "running"
-        log_event(
-            logger,
-            "scheduler.started",
-            node_id=self.node_id,
-            max_concurrent_runs=self.settings.max_concurrent_runs,
-            graphs=len(self.graphs),
-        )
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        assert self._tg is not None
-        try:
-            bound = self.settings.shutdown_grace + 4 * _CLEANUP_BOUND
-            with anyio.move_on_after(bound, shield=True):
-                await self._shutdown()
-        finally:
-            self._state = "stopped"
-            self._cancel_services()
-            log_event(logger, "scheduler.stopped", node_id=self.node_id)
+        self._services = anyio.CancelScope(shield=True)
+        error: Exception | None = None
+        async with anyio.create_task_group() as tg:
             try:
-                suppressed = await self._tg.__aexit__(exc_type, exc, tb)
-            except BaseExceptionGroup as group:
-                if exc is None or group.exceptions != (exc,):
-                    raise
-                suppressed = False  # the body's own error: let it propagate unwrapped
-        return suppressed
+                await tg.start(self._serve, name=self._task_name("services"))
+                self._state = LifecycleState.running
+                log_event(
+                    logger,
+                    "scheduler.started",
+                    node_id=self.node_id,
+                    max_concurrent_runs=self.settings.max_concurrent_runs,
+                    graphs=len(self.graphs),
+                )
+                yield self
+            except Exception as exc:
+                error = exc
+            finally:
+                await self._stop()
+        if error is not None:
+            raise error
 
     async def run(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
@@ -243,42 +171,71 @@ class Scheduler:
             task_status.started()
             await anyio.sleep_forever()
 
-    async def _write(self) -> None:
+    def _task_name(self, service: str) -> str:
+        return f"stargraph.scheduler:{service}@{self.node_id}"
+
+    async def _serve(self, *, task_status: TaskStatus[None]) -> None:
+        """Run every service under the one shielded scope, each started in order.
+
+        Outside cancellation (the host's task group stopping) must not kill the writer, the
+        executor or the heartbeat before the graceful drain has run: only :meth:`_stop`
+        ends this scope, by cancelling it or by the deadline it sets when shutdown begins.
+        """
+        assert self._services is not None
+        m = self._maintenance
+        with self._services:
+            async with anyio.create_task_group() as tg:
+                for name, service in (
+                    ("executor", self._executor.serve),
+                    ("dispatcher", self._dispatch),
+                    ("writer", self._write),
+                    ("heartbeat", m.heartbeat_loop),
+                    ("rescue", m.rescue_loop),
+                    ("prune", m.prune_loop),
+                    ("watch", m.watch_store),
+                ):
+                    await tg.start(service, name=self._task_name(name))
+                task_status.started()
+
+    async def _dispatch(self, *, task_status: TaskStatus[None]) -> None:
+        """The dispatcher, in a cancel scope of its own: shutdown stops claiming first."""
+        with anyio.CancelScope() as self._dispatch_scope:
+            await self._dispatcher.run(task_status=task_status)
+
+    async def _write(self, *, task_status: TaskStatus[None]) -> None:
+        """The intake writer; returns once the intake is closed and drained."""
         assert self._writer_done is not None
+        task_status.started()
         try:
             await self._intake.run_writer()
         finally:
             self._writer_done.set()
 
-    async def _service(
-        self,
-        fn: Callable[..., Awaitable[None]],
-        ready_at_once: bool,
-        *,
-        task_status: TaskStatus[anyio.CancelScope],
-    ) -> None:
-        """Run a background task in its own shielded scope, cancelled only by the scheduler.
+    async def _stop(self) -> None:
+        """Drain (if the start got that far), then end the services' scope; never hangs.
 
-        Outside cancellation (the host's task group stopping) must not kill the writer, the
-        executor or the heartbeat before the graceful shutdown in ``__aexit__`` has run.
+        The drain is shielded and bounded; the same bound becomes the services' deadline when
+        shutdown begins, so nothing outlives it even if a cleanup step misbehaves.
         """
-        with anyio.CancelScope(shield=True) as scope:
-            self._services.append(scope)
-            if ready_at_once:
-                task_status.started(scope)
-                await fn()
+        assert self._services is not None
+        started = self._state is LifecycleState.running
+        self._state = LifecycleState.stopping
+        try:
+            if started:
+                bound = self.settings.shutdown_grace + 4 * _CLEANUP_BOUND
+                self._services.deadline = anyio.current_time() + bound
+                with anyio.move_on_after(bound, shield=True):
+                    await self._shutdown()
             else:
-                await fn(task_status=_ScopeStatus(task_status, scope))
-
-    def _cancel_services(self) -> None:
-        for scope in self._services:
-            scope.cancel()
-        if self._tg is not None:
-            self._tg.cancel_scope.cancel()
+                self._intake.finish(SchedulerClosed("The scheduler failed to start"))
+        finally:
+            self._state = LifecycleState.stopped
+            self._services.cancel()
+            if started:
+                log_event(logger, "scheduler.stopped", node_id=self.node_id)
 
     async def _shutdown(self) -> None:
         assert self._dispatch_scope is not None and self._writer_done is not None
-        self._state = "stopping"
         self._intake.close()
         self._dispatch_scope.cancel()
         with anyio.move_on_after(self.settings.shutdown_grace):
@@ -315,37 +272,83 @@ class Scheduler:
         idempotency_key: str | None = None,
         *,
         trigger_id: str | None = None,
-        trigger_source: str = "manual",
+        trigger_source: TriggerSource | str = TriggerSource.manual,
         scheduled_fire: datetime | None = None,
         cursor: CursorAdvance | None = None,
+        nonce: Nonce | None = None,
     ) -> EnqueueReceipt:
         """Queue a run without waiting; ``await`` the receipt for the durable outcome.
 
-        Raises at once: UnknownGraph, InvalidParams (params not a JSON object, a bad key or
-        fire time), SchedulerBusy (intake full), SchedulerClosed (not running).
+        Raises at once: UnknownGraph, InvalidParams (params not a JSON object, a bad key, fire
+        time or trigger source), SchedulerBusy (intake full), SchedulerClosed (not running). A
+        *cursor* or webhook *nonce* commits in the run's transaction (``Enqueued.replay``
+        reports a nonce already recorded).
         """
-        if self._state != "running":
-            raise SchedulerClosed(f"The scheduler is {self._state}; enqueue needs a running one")
+        if self._state is not LifecycleState.running:
+            raise self._closed()
         graph = self.graphs.get(graph_id)
-        clean = _snapshot(params, graph_id)
-        key = uuid.uuid4().hex if idempotency_key is None else _check_key(idempotency_key)
+        clean = snapshot_params(params, graph_id)
+        if idempotency_key is None:
+            key = uuid.uuid4().hex
+        else:
+            key = check_idempotency_key(idempotency_key, error=InvalidParams)
+        if scheduled_fire is not None:
+            check_fire_time(scheduled_fire, error=InvalidParams)
+        source = stored_source(trigger_source)
+        return self._put(graph, clean, key, trigger_id, source, scheduled_fire, cursor, nonce)
+
+    def emit(
+        self,
+        event: TriggerEvent,
+        *,
+        graph_id: str,
+        source: TriggerSource = TriggerSource.plugin,
+        cursor: CursorAdvance | None = None,
+        nonce: Nonce | None = None,
+    ) -> EnqueueReceipt:
+        """Queue a run of *graph_id* for a :class:`TriggerEvent`; like :meth:`enqueue`.
+
+        The event's payload becomes the params, its key and trigger id are the run's; its
+        ``scheduled_fire`` is recorded for time-based sources only (``source.planned``).
+        """
+        if self._state is not LifecycleState.running:
+            raise self._closed()
+        graph = self.graphs.get(graph_id)
+        clean = snapshot_params(event.payload, graph_id)
+        value = stored_source(source)
+        fire = event.scheduled_fire if value in PLANNED_SOURCES else None
+        key, trigger_id = event.idempotency_key, event.trigger_id
+        return self._put(graph, clean, key, trigger_id, value, fire, cursor, nonce)
+
+    def _closed(self) -> SchedulerClosed:
+        return SchedulerClosed(f"The scheduler is {self._state}; enqueue needs a running one")
+
+    def _put(
+        self,
+        graph: Graph,
+        params: dict[str, Any],
+        key: str,
+        trigger_id: str | None,
+        source: str,
+        fire: datetime | None,
+        cursor: CursorAdvance | None,
+        nonce: Nonce | None = None,
+    ) -> EnqueueReceipt:
         now = self.clock.now()
         run = NewRun(
             run_id=uuid.uuid4().hex,
-            graph_id=graph_id,
+            graph_id=graph.graph_id,
             idempotency_key=key,
-            params=clean,
+            params=params,
             trigger_id=trigger_id,
-            trigger_source=trigger_source,
-            scheduled_fire=_check_fire(scheduled_fire),
+            trigger_source=source,
+            scheduled_fire=fire,
             enqueued_at=now,
             not_before=now,
             max_attempts=graph.policy.max_attempts,
         )
-        receipt = EnqueueReceipt(graph_id=graph_id, idempotency_key=key)
-        self._intake.put(
-            IntakeItem(request=EnqueueRequest(run=run, cursor=cursor), receipt=receipt)
-        )
+        receipt = EnqueueReceipt(graph_id=graph.graph_id, idempotency_key=key)
+        self._intake.put(EnqueueRequest(run=run, cursor=cursor, nonce=nonce), receipt)
         return receipt
 
     async def submit(
@@ -355,9 +358,10 @@ class Scheduler:
         idempotency_key: str | None = None,
         *,
         trigger_id: str | None = None,
-        trigger_source: str = "manual",
+        trigger_source: TriggerSource | str = TriggerSource.manual,
         scheduled_fire: datetime | None = None,
         cursor: CursorAdvance | None = None,
+        nonce: Nonce | None = None,
     ) -> Enqueued:
         """Enqueue and wait until the run is durable."""
         return await self.enqueue(
@@ -368,6 +372,7 @@ class Scheduler:
             trigger_source=trigger_source,
             scheduled_fire=scheduled_fire,
             cursor=cursor,
+            nonce=nonce,
         )
 
     def wake(self) -> None:

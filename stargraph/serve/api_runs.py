@@ -8,11 +8,11 @@ from typing import Any
 from quart import Blueprint, jsonify, request
 
 from stargraph.scheduler.cancel import cancel_unless_finished
-from stargraph.scheduler.scheduler import MAX_KEY_LENGTH
 from stargraph.serve._auth import require_token
 from stargraph.serve._errors import ApiError
 from stargraph.serve._state import current_runtime
 from stargraph.store.base import RunFilter, RunStatus
+from stargraph.triggers import MAX_KEY_LENGTH
 from stargraph.views import run_to_json
 
 __all__ = ["MAX_LIMIT", "runs_bp"]

@@ -1,6 +1,8 @@
 """``hypercorn stargraph.serve.asgi:app [-k trio]``: the same app under an operator's Hypercorn.
 
-The config file comes from ``STARGRAPH_CONFIG`` (defaults apply when it is unset). The ASGI
+The config file comes from ``STARGRAPH_CONFIG`` (defaults apply when it is unset); logging
+from ``STARGRAPH_LOG_LEVEL``, ``STARGRAPH_LOG_FORMAT`` and ``STARGRAPH_ACCESS_LOG`` (see
+:func:`stargraph._log.configure_logging_from_env`), set up at lifespan startup. The ASGI
 lifespan owns the runtime *without* holding a task group across a ``yield``: the lifespan
 coroutine itself enters the runtime (its task group lives in that one coroutine, which runs for
 the whole life of the server), builds the Quart/QuartTrio app for the running backend, and
@@ -18,10 +20,11 @@ import anyio
 import sniffio
 from anyio.abc import TaskGroup
 
-from stargraph._log import log_event
+from stargraph._log import configure_logging_from_env, log_event
 from stargraph.config import load_config
 from stargraph.errors import first_leaf
 from stargraph.runtime import Runtime
+from stargraph.serve._access import AccessLog
 
 __all__ = ["StargraphASGI", "app"]
 
@@ -52,8 +55,9 @@ class _InnerLifespan:
 class StargraphASGI:
     """An ASGI app whose lifespan owns a Stargraph runtime; requests go to the Quart app."""
 
-    def __init__(self, config_path: str | None = None) -> None:
+    def __init__(self, config_path: str | None = None, *, setup_logging: bool = False) -> None:
         self._config_path = config_path
+        self._setup_logging = setup_logging  # configure_logging_from_env() at startup
         self._app: Any = None
         self._started = False
 
@@ -79,6 +83,8 @@ class StargraphASGI:
     async def _serve_lifespan(self, scope: Scope, receive: Receive, send: Send) -> str | None:
         """Run the runtime for the whole lifespan; return the failure message, if any."""
         try:
+            if self._setup_logging:
+                configure_logging_from_env()
             cfg = load_config(self._config_path or os.environ.get("STARGRAPH_CONFIG") or None)
             runtime = Runtime.from_config(cfg)
             async with runtime, anyio.create_task_group() as tg:
@@ -97,7 +103,7 @@ class StargraphASGI:
         inner = _InnerLifespan(app, scope, tg)
         if (failure := await inner.step("startup")) is not None:
             raise RuntimeError(f"app startup failed: {failure}")
-        self._app = app
+        self._app = AccessLog(app)
         log_event(logger, "serve.asgi.started", backend=sniffio.current_async_library())
         await send({"type": "lifespan.startup.complete"})
         self._started = True
@@ -121,4 +127,4 @@ async def _not_ready(scope: Scope, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-app = StargraphASGI()
+app = StargraphASGI(setup_logging=True)

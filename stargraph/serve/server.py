@@ -22,6 +22,7 @@ from stargraph._log import log_event
 from stargraph.config import StargraphConfig, parse_bind
 from stargraph.errors import ConfigError
 from stargraph.runtime import Runtime
+from stargraph.serve._access import AccessLog
 from stargraph.serve._auth import is_loopback
 from stargraph.serve.app import attach_runtime, create_app
 
@@ -48,7 +49,8 @@ def _hypercorn_config(sock: socket.socket, grace: float) -> HypercornConfig:
     config = HypercornConfig()
     config.bind = [f"fd://{sock.dup().detach()}"]  # Hypercorn owns the duplicate
     config.graceful_timeout = grace
-    config.accesslog = None
+    config.accesslog = None  # the AccessLog middleware writes http.access instead
+    config.errorlog = logging.getLogger("hypercorn.error")  # as configure_logging set it up
     return config
 
 
@@ -130,7 +132,9 @@ async def serve_config(cfg: StargraphConfig, *, insecure: bool = False) -> None:
                     url=f"http://{host}:{bound[1]}",
                     backend=sniffio.current_async_library(),
                 )
-                await serve_app(app, sock=sock, stop=stop, grace=cfg.serve.graceful_timeout)
+                await serve_app(
+                    AccessLog(app), sock=sock, stop=stop, grace=cfg.serve.graceful_timeout
+                )
             log_event(logger, "serve.draining")
         tg.cancel_scope.cancel()
     log_event(logger, "serve.stopped")

@@ -1,6 +1,6 @@
 """The :class:`RunStore` contract and the value types that cross it.
 
-A store holds runs, trigger state (cursor, pause) and webhook nonces. Every method is async;
+A store holds runs, trigger state (cursor, pause) and webhook replay nonces. Every method is async;
 implementations do their blocking I/O in worker threads. All datetimes crossing this interface
 are timezone-aware UTC. The caller passes ``now`` so tests can drive the clock.
 
@@ -28,13 +28,12 @@ from stargraph._json import JSONObject, JSONValue
 
 __all__ = [
     "TERMINAL_STATUSES",
-    "BatchNonceStore",
     "Completion",
     "CursorAdvance",
-    "EnqueueOutcome",
     "EnqueueRequest",
+    "Enqueued",
     "NewRun",
-    "NonceRequest",
+    "Nonce",
     "Run",
     "RunError",
     "RunFilter",
@@ -91,23 +90,39 @@ class CursorAdvance:
 
 
 @attrs.frozen(kw_only=True)
-class EnqueueRequest:
-    """One insert for :meth:`RunStore.enqueue_batch`, with an optional cursor advance.
+class Nonce:
+    """A webhook replay nonce to record; a copy expired at ``expires_at`` may be used again."""
 
-    The cursor advance commits in the same transaction as the insert, whether the insert was
-    new or deduplicated.
+    scope: str
+    nonce: str
+    expires_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class EnqueueRequest:
+    """One insert for :meth:`RunStore.enqueue_batch`, with an optional cursor advance and nonce.
+
+    Both side-writes commit in the same transaction as the insert, whether the insert was new
+    or deduplicated: a cron fire moves its trigger's cursor, a verified webhook delivery records
+    its replay nonce (so a failed commit consumes no nonce).
     """
 
     run: NewRun
     cursor: CursorAdvance | None = None
+    nonce: Nonce | None = None
 
 
 @attrs.frozen(kw_only=True)
-class EnqueueOutcome:
-    """The result of one insert: the id of the run that holds the key, and whether it existed."""
+class Enqueued:
+    """A committed enqueue: the id of the run that holds the key, and whether it existed.
+
+    ``replay`` is True when the request carried a :class:`Nonce` whose unexpired copy was
+    already recorded (a webhook replay, DESIGN §5b); the run part deduplicates as usual.
+    """
 
     run_id: str
     deduplicated: bool
+    replay: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -197,13 +212,15 @@ class RunStore(Protocol):
 
     # -- runs ---------------------------------------------------------------------------------
 
-    async def enqueue_batch(self, requests: Sequence[EnqueueRequest]) -> list[EnqueueOutcome]:
+    async def enqueue_batch(self, requests: Sequence[EnqueueRequest]) -> list[Enqueued]:
         """Insert runs in **one transaction**, one outcome per request, in order.
 
         A request whose ``(graph_id, idempotency_key)`` already exists (pending, running, or
         finished and not yet pruned) inserts nothing and reports the existing run id with
         ``deduplicated=True``; so does a later request in the same batch with the same key.
-        Cursor advances commit in the same transaction (``max(old, new)``).
+        Cursor advances commit in the same transaction (``max(old, new)``), and so do nonces:
+        a nonce with an unexpired copy (``expires_at`` after the run's ``enqueued_at``), or
+        one that came earlier in the batch, reports ``replay=True``; expired nonces are swept.
         """
 
     async def claim(
@@ -293,46 +310,10 @@ class RunStore(Protocol):
     ) -> TriggerState:
         """Set the pause flag (and note); a given *cursor* is stored as is ("resume from now")."""
 
-    # -- webhooks -------------------------------------------------------------------------------
-
-    async def add_nonce(
-        self, scope: str, nonce: str, *, expires_at: datetime, now: datetime
-    ) -> bool:
-        """Record *nonce* in *scope*; return ``False`` if an unexpired copy exists (a replay).
-
-        Expired nonces are deleted opportunistically.
-        """
-
     # -- wake-ups -------------------------------------------------------------------------------
 
     async def wait_for_work(self, timeout: float) -> None:
         """Return when another process may have enqueued work, or after *timeout* seconds.
 
         SQLite simply sleeps; PostgreSQL listens for notifications.
-        """
-
-
-@attrs.frozen(kw_only=True)
-class NonceRequest:
-    """One webhook replay nonce for :meth:`BatchNonceStore.add_nonces`."""
-
-    scope: str
-    nonce: str
-    expires_at: datetime
-
-
-@runtime_checkable
-class BatchNonceStore(Protocol):
-    """Optional store capability: record many webhook nonces in **one transaction**.
-
-    The webhook trigger group-commits concurrent deliveries' nonces through it when the store
-    has it (one fsync per batch instead of one per delivery) and falls back to
-    :meth:`RunStore.add_nonce` otherwise.
-    """
-
-    async def add_nonces(self, items: Sequence[NonceRequest], *, now: datetime) -> list[bool]:
-        """Do :meth:`RunStore.add_nonce` for each item, in order, in one transaction.
-
-        Returns one flag per item; ``False`` marks a replay (an unexpired copy exists, or the
-        same ``(scope, nonce)`` came earlier in *items*). Expired nonces are deleted first.
         """

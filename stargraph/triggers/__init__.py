@@ -1,4 +1,5 @@
-"""Triggers: the :class:`Trigger` Protocol, :class:`TriggerEvent`, and lifecycle helpers.
+"""Triggers: the :class:`Trigger` Protocol, :class:`TriggerEvent`, :class:`TriggerSource`,
+the :class:`Enqueuer` Protocol of ``deps["scheduler"]``, and lifecycle helpers.
 
 A trigger is any object with ``init(deps)``, ``start()``, ``stop()`` and ``routes()`` (each sync
 or ``async def``). No inheritance is needed: ``isinstance(obj, Trigger)`` checks the shape.
@@ -12,7 +13,15 @@ imports them), so there is no import cycle between the two packages.
 
 from __future__ import annotations
 
-from stargraph.triggers._contract import Trigger, TriggerEvent
+from stargraph.triggers._contract import (
+    MAX_KEY_LENGTH,
+    Enqueuer,
+    Trigger,
+    TriggerEvent,
+    TriggerSource,
+    check_fire_time,
+    check_idempotency_key,
+)
 from stargraph.triggers._lifecycle import (
     DispatchResult,
     collect_trigger_routes,
@@ -21,11 +30,16 @@ from stargraph.triggers._lifecycle import (
 from stargraph.triggers.control import ControllableTrigger, TriggerInfo
 
 __all__ = [
+    "MAX_KEY_LENGTH",
     "ControllableTrigger",
     "DispatchResult",
+    "Enqueuer",
     "Trigger",
     "TriggerEvent",
     "TriggerInfo",
+    "TriggerSource",
+    "check_fire_time",
+    "check_idempotency_key",
     "collect_trigger_routes",
     "dispatch_trigger_lifecycle",
 ]

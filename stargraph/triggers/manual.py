@@ -3,31 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from stargraph.errors import StargraphRuntimeError
+from stargraph.scheduler.receipt import EnqueueReceipt
+from stargraph.triggers import Enqueuer, TriggerSource
 
 __all__ = ["ManualTrigger"]
-
-
-class _Enqueuer(Protocol):
-    def enqueue(
-        self,
-        graph_id: str,
-        params: Mapping[str, Any] | None = None,
-        idempotency_key: str | None = None,
-    ) -> Any: ...
 
 
 class ManualTrigger:
     """Enqueue runs on request; owns no background work and no routes.
 
     Loaded as ``stargraph:stargraph.triggers:manual``. Without an idempotency key the scheduler
-    mints a random one, so every call is a new run.
+    mints a random one, so every call is a new run. Its runs are recorded as
+    ``trigger_source="manual"`` (not ``plugin``, although the host hosts it as a plugin).
     """
 
     def __init__(self) -> None:
-        self._scheduler: _Enqueuer | None = None
+        self._scheduler: Enqueuer | None = None
 
     def init(self, deps: dict[str, Any]) -> None:
         """Keep ``deps["scheduler"]``; raise :class:`StargraphRuntimeError` without it."""
@@ -51,7 +45,7 @@ class ManualTrigger:
         graph_id: str,
         params: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
-    ) -> Any:
+    ) -> EnqueueReceipt:
         """Enqueue one run of *graph_id*; return the scheduler's ``EnqueueReceipt``."""
         if self._scheduler is None:
             raise StargraphRuntimeError(
@@ -59,5 +53,8 @@ class ManualTrigger:
                 "(the runtime does this when it hosts the trigger)"
             )
         return self._scheduler.enqueue(
-            graph_id=graph_id, params=params, idempotency_key=idempotency_key
+            graph_id=graph_id,
+            params=params,
+            idempotency_key=idempotency_key,
+            trigger_source=TriggerSource.manual,
         )

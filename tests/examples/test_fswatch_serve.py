@@ -117,7 +117,9 @@ def test_fswatch_plugin_produces_runs(
     with httpx.Client(base_url=url) as client:
         (tmp_path / "inbox_anyio" / "b.txt").write_text("anyio form")
         run = _runs_for(client, "b.txt")[0]
-        assert run["trigger_source"] in ("manual", "plugin")
+        assert run["trigger_source"] == "plugin"
+        assert run["trigger_id"] == "my-triggers:stargraph.triggers:fswatch_anyio"
+        assert run["scheduled_fire"] is None
         plugins = {p["name"]: p for p in client.get("/v1/plugins").json()["items"]}
         seed = plugins["my-triggers:stargraph.triggers:fswatch"]
         if backend == "asyncio":

@@ -14,6 +14,7 @@ import pytest
 
 from stargraph.errors import StargraphRuntimeError
 from stargraph.hosting import HostOptions, PluginState, PluginTaskGroup, TriggerHost
+from stargraph.lifecycle import LifecycleState
 from stargraph.metrics import Metrics
 from stargraph.plugin import TriggerAdapter, build_plugin_manager, hookimpl, hookspecs
 from stargraph.triggers.manual import ManualTrigger
@@ -138,7 +139,7 @@ async def test_lifecycle_order_deps_and_routes() -> None:
     assert a.calls == ["init", "routes", "start", "stop"]
     assert hooks.calls == ["init", "start", "stop"]
     assert a.loop_cancelled_before_stop == [True]  # scope cancelled first, then stop()
-    assert set(states(host).values()) == {PluginState.STOPPED}
+    assert set(states(host).values()) == {PluginState.stopped}
     with pytest.raises(StargraphRuntimeError, match="usable only while the plugin runs"):
         a.deps["task_group"].start_soon(anyio.sleep, 1)
 
@@ -159,7 +160,7 @@ async def test_background_crash_restarts_with_backoff_and_others_keep_running(
             status = {s.name: s for s in host.statuses()}["flaky"]
             assert status.state == "running" and status.restarts == 2
             assert status.error == "RuntimeError: tick 6 went wrong"
-            assert PluginState.RESTARTING in seen
+            assert PluginState.restarting in seen
             assert steady.calls == ["init", "routes", "start"]  # never disturbed
     gaps = [b - a for a, b in zip(flaky.starts, flaky.starts[1:], strict=False)]
     assert gaps[0] >= 0.05 and gaps[1] >= 0.1  # exponential backoff
@@ -173,7 +174,7 @@ async def test_crashing_forever_ends_failed_after_the_limit() -> None:
     doomed, steady = Ticker(crashes=100), Ticker()
     options = HostOptions(backoff_initial=0.01, max_restarts=2, stop_timeout=1)
     async with TriggerHost(manager(doomed=doomed, steady=steady), options=options) as host:
-        await wait_for(lambda: states(host)["doomed"] == PluginState.FAILED)
+        await wait_for(lambda: states(host)["doomed"] == PluginState.failed)
         assert len(doomed.starts) == 3
         assert states(host)["steady"] == "running"
         ticks = steady.ticks
@@ -224,7 +225,7 @@ async def test_hang_in_start_is_bounded() -> None:
 async def test_raise_in_start_is_retried_then_failed() -> None:
     bad = Ticker(fail="start")
     async with TriggerHost(manager(bad=bad), options=FAST) as host:
-        await wait_for(lambda: states(host)["bad"] == PluginState.FAILED)
+        await wait_for(lambda: states(host)["bad"] == PluginState.failed)
     assert bad.calls.count("start") == FAST.max_restarts + 1
 
 
@@ -247,7 +248,7 @@ async def test_shutdown_is_bounded_with_several_misbehaving_plugins() -> None:
     async with TriggerHost(manager(**plugins), options=options) as host:
         began = time.monotonic()
     assert time.monotonic() - began < 2  # concurrent and each bounded (one by one: 3 s)
-    assert set(states(host).values()) == {PluginState.FAILED}
+    assert set(states(host).values()) == {PluginState.failed}
 
 
 async def test_outer_cancellation_still_stops_every_plugin() -> None:
@@ -323,11 +324,39 @@ async def test_metrics_gauge_follows_state() -> None:
 
 async def test_host_is_single_use() -> None:
     host = TriggerHost(manager(), options=FAST)
+    assert host.state is LifecycleState.new
     async with host:
-        pass
+        assert host.state is LifecycleState.running
+    assert host.state is LifecycleState.stopped
     with pytest.raises(StargraphRuntimeError, match="only once"):
         async with host:
             pass
+
+
+async def test_plugin_tasks_are_named_and_a_failed_start_unwinds() -> None:
+    a = Ticker()
+    host = TriggerHost(manager(a=a), options=FAST)
+    async with host:
+        assert "stargraph.trigger:a" in {t.name for t in anyio.get_running_tasks()}
+    assert "stargraph.trigger:a" not in {t.name for t in anyio.get_running_tasks()}
+
+    class Boom(Exception):
+        pass
+
+    b = Ticker()
+    broken = TriggerHost(manager(b=b, c=Ticker()), options=FAST)
+
+    async def start_all(tg: Any) -> None:
+        await tg.start(broken._supervisor.run, broken._hosted[0], name="stargraph.trigger:b")
+        raise Boom("starting c failed")
+
+    broken._start_all = start_all  # type: ignore[method-assign]
+    with pytest.raises(Boom, match="starting c failed"):  # unwrapped, not in a group
+        async with broken:
+            raise AssertionError("the body must not run after a failed start")
+    assert broken.state is LifecycleState.stopped
+    assert b.calls[-1] == "stop" and states(broken)["b"] == PluginState.stopped
+    assert "stargraph.trigger:b" not in {t.name for t in anyio.get_running_tasks()}
 
 
 async def test_statuses_include_disabled_and_load_failed(
@@ -364,7 +393,7 @@ async def test_a_plugin_that_ends_its_own_task_group_is_stopped_not_restarted() 
 
     one = OneShot()
     async with TriggerHost(manager(one=one, other=Ticker()), options=FAST) as host:
-        await wait_for(lambda: states(host)["one"] == PluginState.STOPPED)
+        await wait_for(lambda: states(host)["one"] == PluginState.stopped)
         await anyio.sleep(0.2)
         assert states(host) == {"one": "stopped", "other": "running"}
     assert one.calls == ["init", "routes", "start", "stop"]

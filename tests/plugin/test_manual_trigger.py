@@ -15,8 +15,10 @@ class Recorder:
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
 
-    def enqueue(self, graph_id: str, params: Any = None, idempotency_key: Any = None) -> object:
-        self.calls.append({"graph_id": graph_id, "params": params, "key": idempotency_key})
+    def enqueue(
+        self, graph_id: str, params: Any = None, idempotency_key: Any = None, **extra: Any
+    ) -> object:
+        self.calls.append({"graph_id": graph_id, "params": params, "key": idempotency_key, **extra})
         return ("receipt", len(self.calls))
 
 
@@ -41,8 +43,8 @@ def test_enqueue_returns_the_schedulers_receipt() -> None:
     assert trigger.enqueue("report", {"day": "mon"}, idempotency_key="k1") == ("receipt", 1)
     assert trigger.enqueue("report") == ("receipt", 2)
     assert scheduler.calls == [
-        {"graph_id": "report", "params": {"day": "mon"}, "key": "k1"},
-        {"graph_id": "report", "params": None, "key": None},
+        {"graph_id": "report", "params": {"day": "mon"}, "key": "k1", "trigger_source": "manual"},
+        {"graph_id": "report", "params": None, "key": None, "trigger_source": "manual"},
     ]
 
 

@@ -10,6 +10,7 @@ import pytest
 pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[postgres]'")
 
 import psycopg
+from _leaks import assert_no_store_leaks
 
 from stargraph.store.postgres import PostgresStore
 
@@ -31,7 +32,7 @@ def admin(postgres_url: str) -> Iterator[psycopg.Connection[Any]]:
 
 @pytest.fixture
 async def node_factory(postgres_url: str) -> AsyncIterator[Callable[..., Any]]:
-    """Open PostgresStores on the test database; every one is closed at the end."""
+    """Open PostgresStores on the test database; every one is closed, then nothing may be left."""
     opened: list[PostgresStore] = []
 
     async def make(**options: Any) -> PostgresStore:
@@ -43,6 +44,7 @@ async def node_factory(postgres_url: str) -> AsyncIterator[Callable[..., Any]]:
     yield make
     for store in opened:
         await store.close()
+    await assert_no_store_leaks(postgres_url)
 
 
 @pytest.fixture

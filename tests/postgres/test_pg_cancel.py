@@ -13,9 +13,9 @@ import pytest
 
 from stargraph.errors import StoreError
 from stargraph.store import RunStatus
-from stargraph.store._pg_exec import IDLE_CHECK
-from stargraph.store._pg_schema import LOCK_NAMESPACE
 from stargraph.store.postgres import PostgresStore
+from stargraph.store.postgres.exec import IDLE_CHECK
+from stargraph.store.postgres.schema import LOCK_NAMESPACE
 
 from ._helpers import at, new_run, req
 

@@ -15,9 +15,9 @@ import pytest
 
 from stargraph.errors import ConfigError, StoreError
 from stargraph.store import open_store
-from stargraph.store._pg_exec import parse_url
-from stargraph.store._pg_schema import SCHEMA_VERSION
 from stargraph.store.postgres import PostgresStore
+from stargraph.store.postgres.exec import parse_url
+from stargraph.store.postgres.schema import SCHEMA_VERSION
 
 from ._helpers import new_run, req
 
@@ -93,7 +93,7 @@ async def test_libpq_options_reach_the_server(postgres_url: str) -> None:
     store = PostgresStore(postgres_url + "?options=-c%20synchronous_commit%3Doff")
     await store.open()
     try:
-        value = await store._call(  # the pooled connections carry the option
+        value = await store._run(  # the pooled connections carry the option
             lambda conn: conn.execute("SHOW synchronous_commit").fetchone()[0], what="show"
         )
         assert value == "off"

@@ -9,8 +9,8 @@ import anyio
 import psycopg
 import pytest
 
-from stargraph.store._pg_listen import RECONNECT_BACKOFF, Listener
 from stargraph.store.postgres import PostgresStore
+from stargraph.store.postgres.listen import RECONNECT_BACKOFF, Listener
 
 from ._helpers import at, new_run, req
 

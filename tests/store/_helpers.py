@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from stargraph.store import Completion, CursorAdvance, EnqueueRequest, NewRun, RunStatus, RunStore
+from stargraph.store import (
+    Completion,
+    CursorAdvance,
+    EnqueueRequest,
+    NewRun,
+    Nonce,
+    RunStatus,
+    RunStore,
+)
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
@@ -44,6 +53,34 @@ def req(run: NewRun, cursor: tuple[str, datetime] | None = None) -> EnqueueReque
 
 
 LEASE = 30.0
+
+
+def nonce_req(scope: str, nonce: str, *, expires_at: datetime, now: datetime) -> EnqueueRequest:
+    """A webhook delivery's enqueue: its run (keyed by the nonce) at *now*, and its nonce."""
+    run = new_run(
+        uuid.uuid4().hex,
+        key=f"{scope}:{nonce}",
+        enqueued=(now - T0).total_seconds(),
+    )
+    return EnqueueRequest(run=run, nonce=Nonce(scope=scope, nonce=nonce, expires_at=expires_at))
+
+
+async def add_nonce(
+    store: RunStore, scope: str, nonce: str, *, expires_at: datetime, now: datetime
+) -> bool:
+    """Record a nonce with its delivery's run; ``False`` for a replay (an unexpired copy)."""
+    (outcome,) = await store.enqueue_batch(
+        [nonce_req(scope, nonce, expires_at=expires_at, now=now)]
+    )
+    return not outcome.replay
+
+
+async def add_nonces(
+    store: RunStore, items: list[tuple[str, str, datetime]], *, now: datetime
+) -> list[bool]:
+    """Record ``(scope, nonce, expires_at)`` items in one enqueue batch; ``False`` per replay."""
+    requests = [nonce_req(s, n, expires_at=e, now=now) for s, n, e in items]
+    return [not o.replay for o in await store.enqueue_batch(requests)]
 
 
 async def enqueue(store: RunStore, *runs: NewRun) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from _leaks import assert_no_store_leaks
 
 from stargraph.store import RunStore, open_store
 
@@ -14,19 +15,20 @@ def store_url(request: pytest.FixtureRequest) -> str:
     """A URL for a fresh, empty database of each store kind."""
     if request.param == "sqlite":
         return str(request.getfixturevalue("sqlite_url"))
-    pytest.importorskip("stargraph.store.postgres", reason="PostgresStore is not written yet")
+    pytest.importorskip("stargraph.store.postgres", reason="psycopg is not installed")
     return str(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture
 async def store(store_url: str) -> AsyncIterator[RunStore]:
-    """An opened store on a fresh database."""
+    """An opened store on a fresh database; teardown checks no store left a thread or connection."""
     s = open_store(store_url)
     await s.open()
     try:
         yield s
     finally:
         await s.close()
+    await assert_no_store_leaks(store_url)  # after other_store closed too (it depends on store)
 
 
 @pytest.fixture

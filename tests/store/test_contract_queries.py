@@ -5,11 +5,12 @@ Written against :class:`stargraph.store.RunStore` only: no store internals.
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
-from stargraph.store import Completion, RunStatus, RunStore
+from stargraph.store import Completion, EnqueueRequest, NewRun, Nonce, RunStatus, RunStore
 
-from ._helpers import at, claim, enqueue, new_run, ok, req
+from ._helpers import add_nonce, add_nonces, at, claim, enqueue, new_run, ok, req
 
 # -- cancel -------------------------------------------------------------------------------------
 
@@ -175,25 +176,33 @@ async def test_trigger_pause_resume_and_cursor(store: RunStore) -> None:
 
 
 async def test_nonces_refuse_replays_until_they_expire(store: RunStore) -> None:
-    assert await store.add_nonce("hook-a", "n1", expires_at=at(300), now=at(0))
-    assert not await store.add_nonce("hook-a", "n1", expires_at=at(400), now=at(100))
-    assert await store.add_nonce("hook-b", "n1", expires_at=at(300), now=at(100))
-    assert await store.add_nonce("hook-a", "n2", expires_at=at(300), now=at(100))
-    assert not await store.add_nonce("hook-a", "n1", expires_at=at(600), now=at(299))
-    assert await store.add_nonce("hook-a", "n1", expires_at=at(600), now=at(301))
-    assert not await store.add_nonce("hook-a", "n1", expires_at=at(900), now=at(400))
+    assert await add_nonce(store, "hook-a", "n1", expires_at=at(300), now=at(0))
+    assert not await add_nonce(store, "hook-a", "n1", expires_at=at(400), now=at(100))
+    assert await add_nonce(store, "hook-b", "n1", expires_at=at(300), now=at(100))
+    assert await add_nonce(store, "hook-a", "n2", expires_at=at(300), now=at(100))
+    assert not await add_nonce(store, "hook-a", "n1", expires_at=at(600), now=at(299))
+    assert await add_nonce(store, "hook-a", "n1", expires_at=at(600), now=at(301))
+    assert not await add_nonce(store, "hook-a", "n1", expires_at=at(900), now=at(400))
 
 
-async def test_batched_nonces_when_the_store_offers_them(store: RunStore) -> None:
-    from stargraph.store.base import BatchNonceStore, NonceRequest
+async def test_batched_nonces_in_one_enqueue_transaction(store: RunStore) -> None:
+    assert await add_nonce(store, "hook", "old", expires_at=at(100), now=at(0))
+    items = [("hook", n, at(500)) for n in ("a", "b", "a", "old", "late")]
+    assert await add_nonces(store, items[:4], now=at(50)) == [True, True, False, False]
+    assert await add_nonces(store, [items[3], items[4]], now=at(101)) == [True, True]
+    assert await add_nonces(store, [], now=at(102)) == []
 
-    if not isinstance(store, BatchNonceStore):
-        pytest.skip(f"{type(store).__name__} has no add_nonces (an optional capability)")
-    assert await store.add_nonce("hook", "old", expires_at=at(100), now=at(0))
-    items = [
-        NonceRequest(scope="hook", nonce=n, expires_at=at(500))
-        for n in ("a", "b", "a", "old", "late")
-    ]
-    assert await store.add_nonces(items[:4], now=at(50)) == [True, True, False, False]
-    assert await store.add_nonces([items[3], items[4]], now=at(101)) == [True, True]
-    assert await store.add_nonces([], now=at(102)) == []
+
+async def test_a_replayed_nonce_deduplicates_onto_the_same_run(store: RunStore) -> None:
+    first = NewRun(
+        run_id="r1", graph_id="g", idempotency_key="hook:d1", enqueued_at=at(0), not_before=at(0)
+    )
+    nonce = Nonce(scope="hook", nonce="sig-1", expires_at=at(300))
+    (a,) = await store.enqueue_batch([EnqueueRequest(run=first, nonce=nonce)])
+    again = attrs.evolve(first, run_id="r2", enqueued_at=at(10), not_before=at(10))
+    (b,) = await store.enqueue_batch([EnqueueRequest(run=again, nonce=nonce)])
+    assert (a.run_id, a.deduplicated, a.replay) == ("r1", False, False)
+    assert (b.run_id, b.deduplicated, b.replay) == ("r1", True, True)
+    other = attrs.evolve(first, run_id="r3", idempotency_key="hook:d2")
+    (c,) = await store.enqueue_batch([EnqueueRequest(run=other)])  # no nonce: never a replay
+    assert (c.run_id, c.deduplicated, c.replay) == ("r3", False, False)

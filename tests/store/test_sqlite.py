@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 
 from stargraph.errors import ConfigError, InvalidCursor, StoreError
 from stargraph.store import Run, RunFilter, RunStatus, RunStore, open_store
-from stargraph.store._cursor import decode_page_cursor, encode_page_cursor
-from stargraph.store._rows import from_us, to_us
-from stargraph.store._sqlite_schema import SCHEMA_VERSION
+from stargraph.store._sql.micros import from_us, to_us
+from stargraph.store._sql.paging import decode_page_cursor, encode_page_cursor
 from stargraph.store.sqlite import SQLiteStore, parse_sqlite_url
+from stargraph.store.sqlite.schema import SCHEMA_VERSION
 
 from ._helpers import at, new_run, req
 
@@ -290,7 +290,7 @@ async def _claim(store: RunStore, limit: int, now: float) -> list[Run]:
 
 async def test_prune_works_through_a_backlog_in_chunks(sqlite_url: str) -> None:
     from stargraph.store import Completion
-    from stargraph.store._sqlite_queries import PRUNE_CHUNK
+    from stargraph.store.sqlite.queries import PRUNE_CHUNK
 
     total = PRUNE_CHUNK + PRUNE_CHUNK // 2
     store = open_store(sqlite_url)
@@ -349,7 +349,7 @@ async def test_acknowledged_runs_survive_sigkill(sqlite_url: str, synchronous: s
 async def test_status_listing_is_the_same_through_either_index(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from stargraph.store import _sqlite_queries
+    from stargraph.store.sqlite import queries as _sqlite_queries
 
     store = open_store(sqlite_url)
     await store.open()

@@ -3,8 +3,13 @@
 Per spec the loop keeps two things: its next planned fire (epoch seconds, or None while
 paused or finished) and a paused flag. Heap items are single ints, ``fire << 24 | index``; an
 item whose fire no longer equals the spec's next fire is stale and dropped when popped. Each
-fire is enqueued with its cursor advance (one transaction in the store); receipts are awaited
-by a collector task, and a fire whose enqueue failed or found the intake full is retried.
+fire is emitted as a :class:`~stargraph.triggers.TriggerEvent` with its cursor advance (one
+transaction in the store); receipts are awaited by a collector task, and a fire whose enqueue
+failed or found the intake full is retried.
+
+Error policy: a fire refused by the scheduler (busy, closed) or whose commit failed is retried;
+a fire whose graph or params became invalid is skipped and logged; a store error while reading
+cursors or pause flags ends the loop (the plugin's supervisor decides about a restart).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import logging
 import math
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import NoReturn
 
 import anyio
 from anyio.abc import TaskStatus
@@ -22,10 +27,13 @@ from anyio.lowlevel import checkpoint
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from stargraph._log import log_event
+from stargraph._wakeup import Waker
 from stargraph.clock import Clock
-from stargraph.errors import SchedulerBusy, SchedulerClosed, StargraphError
+from stargraph.errors import SchedulerBusy, SchedulerClosed, StargraphError, StoreError
 from stargraph.metrics import Metrics
+from stargraph.scheduler.receipt import EnqueueReceipt
 from stargraph.store.base import CursorAdvance, RunStore
+from stargraph.triggers import Enqueuer, TriggerEvent, TriggerSource
 from stargraph.triggers.cron.policy import CatchUp, next_fire, plan_missed
 from stargraph.triggers.cron.schedule import from_epoch, to_epoch
 from stargraph.triggers.cron.spec import CronSpec
@@ -34,17 +42,19 @@ __all__ = ["LATE_GRACE", "CronLoop", "fire_key"]
 
 logger = logging.getLogger("stargraph.triggers.cron")
 
+# perf: benchmarks/cron_startup.py (memory per spec), cron_burst.py: one int per heap item
 _SHIFT = 24
 _MASK = (1 << _SHIFT) - 1
 LATE_GRACE = 10  # seconds: a fire later than this (clock jump, stall) is a missed fire
 BUSY_RETRY = 0.05  # seconds before retrying fires refused by a full intake
 FAIL_RETRY = 1.0  # seconds before retrying fires whose commit failed
 REFRESH_SECONDS = 30.0  # re-read pause flags set by other processes
+REFRESH_MAX = 300.0  # the longest wait between refresh attempts while the store fails
 LABEL_LIMIT = 1000  # above this many specs, cron metrics share the trigger_id label "_all"
 CURSOR_WRITERS = 64  # new specs' cursors stored concurrently (group-committed on SQLite)
 _YIELD_EVERY = 256
 
-Receipt = tuple[Any, int, int]  # (EnqueueReceipt, fire epoch, spec index)
+Receipt = tuple[EnqueueReceipt, int, int]  # (receipt, fire epoch, spec index)
 CursorWrite = tuple[str, int]  # (trigger id, cursor epoch) stored without a run
 
 
@@ -66,9 +76,10 @@ class _SharedNext:
         return self._memo[key]
 
 
-def fire_key(trigger_id: str, fire: int) -> str:
-    """The idempotency key of the planned fire at epoch *fire*."""
-    return f"cron:{trigger_id}:{from_epoch(fire).isoformat()}"
+def fire_key(trigger_id: str, fire: int, iso: str | None = None) -> str:
+    """The idempotency key of the planned fire at epoch *fire* (DESIGN §5a); *iso* may pass
+    ``from_epoch(fire).isoformat()`` when the caller already has it."""
+    return f"cron:{trigger_id}:{from_epoch(fire).isoformat() if iso is None else iso}"
 
 
 class CronLoop:
@@ -78,7 +89,7 @@ class CronLoop:
         self,
         specs: Sequence[CronSpec],
         *,
-        scheduler: Any,
+        scheduler: Enqueuer,
         store: RunStore,
         clock: Clock,
         metrics: Metrics,
@@ -92,12 +103,13 @@ class CronLoop:
         self._heap: list[int] = []
         self._retry: list[tuple[int, int]] = []
         self._retry_at: float | None = None
-        self._wake: anyio.Event | None = None
+        self._waker = Waker()
         self._send: MemoryObjectSendStream[Receipt] | None = None
         self._cursors: MemoryObjectSendStream[CursorWrite] | None = None
         self._new: list[int] = []
         self._started_at = 0
         self._per_trigger_labels = len(specs) <= LABEL_LIMIT
+        # perf: benchmarks/cron_burst.py (one datetime and ISO text per burst, not per spec)
         self._last_fire = (-1, from_epoch(0), "")  # (epoch, datetime, ISO text) of a fire
 
     # -- state --------------------------------------------------------------------------------
@@ -128,8 +140,7 @@ class CronLoop:
 
     def wake(self) -> None:
         """Make the loop recompute its wake-up time now."""
-        if self._wake is not None:
-            self._wake.set()
+        self._waker.wake()
 
     # -- start-up -------------------------------------------------------------------------------
 
@@ -168,10 +179,10 @@ class CronLoop:
         cursors, cursors_in = anyio.create_memory_object_stream[CursorWrite](math.inf)
         self._send, self._cursors = send, cursors
         async with anyio.create_task_group() as tg, send, receive, cursors, cursors_in:
-            tg.start_soon(self._collect, receive)
-            tg.start_soon(self._write_cursors, cursors_in)
-            tg.start_soon(self._persist_new_cursors)
-            tg.start_soon(self._refresh)
+            tg.start_soon(self._collect, receive, name="stargraph.cron:collect")
+            tg.start_soon(self._write_cursors, cursors_in, name="stargraph.cron:write-cursors")
+            tg.start_soon(self._persist_new_cursors, name="stargraph.cron:persist-new-cursors")
+            tg.start_soon(self._refresh, name="stargraph.cron:refresh")
             task_status.started()
             for n, (i, plan) in enumerate(plans, 1):
                 self._apply(i, plan)
@@ -230,7 +241,6 @@ class CronLoop:
         targets = [] if not self._heap else [float(self._heap[0] >> _SHIFT)]
         if self._retry_at is not None:
             targets.append(self._retry_at)
-        self._wake = wake = anyio.Event()
         async with anyio.create_task_group() as tg:
 
             async def sleeper(when: float) -> None:
@@ -238,13 +248,12 @@ class CronLoop:
                 tg.cancel_scope.cancel()
 
             async def waker() -> None:
-                await wake.wait()
+                await self._waker.wait()
                 tg.cancel_scope.cancel()
 
             if targets:
                 tg.start_soon(sleeper, min(targets))
             tg.start_soon(waker)
-        self._wake = None
 
     # -- enqueueing -----------------------------------------------------------------------------
 
@@ -269,21 +278,28 @@ class CronLoop:
             assert self._cursors is not None
             self._cursors.send_nowait((spec.trigger_id, plan.cursor))
 
-    def _enqueue(self, i: int, fire: int) -> None:
+    def _event(self, i: int, fire: int) -> TriggerEvent:
         spec = self.specs[i]
         if fire != self._last_fire[0]:
             when = from_epoch(fire)
             self._last_fire = (fire, when, when.isoformat())
         _, when, iso = self._last_fire
+        return TriggerEvent(
+            trigger_id=spec.trigger_id,
+            scheduled_fire=when,
+            idempotency_key=fire_key(spec.trigger_id, fire, iso),
+            payload=spec.params,
+        )
+
+    def _enqueue(self, i: int, fire: int) -> None:
+        spec = self.specs[i]
         try:
-            receipt = self.scheduler.enqueue(
-                spec.graph_id,
-                spec.params,
-                f"cron:{spec.trigger_id}:{iso}",
-                trigger_id=spec.trigger_id,
-                trigger_source="cron",
-                scheduled_fire=when,
-                cursor=CursorAdvance(trigger_id=spec.trigger_id, cursor=when),
+            event = self._event(i, fire)
+            receipt = self.scheduler.emit(
+                event,
+                graph_id=spec.graph_id,
+                source=TriggerSource.cron,
+                cursor=CursorAdvance(trigger_id=spec.trigger_id, cursor=event.scheduled_fire),
             )
         except (SchedulerBusy, SchedulerClosed) as exc:
             self._schedule_retry(i, fire, BUSY_RETRY if isinstance(exc, SchedulerBusy) else 1.0)
@@ -295,7 +311,7 @@ class CronLoop:
                 "cron.fire.refused",
                 logging.ERROR,
                 trigger_id=spec.trigger_id,
-                fire=when.isoformat(),
+                fire=from_epoch(fire).isoformat(),
                 error=f"{type(exc).__name__}: {exc}",
             )
             return
@@ -321,7 +337,7 @@ class CronLoop:
             for receipt, fire, i in batch:
                 await self._settle(receipt, fire, i)
 
-    async def _settle(self, receipt: Any, fire: int, i: int) -> None:
+    async def _settle(self, receipt: EnqueueReceipt, fire: int, i: int) -> None:
         try:
             result = await receipt
         except Exception as exc:
@@ -376,11 +392,30 @@ class CronLoop:
             raise errors[0]
         self._new = []
 
-    async def _refresh(self) -> None:
-        """Adopt pause and resume decisions that other processes stored."""
+    async def _refresh(self) -> NoReturn:
+        """Adopt pause and resume decisions that other processes stored.
+
+        Error policy: a store error is logged (``cron.refresh_failed``) and retried with backoff
+        (the interval doubles up to ``REFRESH_MAX``, back to ``REFRESH_SECONDS`` once a read
+        works); the schedule keeps firing meanwhile, so a store outage never crash-loops cron.
+        """
+        delay = REFRESH_SECONDS
         while True:
-            await self.clock.sleep_until(self.clock.now() + timedelta(seconds=REFRESH_SECONDS))
-            for st in await self.store.list_trigger_states():
+            await self.clock.sleep_until(self.clock.now() + timedelta(seconds=delay))
+            try:
+                states = await self.store.list_trigger_states()
+            except StoreError as exc:
+                delay = min(delay * 2, REFRESH_MAX)
+                log_event(
+                    logger,
+                    "cron.refresh_failed",
+                    logging.WARNING,
+                    error=f"{type(exc).__name__}: {exc}",
+                    retry_in=delay,
+                )
+                continue
+            delay = REFRESH_SECONDS
+            for st in states:
                 i = self.index.get(st.trigger_id)
                 if i is None or self.specs[i].paused or st.paused == bool(self._paused[i]):
                     continue

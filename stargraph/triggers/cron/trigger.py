@@ -8,9 +8,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from stargraph._log import log_event
+from stargraph.clock import Clock
 from stargraph.errors import ConfigError, StargraphRuntimeError, TriggerNotFound
 from stargraph.metrics import Metrics
 from stargraph.store.base import RunStore, TriggerState
+from stargraph.triggers import Enqueuer, TriggerSource
 from stargraph.triggers.control import TriggerInfo
 from stargraph.triggers.cron.loop import CronLoop
 from stargraph.triggers.cron.policy import next_fire
@@ -85,7 +87,7 @@ class CronTrigger:
             clock=self._clock,
             metrics=self._metrics,
         )
-        await task_group.start(self._loop.run)
+        await task_group.start(self._loop.run, name="stargraph.cron:loop")
         log_event(logger, "cron.started", triggers=len(self._specs))
 
     def stop(self) -> None:
@@ -99,8 +101,9 @@ class CronTrigger:
     # -- deps -----------------------------------------------------------------------------------
 
     @property
-    def _scheduler(self) -> Any:
-        return self._deps["scheduler"]
+    def _scheduler(self) -> Enqueuer:
+        scheduler: Enqueuer = self._deps["scheduler"]
+        return scheduler
 
     @property
     def _store(self) -> RunStore:
@@ -108,8 +111,9 @@ class CronTrigger:
         return store
 
     @property
-    def _clock(self) -> Any:
-        return self._deps.get("clock") or self._scheduler.clock
+    def _clock(self) -> Clock:
+        clock: Clock = self._deps.get("clock") or self._scheduler.clock
+        return clock
 
     @property
     def _metrics(self) -> Metrics:
@@ -185,7 +189,7 @@ class CronTrigger:
             spec.params,
             f"cron:{trigger_id}:manual:{uuid.uuid4().hex}",
             trigger_id=trigger_id,
-            trigger_source="cron",
+            trigger_source=TriggerSource.cron,
             scheduled_fire=self._clock.now(),
         )
         log_event(logger, "cron.fired_manually", trigger_id=trigger_id, run_id=result.run_id)

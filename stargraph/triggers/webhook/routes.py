@@ -1,10 +1,12 @@
 """The webhook Blueprint: one POST route per spec, written once for Quart and QuartTrio.
 
 Order of checks: paused → size limit (413 before reading more than the limit) → headers,
-timestamp window and signature → params → durable enqueue → replay check (the store's nonce
-table) → 202. A replay of an accepted delivery always maps to the same idempotency key, so
-enqueueing it before the nonce check only deduplicates onto the existing run; recording the
-nonce after the commit means a delivery whose commit failed can be retried as is.
+timestamp window and signature → params → durable enqueue (a :class:`TriggerEvent` emitted
+with source ``webhook``), which records the replay nonce in the same transaction as the run
+(one commit per delivery) → 202, or 409 when the nonce was already recorded. A replay of an
+accepted delivery always maps to the same idempotency key, so it only deduplicates onto the
+existing run; and since the nonce commits with the run, a delivery whose commit failed
+consumed no nonce and can be retried as is.
 
 Every refusal is a JSON ``{"error": {"code", "message"}}`` answer written by ``stargraph._http``
 (whose code table the REST API shares: a full intake is ``503 scheduler_busy`` on both), is
@@ -31,12 +33,17 @@ from stargraph._log import log_event
 from stargraph.clock import Clock
 from stargraph.errors import (
     InvalidParams,
+    InvalidTriggerEvent,
     SchedulerBusy,
     SchedulerClosed,
     StoreError,
     UnknownGraph,
     WebhookRejected,
 )
+from stargraph.metrics import Metrics
+from stargraph.scheduler.receipt import EnqueueReceipt
+from stargraph.store.base import Nonce
+from stargraph.triggers import Enqueuer, TriggerEvent, TriggerSource
 from stargraph.triggers.webhook.deadlines import BodyDeadlines
 from stargraph.triggers.webhook.params import Extractor, make_params
 from stargraph.triggers.webhook.schemes import Delivery, slack_challenge, verify
@@ -62,22 +69,18 @@ class WebhookHost(Protocol):
     """What the routes need from the trigger that owns them."""
 
     @property
-    def scheduler(self) -> Any: ...
+    def scheduler(self) -> Enqueuer: ...
 
     @property
     def clock(self) -> Clock: ...
 
     @property
-    def metrics(self) -> Any: ...
+    def metrics(self) -> Metrics | None: ...
 
     @property
     def deadlines(self) -> BodyDeadlines | None: ...
 
     def is_paused(self, trigger_id: str) -> bool: ...
-
-    async def add_nonce(
-        self, scope: str, nonce: str, *, expires_at: datetime, now: datetime
-    ) -> bool: ...
 
     def accepted(self, trigger_id: str, when: datetime) -> None: ...
 
@@ -143,10 +146,20 @@ def _timed_out(timeout: float) -> WebhookRejected:
     return WebhookRejected("body_timeout", f"the body did not arrive within {timeout:g} s", 408)
 
 
-def _enqueue(host: WebhookHost, spec: WebhookSpec, params: dict[str, Any], key: str) -> Any:
+def _enqueue(
+    host: WebhookHost,
+    spec: WebhookSpec,
+    params: dict[str, Any],
+    key: str,
+    now: datetime,
+    nonce: Nonce | None,
+) -> EnqueueReceipt:
     try:
-        return host.scheduler.enqueue(
-            spec.graph_id, params, key, trigger_id=spec.trigger_id, trigger_source="webhook"
+        event = TriggerEvent(
+            trigger_id=spec.trigger_id, scheduled_fire=now, idempotency_key=key, payload=params
+        )
+        return host.scheduler.emit(
+            event, graph_id=spec.graph_id, source=TriggerSource.webhook, nonce=nonce
         )
     except SchedulerClosed:
         raise _Unavailable("unavailable", "the scheduler is not running", 5) from None
@@ -154,28 +167,29 @@ def _enqueue(host: WebhookHost, spec: WebhookSpec, params: dict[str, Any], key: 
         raise _Unavailable(
             "graph_unavailable", f"graph {spec.graph_id!r} is not registered on this node", 30
         ) from None
+    except InvalidTriggerEvent as exc:
+        raise WebhookRejected("invalid_params", str(exc), 422) from None
 
 
-async def _check_replay(
-    host: WebhookHost, spec: WebhookSpec, delivery: Delivery, now: datetime
-) -> None:
+def _nonce(spec: WebhookSpec, delivery: Delivery, now: datetime) -> Nonce | None:
+    """The replay nonce to record with the run, kept until the timestamp leaves the window."""
     if delivery.nonce is None or delivery.nonce_expires is None:
-        return
+        return None
     expires = datetime.fromtimestamp(delivery.nonce_expires + 1, UTC)
-    fresh = await host.add_nonce(
-        spec.trigger_id,
-        delivery.nonce,
+    return Nonce(
+        scope=spec.trigger_id,
+        nonce=delivery.nonce,
         expires_at=max(expires, now + timedelta(seconds=1)),
-        now=now,
     )
-    if not fresh:
-        raise WebhookRejected(
-            "duplicate_nonce",
-            "this signed delivery was already accepted "
-            "(a replay); a sender retry must carry a fresh timestamp and "
-            "signature",
-            409,
-        )
+
+
+def _replay() -> WebhookRejected:
+    return WebhookRejected(
+        "duplicate_nonce",
+        "this signed delivery was already accepted (a replay); a sender retry must carry a "
+        "fresh timestamp and signature",
+        409,
+    )
 
 
 async def _accept(host: WebhookHost, ep: Endpoint) -> Response:
@@ -197,9 +211,9 @@ async def _accept(host: WebhookHost, ep: Endpoint) -> Response:
         return _json(200, {"challenge": challenge})  # Slack's signed endpoint check: no run
     params = await make_params(spec.params, ep.extractor, body, headers)
     key = f"{spec.trigger_id}:{delivery.dedup_id}"
-    receipt = _enqueue(host, spec, params, key)
-    enqueued = await receipt  # durable first: a failed commit must not consume the nonce
-    await _check_replay(host, spec, delivery, now)
+    enqueued = await _enqueue(host, spec, params, key, now, _nonce(spec, delivery, now))
+    if enqueued.replay:
+        raise _replay()
     host.accepted(spec.trigger_id, now)
     return _json(
         202,

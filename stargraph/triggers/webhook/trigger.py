@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 from quart import Blueprint
@@ -13,9 +13,10 @@ from quart import Blueprint
 from stargraph._log import log_event
 from stargraph.clock import Clock, SystemClock
 from stargraph.errors import ConfigError, StargraphRuntimeError, StoreError, TriggerNotFound
+from stargraph.metrics import Metrics
+from stargraph.triggers import Enqueuer
 from stargraph.triggers.control import TriggerInfo
 from stargraph.triggers.webhook.deadlines import BodyDeadlines
-from stargraph.triggers.webhook.nonces import NonceWriter
 from stargraph.triggers.webhook.params import load_extractor
 from stargraph.triggers.webhook.routes import Endpoint, build_blueprint
 from stargraph.triggers.webhook.schemes import secret_key
@@ -68,18 +69,19 @@ class WebhookTrigger:
         self._endpoints: dict[str, Endpoint] = {}
         self._paused: dict[str, tuple[bool, str | None]] = {}
         self._last: dict[str, datetime] = {}
-        self._scheduler: Any = None
+        self._scheduler: Enqueuer | None = None
         self._store: Any = None
         self._clock: Clock = SystemClock()
-        self._metrics: Any = None
+        self._metrics: Metrics | None = None
         self._task_group: Any = None
-        self._nonces = NonceWriter(None)
         self._deadlines = BodyDeadlines()
 
     # -- what the routes read ------------------------------------------------------------------
 
     @property
-    def scheduler(self) -> Any:
+    def scheduler(self) -> Enqueuer:
+        if self._scheduler is None:
+            raise StargraphRuntimeError("WebhookTrigger requires init(deps) with deps['scheduler']")
         return self._scheduler
 
     @property
@@ -91,7 +93,7 @@ class WebhookTrigger:
         return self._clock
 
     @property
-    def metrics(self) -> Any:
+    def metrics(self) -> Metrics | None:
         return self._metrics
 
     @property
@@ -100,11 +102,6 @@ class WebhookTrigger:
 
     def is_paused(self, trigger_id: str) -> bool:
         return self._paused.get(trigger_id, (False, None))[0]
-
-    async def add_nonce(
-        self, scope: str, nonce: str, *, expires_at: datetime, now: datetime
-    ) -> bool:
-        return await self._nonces.add(scope, nonce, expires_at=expires_at, now=now)
 
     def accepted(self, trigger_id: str, when: datetime) -> None:
         self._last[trigger_id] = when
@@ -117,7 +114,7 @@ class WebhookTrigger:
         self._endpoints = {}
         if not specs:
             return
-        scheduler = deps.get("scheduler")
+        scheduler: Enqueuer | None = deps.get("scheduler")
         if scheduler is None:
             raise StargraphRuntimeError("WebhookTrigger requires deps['scheduler']")
         _check_unique(specs)
@@ -134,7 +131,6 @@ class WebhookTrigger:
         self._clock = deps.get("clock") or getattr(scheduler, "clock", None) or SystemClock()
         self._metrics = deps.get("metrics") or getattr(scheduler, "metrics", None)
         self._task_group = deps.get("task_group")
-        self._nonces = NonceWriter(self._store)
 
     async def start(self) -> None:
         """Load persisted pause flags; keep them fresh (other nodes may pause a trigger)."""
@@ -142,9 +138,8 @@ class WebhookTrigger:
             return
         await self._refresh()
         if self._task_group is not None:
-            await self._task_group.start(self._nonces.run)
-            self._task_group.start_soon(self._deadlines.run)
-            self._task_group.start_soon(self._refresh_loop)
+            self._task_group.start_soon(self._deadlines.run, name="stargraph.webhook:deadlines")
+            self._task_group.start_soon(self._refresh_loop, name="stargraph.webhook:refresh")
 
     def stop(self) -> None:
         """Nothing to release: the host cancels the refresh loop's task group."""
@@ -161,7 +156,11 @@ class WebhookTrigger:
             if state.trigger_id in self._endpoints:
                 self._paused[state.trigger_id] = (state.paused, state.note)
 
-    async def _refresh_loop(self) -> None:
+    async def _refresh_loop(self) -> NoReturn:
+        """Re-read pause flags other nodes stored, every ``REFRESH_SECONDS``.
+
+        Error policy: a store error is logged (``webhook.refresh_failed``) and retried next tick.
+        """
         while True:
             await anyio.sleep(REFRESH_SECONDS)
             try:

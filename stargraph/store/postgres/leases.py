@@ -1,8 +1,8 @@
-"""The blocking PostgreSQL run operations behind :class:`~stargraph.store.postgres.PostgresStore`.
+"""Blocking PostgreSQL lease operations: claim, heartbeat, complete, retry, release, rescue, cancel.
 
 Each function takes a pooled connection (autocommit; transactions are explicit) and runs in a
-worker thread. Statements work on whole batches through ``unnest`` arrays, so one transaction
-costs a handful of round trips whatever its size.
+worker thread. Claims use ``FOR UPDATE SKIP LOCKED``; statements work on whole batches through
+``unnest`` arrays.
 """
 
 from __future__ import annotations
@@ -12,132 +12,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from stargraph._json import dumps
-from stargraph.store._pg_exec import Conn
-from stargraph.store._pg_rows import RUN_COLUMNS, run_from_row
-from stargraph.store._pg_schema import LOCK_NAMESPACE
-from stargraph.store.base import (
-    TERMINAL_STATUSES,
-    Completion,
-    EnqueueOutcome,
-    EnqueueRequest,
-    NewRun,
-    Run,
-    RunError,
-)
+from stargraph.store._sql.text import LEASE_LOST, RUN_COLUMNS
+from stargraph.store.base import Completion, Run, RunError
+from stargraph.store.postgres.enqueue import notify
+from stargraph.store.postgres.exec import Conn
+from stargraph.store.postgres.rows import run_from_row
+from stargraph.store.postgres.schema import LOCK_NAMESPACE
 
-__all__ = [
-    "claim",
-    "complete_many",
-    "enqueue_batch",
-    "heartbeat",
-    "notify",
-    "release",
-    "request_cancel",
-    "requeue_expired",
-    "retry",
-]
-
-_INSERT = (
-    "INSERT INTO runs (run_id, graph_id, idempotency_key, status, params, trigger_id, "
-    "trigger_source, scheduled_fire, enqueued_at, not_before, attempt, max_attempts) "
-    "SELECT r, g, k, 'pending', p::jsonb, t, s, f, e, nb, 1, m FROM unnest("
-    "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
-    "%s::timestamptz[], %s::timestamptz[], %s::timestamptz[], %s::int[]) "
-    "AS u(r, g, k, p, t, s, f, e, nb, m) "
-    "ON CONFLICT (graph_id, idempotency_key) DO NOTHING RETURNING run_id"
-)
-#: The insert plus a NOTIFY per inserted row (PostgreSQL folds them into one per transaction).
-_INSERT_NOTIFY = f"WITH ins AS ({_INSERT}) SELECT run_id, pg_notify(%s, '')::text FROM ins"
-_HOLDERS = (
-    "SELECT runs.graph_id, runs.idempotency_key, runs.run_id FROM runs "
-    "JOIN unnest(%s::text[], %s::text[]) AS u(g, k) "
-    "ON runs.graph_id = u.g AND runs.idempotency_key = u.k"
-)
-ADVANCE_CURSORS = (
-    "INSERT INTO trigger_state (trigger_id, cursor, paused, updated_at) "
-    "SELECT t, c, false, u FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) "
-    "AS a(t, c, u) ON CONFLICT (trigger_id) DO UPDATE SET "
-    "cursor = GREATEST(trigger_state.cursor, excluded.cursor), updated_at = excluded.updated_at"
-)
-
-
-def notify(conn: Conn, channel: str) -> None:
-    """Queue a wake-up on *channel*; delivered to listeners when the transaction commits."""
-    conn.execute("SELECT pg_notify(%s, '')", (channel,))
-
-
-# -- enqueue ----------------------------------------------------------------------------------
-
-
-def _insert(conn: Conn, runs: Sequence[NewRun], channel: str) -> set[str]:
-    columns: list[list[Any]] = [[] for _ in range(10)]
-    for run in runs:
-        values = (
-            run.run_id, run.graph_id, run.idempotency_key, dumps(run.params), run.trigger_id,
-            run.trigger_source, run.scheduled_fire, run.enqueued_at, run.not_before,
-            run.max_attempts,
-        )  # fmt: skip
-        for column, value in zip(columns, values, strict=True):
-            column.append(value)
-    rows = conn.execute(_INSERT_NOTIFY, [*columns, channel]).fetchall()
-    return {row[0] for row in rows}
-
-
-def _resolve(
-    conn: Conn, firsts: dict[tuple[str, str], NewRun], channel: str
-) -> dict[tuple[str, str], str]:
-    """Insert the first request of every key (NOTIFY if any is new); return who holds each key."""
-    # Sorted by key, so two nodes inserting overlapping batches lock in the same order.
-    todo = sorted(firsts.items())
-    holders: dict[tuple[str, str], str] = {}
-    for _ in range(3):  # a holder pruned between the conflict and the lookup: insert again
-        inserted = _insert(conn, [run for _, run in todo], channel)
-        holders.update((key, run.run_id) for key, run in todo if run.run_id in inserted)
-        todo = [(key, run) for key, run in todo if key not in holders]
-        if not todo:
-            break
-        rows = conn.execute(_HOLDERS, ([k[0] for k, _ in todo], [k[1] for k, _ in todo])).fetchall()
-        holders.update(((g, k), run_id) for g, k, run_id in rows)
-        todo = [(key, run) for key, run in todo if key not in holders]
-        if not todo:
-            break
-    return holders
-
-
-def _advance(conn: Conn, requests: Sequence[EnqueueRequest]) -> None:
-    """Advance each trigger's cursor once, to the latest of its requests (deadlock-free order)."""
-    latest: dict[str, tuple[datetime, datetime]] = {}
-    for req in requests:
-        if req.cursor is None:
-            continue
-        seen = latest.get(req.cursor.trigger_id)
-        if seen is None or req.cursor.cursor > seen[0]:
-            latest[req.cursor.trigger_id] = (req.cursor.cursor, req.run.enqueued_at)
-    if latest:
-        ids = sorted(latest)
-        conn.execute(
-            ADVANCE_CURSORS, (ids, [latest[i][0] for i in ids], [latest[i][1] for i in ids])
-        )
-
-
-def enqueue_batch(
-    conn: Conn, requests: Sequence[EnqueueRequest], channel: str
-) -> list[EnqueueOutcome]:
-    """Insert every request in one transaction; report which ones already held their key."""
-    firsts: dict[tuple[str, str], NewRun] = {}
-    for req in requests:
-        firsts.setdefault((req.run.graph_id, req.run.idempotency_key), req.run)
-    if len(firsts) > 1 or any(req.cursor is not None for req in requests):
-        with conn.transaction():
-            holders = _resolve(conn, firsts, channel)
-            _advance(conn, requests)
-    else:  # one run, no cursor: its INSERT statement is the transaction (no BEGIN/COMMIT)
-        holders = _resolve(conn, firsts, channel)
-    outcomes = []
-    for req in requests:
-        holder = holders[(req.run.graph_id, req.run.idempotency_key)]
-        outcomes.append(EnqueueOutcome(run_id=holder, deduplicated=holder != req.run.run_id))
-    return outcomes
+# No __all__: the public surface is the LeaseSQL/QuerySQL protocol of _sql/base.py.
 
 
 # -- claim ------------------------------------------------------------------------------------
@@ -199,8 +81,6 @@ def claim(
     graph_limits: Mapping[str, int], graph_ids: Sequence[str] | None, lock_prefix: str,
 ) -> list[Run]:  # fmt: skip
     """Lease up to *limit* due pending runs to *owner* in one transaction, oldest first."""
-    if limit <= 0 or (graph_ids is not None and not graph_ids):
-        return []
     if not _limited(graph_limits, graph_ids):  # one statement, its own transaction
         rows = _claim_rows(conn, {}, now=now, owner=owner, limit=limit, lease_seconds=lease_seconds,
                            graph_limits=graph_limits, graph_ids=graph_ids)  # fmt: skip
@@ -263,22 +143,13 @@ _COMPLETE = (
 def complete_many(
     conn: Conn, *, owner: str, completions: Sequence[Completion], now: datetime
 ) -> set[str]:
-    """Record terminal outcomes for the runs *owner* still leases, in one statement."""
-    firsts: dict[str, Completion] = {}
-    for item in completions:
-        if item.status not in TERMINAL_STATUSES:
-            raise ValueError(
-                f"Completion of run {item.run_id!r} has status {item.status.value!r}; "
-                "use succeeded, failed or cancelled"
-            )
-        firsts.setdefault(item.run_id, item)
-    items = list(firsts.values())
+    """Record terminal outcomes (one per run) for runs *owner* still leases, in one statement."""
     columns = (
-        [c.run_id for c in items],
-        [c.status.value for c in items],
-        [None if c.result is None else dumps(c.result) for c in items],
-        [c.error.type if c.error else None for c in items],
-        [c.error.message if c.error else None for c in items],
+        [c.run_id for c in completions],
+        [c.status.value for c in completions],
+        [None if c.result is None else dumps(c.result) for c in completions],
+        [c.error.type if c.error else None for c in completions],
+        [c.error.message if c.error else None for c in completions],
     )
     rows = conn.execute(_COMPLETE, (now, *columns, owner)).fetchall()
     return {row[0] for row in rows}
@@ -316,10 +187,6 @@ def release(conn: Conn, *, owner: str, run_ids: Sequence[str], channel: str) -> 
     return cur.rowcount
 
 
-_LEASE_LOST = (
-    "'lease of ' || COALESCE(lease_owner, '?') || ' expired before attempt ' || attempt || "
-    "' finished (its process stopped or stalled)'"
-)
 _REQUEUE = (
     "WITH expired AS (SELECT run_id FROM runs WHERE status = 'running' "
     "AND lease_expires_at < %(now)s FOR UPDATE SKIP LOCKED) "
@@ -331,7 +198,7 @@ _REQUEUE = (
     "finished_at = CASE WHEN cancel_requested OR attempt >= max_attempts THEN %(now)s END, "
     "started_at = CASE WHEN cancel_requested OR attempt >= max_attempts THEN started_at END, "
     "error_type = CASE WHEN cancel_requested THEN error_type ELSE 'LeaseExpired' END, "
-    f"error_message = CASE WHEN cancel_requested THEN error_message ELSE {_LEASE_LOST} END, "
+    f"error_message = CASE WHEN cancel_requested THEN error_message ELSE {LEASE_LOST} END, "
     "lease_owner = NULL, lease_expires_at = NULL "
     "FROM expired WHERE runs.run_id = expired.run_id RETURNING runs.status"
 )
@@ -350,7 +217,7 @@ def requeue_expired(conn: Conn, *, now: datetime, channel: str) -> int:
     return len(rows)
 
 
-def request_cancel(conn: Conn, run_id: str, *, now: datetime) -> Run | None:
+def request_cancel(conn: Conn, *, run_id: str, now: datetime) -> Run | None:
     """Cancel a pending run at once, flag a running one; return the run as it now stands."""
     with conn.transaction():
         conn.execute(

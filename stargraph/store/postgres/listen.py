@@ -17,7 +17,7 @@ import psycopg
 from psycopg import sql
 
 from stargraph._log import log_event
-from stargraph.store._pg_exec import Conn
+from stargraph.store.postgres.exec import Conn
 
 __all__ = ["Listener"]
 

@@ -1,29 +1,126 @@
-"""Blocking SQLite lease operations: heartbeat, complete, retry, release, rescue, cancel.
+"""Blocking SQLite lease operations: claim, heartbeat, complete, retry, release, rescue, cancel.
 
-Each write runs in one ``BEGIN IMMEDIATE`` transaction and keeps ``run_counts`` exact.
+Each write runs in one ``BEGIN IMMEDIATE`` transaction (:func:`~.tx.write_tx`) and keeps
+``run_counts`` exact.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from stargraph._json import dumps
-from stargraph.store._rows import RUN_COLUMNS, run_from_row, to_us
-from stargraph.store._sqlite_ops import bump, chunks, marks, write_tx
-from stargraph.store.base import TERMINAL_STATUSES, Completion, Run, RunError
+from stargraph.store._sql.micros import to_us
+from stargraph.store._sql.text import LEASE_LOST, RUN_COLUMNS
+from stargraph.store.base import Completion, Run, RunError
+from stargraph.store.sqlite.rows import run_from_row
+from stargraph.store.sqlite.tx import bump, chunks, marks, write_tx
 
-__all__ = [
-    "complete_many",
-    "heartbeat",
-    "release",
-    "request_cancel",
-    "requeue_expired",
-    "retry",
-]
+# No __all__: the public surface is the LeaseSQL/QuerySQL protocol of _sql/base.py.
+
+
+# -- claim ------------------------------------------------------------------------------------
+
+
+def _remaining(conn: sqlite3.Connection, graph_limits: Mapping[str, int]) -> dict[str, int]:
+    """Return how many more runs each limited graph may start, deployment-wide."""
+    if not graph_limits:
+        return {}
+    running = dict(
+        conn.execute(
+            "SELECT graph_id, COUNT(*) FROM runs INDEXED BY runs_lease "
+            "WHERE status = 'running' GROUP BY graph_id"
+        ).fetchall()
+    )
+    return {g: limit - int(running.get(g, 0)) for g, limit in graph_limits.items()}
+
+
+def _due_page(
+    conn: sqlite3.Connection,
+    now_us: int,
+    need: int,
+    skip: set[str],
+    only: Sequence[str] | None,
+    after: tuple[int, int, str] | None,
+) -> list[tuple[str, str, int, int]]:
+    sql = (
+        "SELECT run_id, graph_id, not_before, enqueued_at FROM runs INDEXED BY runs_due "
+        "WHERE status = 'pending'"
+    )
+    sql += " AND not_before <= ?"
+    args: list[Any] = [now_us]
+    if only is not None:
+        sql += f" AND graph_id IN ({marks(len(only))})"
+        args += only
+    if skip:
+        sql += f" AND graph_id NOT IN ({marks(len(skip))})"
+        args += sorted(skip)
+    if after is not None:
+        sql += " AND (not_before, enqueued_at, run_id) > (?, ?, ?)"
+        args += after
+    sql += " ORDER BY not_before, enqueued_at, run_id LIMIT ?"
+    return conn.execute(sql, [*args, need]).fetchall()
+
+
+def _pick(
+    conn: sqlite3.Connection,
+    now_us: int,
+    limit: int,
+    remaining: dict[str, int],
+    only: Sequence[str] | None,
+) -> list[str]:
+    """Choose up to *limit* due runs, oldest first, within each graph's remaining capacity."""
+    skip = {g for g, left in remaining.items() if left <= 0}
+    picked: list[str] = []
+    after: tuple[int, int, str] | None = None
+    while len(picked) < limit:
+        page = _due_page(conn, now_us, limit - len(picked), skip, only, after)
+        if not page:
+            break
+        for run_id, graph_id, not_before, enqueued_at in page:
+            after = (not_before, enqueued_at, run_id)
+            if graph_id in skip:
+                continue
+            picked.append(run_id)
+            if graph_id in remaining:
+                remaining[graph_id] -= 1
+                if remaining[graph_id] <= 0:
+                    skip.add(graph_id)
+    return picked
+
+
+def claim(
+    conn: sqlite3.Connection,
+    *,
+    owner: str,
+    limit: int,
+    now: datetime,
+    lease_seconds: float,
+    graph_limits: Mapping[str, int],
+    graph_ids: Sequence[str] | None,
+) -> list[Run]:
+    """Lease up to *limit* due pending runs to *owner* in one transaction, oldest first."""
+    now_us = to_us(now)
+    expires = now_us + round(lease_seconds * 1_000_000)
+    with write_tx(conn):
+        picked = _pick(conn, now_us, limit, _remaining(conn, graph_limits), graph_ids)
+        claimed: dict[str, Run] = {}
+        for part in chunks(picked):
+            cur = conn.execute(
+                "UPDATE runs SET status = 'running', started_at = ?, lease_owner = ?, "
+                f"lease_expires_at = ? WHERE run_id IN ({marks(len(part))}) "
+                f"RETURNING {RUN_COLUMNS}",
+                (now_us, owner, expires, *part),
+            )
+            claimed.update((row[0], run_from_row(row)) for row in cur.fetchall())
+        bump(conn, {"pending": -len(claimed), "running": len(claimed)})
+    return [claimed[run_id] for run_id in picked]
+
+
+# -- leases -----------------------------------------------------------------------------------
 
 
 def heartbeat(
@@ -60,19 +157,6 @@ _COMPLETE = (
 )
 
 
-def _unique_terminal(completions: Sequence[Completion]) -> list[Completion]:
-    """Check every status is terminal; keep the first completion of each run."""
-    firsts: dict[str, Completion] = {}
-    for item in completions:
-        if item.status not in TERMINAL_STATUSES:
-            raise ValueError(
-                f"Completion of run {item.run_id!r} has status {item.status.value!r}; "
-                "use succeeded, failed or cancelled"
-            )
-        firsts.setdefault(item.run_id, item)
-    return list(firsts.values())
-
-
 def _held(conn: sqlite3.Connection, owner: str, run_ids: Sequence[str]) -> set[str]:
     """Return which of *run_ids* are running under *owner*'s lease (inside a write tx)."""
     held: set[str] = set()
@@ -97,8 +181,8 @@ def _completion_row(item: Completion, now_us: int) -> tuple[Any, ...]:
 def complete_many(
     conn: sqlite3.Connection, *, owner: str, completions: Sequence[Completion], now: datetime
 ) -> set[str]:
-    """Record terminal outcomes for the runs *owner* still leases, in one transaction."""
-    unique = _unique_terminal(completions)
+    """Record terminal outcomes (one per run) for the runs *owner* still leases, in one tx."""
+    unique = completions
     now_us = to_us(now)
     with write_tx(conn):
         held = _held(conn, owner, [item.run_id for item in unique])
@@ -117,6 +201,7 @@ def retry(
     owner: str,
     not_before: datetime,
     error: RunError,
+    now: datetime,
 ) -> bool:
     """Send *owner*'s run back to pending with ``attempt + 1``; False if the lease was lost."""
     with write_tx(conn):
@@ -131,10 +216,10 @@ def retry(
 
 
 def release(conn: sqlite3.Connection, *, owner: str, run_ids: Sequence[str]) -> int:
-    """Return *owner*'s leased runs to pending, attempt unchanged; return how many."""
+    """Return *owner*'s leased runs (distinct ids) to pending, attempt unchanged; count them."""
     count = 0
     with write_tx(conn):
-        for part in chunks(list(dict.fromkeys(run_ids))):
+        for part in chunks(run_ids):
             count += conn.execute(
                 "UPDATE runs SET status = 'pending', started_at = NULL, lease_owner = NULL, "
                 "lease_expires_at = NULL WHERE status = 'running' AND lease_owner = ? "
@@ -146,10 +231,6 @@ def release(conn: sqlite3.Connection, *, owner: str, run_ids: Sequence[str]) -> 
 
 
 _EXPIRED = "status = 'running' AND lease_expires_at < ?"  # served by the runs_lease index
-_LEASE_LOST = (
-    "'lease of ' || COALESCE(lease_owner, '?') || ' expired before attempt ' || attempt || "
-    "' finished (its process stopped or stalled)'"
-)
 
 
 def requeue_expired(conn: sqlite3.Connection, *, now: datetime) -> int:
@@ -166,13 +247,13 @@ def requeue_expired(conn: sqlite3.Connection, *, now: datetime) -> int:
         ).rowcount
         failed = conn.execute(
             "UPDATE runs SET status = 'failed', finished_at = ?, error_type = 'LeaseExpired', "
-            f"error_message = {_LEASE_LOST}, lease_owner = NULL, lease_expires_at = NULL "
+            f"error_message = {LEASE_LOST}, lease_owner = NULL, lease_expires_at = NULL "
             f"WHERE {_EXPIRED} AND attempt >= max_attempts",
             (now_us, now_us),
         ).rowcount
         requeued = conn.execute(
             "UPDATE runs SET status = 'pending', attempt = attempt + 1, "
-            f"error_type = 'LeaseExpired', error_message = {_LEASE_LOST}, started_at = NULL, "
+            f"error_type = 'LeaseExpired', error_message = {LEASE_LOST}, started_at = NULL, "
             f"lease_owner = NULL, lease_expires_at = NULL WHERE {_EXPIRED}",
             (now_us,),
         ).rowcount
@@ -184,7 +265,7 @@ def requeue_expired(conn: sqlite3.Connection, *, now: datetime) -> int:
     return total
 
 
-def request_cancel(conn: sqlite3.Connection, run_id: str, *, now: datetime) -> Run | None:
+def request_cancel(conn: sqlite3.Connection, *, run_id: str, now: datetime) -> Run | None:
     """Cancel a pending run at once, flag a running one; return the run as it now stands."""
     with write_tx(conn):
         if conn.execute(

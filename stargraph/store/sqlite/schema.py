@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from stargraph.errors import StoreError
+from stargraph.store._sql.schema import upgrade
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
 
@@ -73,23 +73,15 @@ MIGRATIONS: tuple[str, ...] = (_V1,)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def _current_version(conn: sqlite3.Connection) -> int:
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_version "
-        "(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)"
-    )
-    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-    return int(row[0] or 0)
+_CREATE = (
+    "CREATE TABLE IF NOT EXISTS schema_version "
+    "(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)"
+)
 
 
-def _apply(conn: sqlite3.Connection, version: int) -> None:
-    for statement in MIGRATIONS[version - 1].split(";"):
-        if statement.strip():
-            conn.execute(statement)
-    conn.execute(
-        "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
-        (version, time.time_ns() // 1000),
-    )
+def _stamp(version: int) -> tuple[str, tuple[int, int]]:
+    sql = "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)"
+    return sql, (version, time.time_ns() // 1000)
 
 
 def migrate(conn: sqlite3.Connection, path: str) -> tuple[int, int]:
@@ -100,17 +92,12 @@ def migrate(conn: sqlite3.Connection, path: str) -> tuple[int, int]:
     """
     conn.execute("BEGIN IMMEDIATE")
     try:
-        before = _current_version(conn)
-        if before > SCHEMA_VERSION:
-            raise StoreError(
-                f"SQLite database {path} has schema version {before}, newer than this "
-                f"Stargraph understands ({SCHEMA_VERSION}); upgrade Stargraph or point the "
-                "store URL at another file"
-            )
-        for version in range(before + 1, SCHEMA_VERSION + 1):
-            _apply(conn, version)
+        versions = upgrade(
+            conn, MIGRATIONS, create=_CREATE, stamp=_stamp, where=f"SQLite database {path}",
+            fix="upgrade Stargraph or point the store URL at another file",
+        )  # fmt: skip
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
-    return before, SCHEMA_VERSION
+    return versions

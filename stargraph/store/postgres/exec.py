@@ -25,12 +25,12 @@ from psycopg_pool import ConnectionPool
 
 from stargraph._log import log_event
 from stargraph.errors import ConfigError, StoreError
+from stargraph.store._sql.base import Undo
 
 __all__ = ["Conn", "PgRunner", "PgSettings", "Undo", "check_idle", "parse_url", "store_error"]
 
 Conn = psycopg.Connection[Any]
 T = TypeVar("T")
-Undo = Callable[[Conn, T], None]
 
 logger = logging.getLogger("stargraph.store")
 

@@ -2,7 +2,7 @@
 
 With ``synchronous=FULL`` every ``COMMIT`` costs an fsync (milliseconds), so a claim, a batch
 of completions and an enqueue batch that arrive together are run in one ``BEGIN IMMEDIATE``
-transaction, each in its own savepoint (:func:`~stargraph.store._sqlite_ops.run_group`).
+transaction, each in its own savepoint (:func:`~stargraph.store.sqlite.tx.run_group`).
 No caller gets its result before that ``COMMIT`` returns, so an acknowledged write is durable
 exactly as before; a call that raises is rolled back alone.
 
@@ -20,7 +20,7 @@ from typing import Any, TypeVar, cast
 import anyio
 import anyio.to_thread
 
-from stargraph.store._sqlite_ops import run_group
+from stargraph.store.sqlite.tx import run_group
 
 __all__ = ["WriteGroup"]
 

@@ -1,4 +1,4 @@
-"""Row decoding for the PostgreSQL store (native ``timestamptz`` and ``jsonb`` columns)."""
+"""PostgreSQL rows (native ``timestamptz`` and ``jsonb`` columns) and the store's dialect."""
 
 from __future__ import annotations
 
@@ -6,25 +6,24 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from stargraph.store._rows import RUN_COLUMNS, TRIGGER_COLUMNS
+from stargraph.store._sql.dialect import Dialect
 from stargraph.store.base import Run, RunError, RunStatus, TriggerState
 
-__all__ = ["RUN_COLUMNS", "TRIGGER_COLUMNS", "run_from_row", "trigger_from_row", "utc"]
-
-
-def utc(value: datetime | None) -> datetime | None:
-    """Return *value* with ``datetime.UTC`` as its tzinfo (the session zone is UTC already)."""
-    if value is None or value.tzinfo is UTC:
-        return value
-    return value.astimezone(UTC)
+__all__ = ["DIALECT", "run_from_row", "trigger_from_row", "utc"]
 
 
 def _utc(value: datetime) -> datetime:
+    """Return *value* with ``datetime.UTC`` as its tzinfo (the session zone is UTC already)."""
     return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
+def utc(value: datetime | None) -> datetime | None:
+    """:func:`_utc`, passing ``None`` through."""
+    return None if value is None else _utc(value)
+
+
 def run_from_row(row: Sequence[Any]) -> Run:
-    """Decode one row selected with :data:`RUN_COLUMNS`."""
+    """Decode one row selected with :data:`~stargraph.store._sql.text.RUN_COLUMNS`."""
     error = None if row[15] is None else RunError(type=row[15], message=row[16] or "")
     return Run(
         run_id=row[0],
@@ -50,8 +49,17 @@ def run_from_row(row: Sequence[Any]) -> Run:
 
 
 def trigger_from_row(row: Sequence[Any]) -> TriggerState:
-    """Decode one row selected with :data:`TRIGGER_COLUMNS`."""
+    """Decode one row selected with :data:`~stargraph.store._sql.text.TRIGGER_COLUMNS`."""
     return TriggerState(
         trigger_id=row[0], cursor=utc(row[1]), paused=bool(row[2]), note=row[3],
         updated_at=utc(row[4]),
     )  # fmt: skip
+
+
+def _same(value: datetime) -> datetime:
+    return value
+
+
+DIALECT = Dialect(
+    mark="%s", time=_same, run_from_row=run_from_row, trigger_from_row=trigger_from_row
+)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from stargraph.errors import StoreError
+from stargraph.store._sql.schema import upgrade
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
 
@@ -75,20 +75,14 @@ SCHEMA_VERSION = len(MIGRATIONS)
 LOCK_NAMESPACE = 0x5347  # "SG"
 
 
-def _current_version(conn: psycopg.Connection[tuple[object, ...]]) -> int:
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_version "
-        "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-    )
-    row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
-    return int(row[0] or 0) if row else 0  # type: ignore[call-overload]
+_CREATE = (
+    "CREATE TABLE IF NOT EXISTS schema_version "
+    "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+)
 
 
-def _apply(conn: psycopg.Connection[tuple[object, ...]], version: int) -> None:
-    for statement in MIGRATIONS[version - 1].split(";"):
-        if statement.strip():
-            conn.execute(statement.encode())
-    conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
+def _stamp(version: int) -> tuple[str, tuple[int]]:
+    return "INSERT INTO schema_version (version) VALUES (%s)", (version,)
 
 
 def migrate(conn: psycopg.Connection[tuple[object, ...]], schema: str | None) -> tuple[int, int]:
@@ -104,13 +98,9 @@ def migrate(conn: psycopg.Connection[tuple[object, ...]], schema: str | None) ->
         )
         if schema:
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-        before = _current_version(conn)
-        if before > SCHEMA_VERSION:
-            raise StoreError(
-                f"PostgreSQL schema {schema or 'public'!r} has Stargraph schema version {before}, "
-                f"newer than this Stargraph understands ({SCHEMA_VERSION}); upgrade Stargraph "
-                "on every node, or point the store URL at another database or ?schema="
-            )
-        for version in range(before + 1, SCHEMA_VERSION + 1):
-            _apply(conn, version)
-    return before, SCHEMA_VERSION
+        return upgrade(
+            conn, MIGRATIONS, create=_CREATE, stamp=_stamp,
+            where=f"PostgreSQL schema {schema or 'public'!r}",
+            fix="upgrade Stargraph on every node, or point the store URL at another database "
+            "or ?schema=",
+        )  # fmt: skip

@@ -11,7 +11,7 @@ import binascii
 from datetime import datetime
 
 from stargraph.errors import InvalidCursor
-from stargraph.store._rows import from_us, to_us
+from stargraph.store._sql.micros import from_us, to_us
 
 __all__ = ["decode_page_cursor", "encode_page_cursor"]
 

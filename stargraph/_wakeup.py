@@ -1,14 +1,22 @@
-"""Small wake-up primitives whose anyio Events are created lazily, inside the running loop."""
+"""Wake-up primitives whose anyio Events are created lazily, inside the running loop.
+
+The one place that swaps an ``anyio.Event`` to wake waiters: :class:`Waker` for one waiting
+task with a sticky flag (a wake before the wait is not lost), :class:`Broadcast` for any number
+of waiters that all return at the next :meth:`~Broadcast.notify`.
+"""
 
 from __future__ import annotations
 
 import anyio
 
-__all__ = ["Notifier", "Waker"]
+__all__ = ["Broadcast", "Waker"]
 
 
 class Waker:
-    """A sticky wake-up flag: :meth:`wake` (sync) makes the next or current :meth:`wait` return."""
+    """A sticky wake-up flag: :meth:`wake` (sync) makes the next or current :meth:`wait` return.
+
+    Meant for one waiting task at a time (a writer, a dispatcher, a scheduling loop).
+    """
 
     __slots__ = ("_event", "_flag")
 
@@ -26,15 +34,17 @@ class Waker:
         """Wait until woken or *timeout* seconds passed; return whether it was woken."""
         if not self._flag:
             self._event = event = anyio.Event()
-            with anyio.move_on_after(timeout):
-                await event.wait()
-            self._event = None
+            try:
+                with anyio.move_on_after(timeout):
+                    await event.wait()
+            finally:
+                self._event = None
         woken, self._flag = self._flag, False
         return woken
 
 
-class Notifier:
-    """Broadcast: every task waiting in :meth:`wait` returns at the next :meth:`notify`."""
+class Broadcast:
+    """Every task waiting in :meth:`wait` returns at the next :meth:`notify` (not sticky)."""
 
     __slots__ = ("_event",)
 

@@ -1,0 +1,100 @@
+"""Reads both SQL stores run word for word, over a :class:`Dialect` (blocking, in a worker thread).
+
+Each function takes the backend's connection (``sqlite3.Connection`` or a psycopg connection:
+both offer ``execute(sql, params)`` returning a cursor with ``fetchone``/``fetchall``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from stargraph.store._sql.dialect import Dialect
+from stargraph.store._sql.paging import decode_page_cursor, encode_page_cursor
+from stargraph.store._sql.text import RUN_COLUMNS, TRIGGER_COLUMNS
+from stargraph.store.base import (
+    TERMINAL_STATUSES,
+    Completion,
+    Run,
+    RunFilter,
+    RunPage,
+    RunStatus,
+    TriggerState,
+)
+
+__all__ = ["get_run", "get_trigger_state", "list_runs", "list_trigger_states", "unique_terminal"]
+
+
+def get_run(conn: Any, d: Dialect, run_id: str) -> Run | None:
+    """Return the run with *run_id*, or ``None``."""
+    sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = {d.mark}"
+    row = conn.execute(sql, (run_id,)).fetchone()
+    return None if row is None else d.run_from_row(row)
+
+
+def get_trigger_state(conn: Any, d: Dialect, trigger_id: str) -> TriggerState | None:
+    """Return one trigger's state, or ``None``."""
+    sql = f"SELECT {TRIGGER_COLUMNS} FROM trigger_state WHERE trigger_id = {d.mark}"
+    row = conn.execute(sql, (trigger_id,)).fetchone()
+    return None if row is None else d.trigger_from_row(row)
+
+
+def list_trigger_states(conn: Any, d: Dialect) -> list[TriggerState]:
+    """Return every trigger's state, ordered by trigger id."""
+    rows = conn.execute(f"SELECT {TRIGGER_COLUMNS} FROM trigger_state ORDER BY trigger_id")
+    return [d.trigger_from_row(row) for row in rows.fetchall()]
+
+
+def _where(d: Dialect, flt: RunFilter, cursor: str | None) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+    if flt.status is not None:  # a literal, so the planner can use the per-status indexes
+        clauses.append(f"status = '{RunStatus(flt.status).value}'")
+    for column, value in (("graph_id", flt.graph_id), ("trigger_id", flt.trigger_id)):
+        if value is not None:
+            clauses.append(f"{column} = {d.mark}")
+            args.append(value)
+    for clause, when in (
+        ("enqueued_at >=", flt.enqueued_after),
+        ("enqueued_at <", flt.enqueued_before),
+    ):
+        if when is not None:
+            clauses.append(f"{clause} {d.mark}")
+            args.append(d.time(when))
+    if cursor is not None:
+        enqueued_at, run_id = decode_page_cursor(cursor)
+        clauses.append(f"(enqueued_at, run_id) < ({d.mark}, {d.mark})")
+        args += [d.time(enqueued_at), run_id]
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+def list_runs(
+    conn: Any, d: Dialect, flt: RunFilter, limit: int, cursor: str | None, hint: str = ""
+) -> RunPage:
+    """Return one page of matching runs, newest first, keyset-paginated.
+
+    *hint* (SQLite's ``INDEXED BY ...``) goes right after the table name.
+    """
+    where, args = _where(d, flt, cursor)
+    rows = conn.execute(
+        f"SELECT {RUN_COLUMNS} FROM runs{hint}{where} "
+        f"ORDER BY enqueued_at DESC, run_id DESC LIMIT {d.mark}",
+        [*args, limit + 1],
+    ).fetchall()
+    items = [d.run_from_row(row) for row in rows[:limit]]
+    last = items[-1] if items and len(rows) > limit else None
+    next_cursor = None if last is None else encode_page_cursor(last.enqueued_at, last.run_id)
+    return RunPage(items=items, next_cursor=next_cursor)
+
+
+def unique_terminal(completions: Sequence[Completion]) -> list[Completion]:
+    """Check every status is terminal; keep the first completion of each run (first wins)."""
+    firsts: dict[str, Completion] = {}
+    for item in completions:
+        if item.status not in TERMINAL_STATUSES:
+            raise ValueError(
+                f"Completion of run {item.run_id!r} has status {item.status.value!r}; "
+                "use succeeded, failed or cancelled"
+            )
+        firsts.setdefault(item.run_id, item)
+    return list(firsts.values())

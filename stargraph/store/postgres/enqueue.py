@@ -1,0 +1,162 @@
+"""Blocking PostgreSQL enqueue: insert runs, advance cron cursors, record webhook nonces.
+
+Each function takes a pooled connection (autocommit; transactions are explicit) and runs in a
+worker thread. Statements work on whole batches through ``unnest`` arrays, so one transaction
+costs a handful of round trips whatever its size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from stargraph._json import dumps
+from stargraph.store.base import Enqueued, EnqueueRequest, NewRun
+from stargraph.store.postgres.exec import Conn
+
+__all__ = ["ADVANCE_CURSORS", "enqueue_batch", "notify"]
+
+_INSERT = (
+    "INSERT INTO runs (run_id, graph_id, idempotency_key, status, params, trigger_id, "
+    "trigger_source, scheduled_fire, enqueued_at, not_before, attempt, max_attempts) "
+    "SELECT r, g, k, 'pending', p::jsonb, t, s, f, e, nb, 1, m FROM unnest("
+    "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
+    "%s::timestamptz[], %s::timestamptz[], %s::timestamptz[], %s::int[]) "
+    "AS u(r, g, k, p, t, s, f, e, nb, m) "
+    "ON CONFLICT (graph_id, idempotency_key) DO NOTHING RETURNING run_id"
+)
+#: The insert plus a NOTIFY per inserted row (PostgreSQL folds them into one per transaction).
+_INSERT_NOTIFY = f"WITH ins AS ({_INSERT}) SELECT run_id, pg_notify(%s, '')::text FROM ins"
+_HOLDERS = (
+    "SELECT runs.graph_id, runs.idempotency_key, runs.run_id FROM runs "
+    "JOIN unnest(%s::text[], %s::text[]) AS u(g, k) "
+    "ON runs.graph_id = u.g AND runs.idempotency_key = u.k"
+)
+ADVANCE_CURSORS = (
+    "INSERT INTO trigger_state (trigger_id, cursor, paused, updated_at) "
+    "SELECT t, c, false, u FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) "
+    "AS a(t, c, u) ON CONFLICT (trigger_id) DO UPDATE SET "
+    "cursor = GREATEST(trigger_state.cursor, excluded.cursor), updated_at = excluded.updated_at"
+)
+
+
+def notify(conn: Conn, channel: str) -> None:
+    """Queue a wake-up on *channel*; delivered to listeners when the transaction commits."""
+    conn.execute("SELECT pg_notify(%s, '')", (channel,))
+
+
+# -- enqueue ----------------------------------------------------------------------------------
+
+
+def _insert(conn: Conn, runs: Sequence[NewRun], channel: str) -> set[str]:
+    columns: list[list[Any]] = [[] for _ in range(10)]
+    for run in runs:
+        values = (
+            run.run_id, run.graph_id, run.idempotency_key, dumps(run.params), run.trigger_id,
+            run.trigger_source, run.scheduled_fire, run.enqueued_at, run.not_before,
+            run.max_attempts,
+        )  # fmt: skip
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    rows = conn.execute(_INSERT_NOTIFY, [*columns, channel]).fetchall()
+    return {row[0] for row in rows}
+
+
+def _resolve(
+    conn: Conn, firsts: dict[tuple[str, str], NewRun], channel: str
+) -> dict[tuple[str, str], str]:
+    """Insert the first request of every key (NOTIFY if any is new); return who holds each key."""
+    # Sorted by key, so two nodes inserting overlapping batches lock in the same order.
+    todo = sorted(firsts.items())
+    holders: dict[tuple[str, str], str] = {}
+    for _ in range(3):  # a holder pruned between the conflict and the lookup: insert again
+        inserted = _insert(conn, [run for _, run in todo], channel)
+        holders.update((key, run.run_id) for key, run in todo if run.run_id in inserted)
+        todo = [(key, run) for key, run in todo if key not in holders]
+        if not todo:
+            break
+        rows = conn.execute(_HOLDERS, ([k[0] for k, _ in todo], [k[1] for k, _ in todo])).fetchall()
+        holders.update(((g, k), run_id) for g, k, run_id in rows)
+        todo = [(key, run) for key, run in todo if key not in holders]
+        if not todo:
+            break
+    return holders
+
+
+def _advance(conn: Conn, requests: Sequence[EnqueueRequest]) -> None:
+    """Advance each trigger's cursor once, to the latest of its requests (deadlock-free order)."""
+    latest: dict[str, tuple[datetime, datetime]] = {}
+    for req in requests:
+        if req.cursor is None:
+            continue
+        seen = latest.get(req.cursor.trigger_id)
+        if seen is None or req.cursor.cursor > seen[0]:
+            latest[req.cursor.trigger_id] = (req.cursor.cursor, req.run.enqueued_at)
+    if latest:
+        ids = sorted(latest)
+        conn.execute(
+            ADVANCE_CURSORS, (ids, [latest[i][0] for i in ids], [latest[i][1] for i in ids])
+        )
+
+
+def enqueue_batch(
+    conn: Conn, *, requests: Sequence[EnqueueRequest], channel: str
+) -> list[Enqueued]:
+    """Insert every request in one transaction; report which ones already held their key."""
+    firsts: dict[tuple[str, str], NewRun] = {}
+    for req in requests:
+        firsts.setdefault((req.run.graph_id, req.run.idempotency_key), req.run)
+    replays: set[int] = set()
+    if len(firsts) > 1 or any(req.cursor or req.nonce for req in requests):
+        with conn.transaction():
+            holders = _resolve(conn, firsts, channel)
+            _advance(conn, requests)
+            replays = _record_nonces(conn, requests)
+    else:  # one run, no side-write: its INSERT statement is the transaction (no BEGIN/COMMIT)
+        holders = _resolve(conn, firsts, channel)
+    outcomes = []
+    for index, req in enumerate(requests):
+        holder = holders[(req.run.graph_id, req.run.idempotency_key)]
+        outcomes.append(
+            Enqueued(run_id=holder, deduplicated=holder != req.run.run_id, replay=index in replays)
+        )
+    return outcomes
+
+
+_NONCE_SWEEP = 500  # expired nonces deleted per enqueue transaction at most
+_SWEEP_NONCES = (
+    "DELETE FROM webhook_nonces WHERE (scope, nonce) IN (SELECT scope, nonce "
+    "FROM webhook_nonces WHERE expires_at <= %s LIMIT %s FOR UPDATE SKIP LOCKED)"
+)
+_ADD_NONCES = (
+    "INSERT INTO webhook_nonces (scope, nonce, expires_at) "
+    "SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[]) "
+    "ON CONFLICT (scope, nonce) DO UPDATE SET expires_at = excluded.expires_at "
+    "WHERE webhook_nonces.expires_at <= %s RETURNING scope, nonce"
+)
+
+
+def _record_nonces(conn: Conn, requests: Sequence[EnqueueRequest]) -> set[int]:
+    """Record the requests' nonces (inside the enqueue transaction); return the replays' indexes.
+
+    A nonce is new when it is absent or its stored copy expired (``expires_at <= now``, now
+    being the latest ``enqueued_at``); one upsert decides that atomically, so a concurrent
+    insert of the same nonce on another node waits for this transaction and then sees an
+    unexpired row: a replay. A nonce repeated within the batch is a replay after its first.
+    """
+    firsts: dict[tuple[str, str], int] = {}
+    for index, req in enumerate(requests):
+        if req.nonce is not None:
+            firsts.setdefault((req.nonce.scope, req.nonce.nonce), index)
+    if not firsts:
+        return set()
+    now = max(requests[i].run.enqueued_at for i in firsts.values())
+    todo = sorted(firsts)  # one lock order for every node
+    expires = [requests[firsts[key]].nonce.expires_at for key in todo]  # type: ignore[union-attr]
+    conn.execute(_SWEEP_NONCES, (now, _NONCE_SWEEP))
+    rows = conn.execute(
+        _ADD_NONCES, ([k[0] for k in todo], [k[1] for k in todo], expires, now)
+    ).fetchall()
+    fresh = {firsts[(row[0], row[1])] for row in rows}
+    return {i for i, req in enumerate(requests) if req.nonce is not None and i not in fresh}

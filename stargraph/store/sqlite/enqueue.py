@@ -1,0 +1,106 @@
+"""Blocking SQLite enqueue: insert runs, advance cron cursors, record webhook nonces (one tx)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from stargraph._json import dumps
+from stargraph.store._sql.micros import to_us, to_us_opt
+from stargraph.store.base import Enqueued, EnqueueRequest
+from stargraph.store.sqlite.tx import bump, chunks, marks, write_tx
+
+__all__ = ["ADVANCE_CURSOR", "enqueue_batch"]
+
+_INSERT_RUN = (
+    "INSERT INTO runs (run_id, graph_id, idempotency_key, status, params, trigger_id, "
+    "trigger_source, scheduled_fire, enqueued_at, not_before, attempt, max_attempts) "
+    "VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, 1, ?) "
+    "ON CONFLICT (graph_id, idempotency_key) DO NOTHING"
+)
+ADVANCE_CURSOR = (
+    "INSERT INTO trigger_state (trigger_id, cursor, paused, updated_at) VALUES (?, ?, 0, ?) "
+    "ON CONFLICT (trigger_id) DO UPDATE SET "
+    "cursor = MAX(COALESCE(cursor, excluded.cursor), excluded.cursor), "
+    "updated_at = excluded.updated_at"
+)
+_ADD_NONCE = (
+    "INSERT INTO webhook_nonces (scope, nonce, expires_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (scope, nonce) DO NOTHING"
+)
+
+
+def _insert_row(req: EnqueueRequest) -> tuple[Any, ...]:
+    run = req.run
+    enqueued = to_us(run.enqueued_at)
+    due = enqueued if run.not_before is run.enqueued_at else to_us(run.not_before)
+    return (
+        run.run_id, run.graph_id, run.idempotency_key, dumps(run.params) if run.params else "{}",
+        run.trigger_id,
+        run.trigger_source, to_us_opt(run.scheduled_fire), enqueued, due, run.max_attempts,
+    )  # fmt: skip
+
+
+def enqueue_batch(conn: sqlite3.Connection, requests: Sequence[EnqueueRequest]) -> list[Enqueued]:
+    """Insert every request in one transaction; report which ones already held their key."""
+    rows = [_insert_row(req) for req in requests]
+    advances = [
+        (req.cursor.trigger_id, to_us(req.cursor.cursor), to_us(req.run.enqueued_at))
+        for req in requests
+        if req.cursor is not None
+    ]
+    with write_tx(conn):
+        inserted = conn.executemany(_INSERT_RUN, rows).rowcount
+        bump(conn, {"pending": inserted})
+        if inserted == len(requests):
+            outcomes = [Enqueued(run_id=r.run.run_id, deduplicated=False) for r in requests]
+        else:
+            outcomes = _outcomes(conn, requests)
+        if advances:
+            conn.executemany(ADVANCE_CURSOR, advances)
+        if any(req.nonce is not None for req in requests):
+            outcomes = _record_nonces(conn, requests, outcomes)
+    return outcomes
+
+
+def _record_nonces(
+    conn: sqlite3.Connection, requests: Sequence[EnqueueRequest], outcomes: list[Enqueued]
+) -> list[Enqueued]:
+    """Sweep expired nonces, record the requests' ones; mark each replay on its outcome."""
+    now = max(to_us(req.run.enqueued_at) for req in requests if req.nonce is not None)
+    conn.execute("DELETE FROM webhook_nonces WHERE expires_at <= ?", (now,))
+    marked = list(outcomes)
+    for index, req in enumerate(requests):
+        if (n := req.nonce) is not None:
+            cur = conn.execute(_ADD_NONCE, (n.scope, n.nonce, to_us(n.expires_at)))
+            if cur.rowcount != 1:
+                marked[index] = attrs.evolve(marked[index], replay=True)
+    return marked
+
+
+def _outcomes(conn: sqlite3.Connection, requests: Sequence[EnqueueRequest]) -> list[Enqueued]:
+    """Outcomes of a batch where some inserts did nothing: look up only those keys' holders."""
+    ids = [req.run.run_id for req in requests]
+    present: set[str] = set()
+    for part in chunks(ids):
+        rows = conn.execute(f"SELECT run_id FROM runs WHERE run_id IN ({marks(len(part))})", part)
+        present.update(row[0] for row in rows)
+    return [
+        Enqueued(run_id=req.run.run_id, deduplicated=False)
+        if req.run.run_id in present
+        else _holder(conn, req)
+        for req in requests
+    ]
+
+
+def _holder(conn: sqlite3.Connection, req: EnqueueRequest) -> Enqueued:
+    """Report which run holds the request's key (its own run if this request inserted it)."""
+    row = conn.execute(
+        "SELECT run_id FROM runs WHERE graph_id = ? AND idempotency_key = ?",
+        (req.run.graph_id, req.run.idempotency_key),
+    ).fetchone()
+    holder: str = row[0]
+    return Enqueued(run_id=holder, deduplicated=holder != req.run.run_id)
