@@ -21,7 +21,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 from prometheus_client import Counter
 
 from stargraph._log import log_event
-from stargraph.errors import InvalidParams, SchedulerBusy
+from stargraph.errors import InvalidParams, InvalidTriggerEvent, SchedulerBusy
 from stargraph.triggers.queue.core import (
     BrokerClient,
     Delivery,
@@ -172,7 +172,7 @@ class QueueConsumer:
             except SchedulerBusy:
                 await anyio.sleep(delay)
                 delay = min(delay * 2, 0.5)
-            except InvalidParams:
+            except (InvalidParams, InvalidTriggerEvent):
                 return None
 
     async def _poison(self, client: BrokerClient, delivery: Delivery, reason: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import anyio
@@ -18,6 +19,7 @@ from quart import Blueprint
 
 from stargraph._log import log_event
 from stargraph.errors import ConfigError, StargraphRuntimeError, StoreError, TriggerNotFound
+from stargraph.triggers import Enqueuer, TriggerEvent, TriggerSource
 from stargraph.triggers.control import TriggerInfo
 from stargraph.triggers.queue.consumer import QueueConsumer
 from stargraph.triggers.queue.core import BrokerClient, messages_counter
@@ -56,7 +58,7 @@ class QueueTrigger:
         self._scopes: dict[str, anyio.CancelScope] = {}
         self._running: dict[str, anyio.Lock] = {}
         self._paused: dict[str, tuple[bool, str | None]] = {}
-        self._scheduler: Any = None
+        self._scheduler: Enqueuer | None = None
         self._store: Any = None
         self._clock: Any = None
         self._task_group: Any = None
@@ -69,7 +71,7 @@ class QueueTrigger:
         self._specs = {s.trigger_id: s for s in specs if s.kind == self.kind}
         if not self._specs:
             return
-        scheduler = deps.get("scheduler")
+        scheduler: Enqueuer | None = deps.get("scheduler")
         if scheduler is None:
             raise StargraphRuntimeError(f"{type(self).__name__} requires deps['scheduler']")
         for spec in self._specs.values():
@@ -103,9 +105,14 @@ class QueueTrigger:
         return factory
 
     def _emit(self, spec: QueueSpec, params: dict[str, Any], key: str) -> Any:
-        return self._scheduler.enqueue(
-            spec.graph_id, params, key, trigger_id=spec.trigger_id, trigger_source="queue"
+        event = TriggerEvent(
+            trigger_id=spec.trigger_id,
+            scheduled_fire=datetime.now(UTC),
+            idempotency_key=key,
+            payload=params,
         )
+        assert self._scheduler is not None
+        return self._scheduler.emit(event, graph_id=spec.graph_id, source=TriggerSource.queue)
 
     async def start(self) -> None:
         """Load the persisted pause flags and start a consumer for every unpaused entry."""
