@@ -39,7 +39,18 @@ async def readyz() -> Any:
     except Exception as exc:
         log_event(logger, "http.readyz.failed", logging.WARNING, error_type=type(exc).__name__)
         return error_response(503, "store_unreachable", f"the store does not answer: {exc}")
-    return {"status": "ready"}
+    degraded = _degraded(runtime)
+    return {"status": "ready", "degraded": degraded} if degraded else {"status": "ready"}
+
+
+def _degraded(runtime: Any) -> list[dict[str, Any]]:
+    """Hosted plugins that are not running (a queue trigger whose broker is down is
+    ``restarting`` with the connection error): the node serves, but says why they do not."""
+    return [
+        {"plugin": s.name, "state": str(s.state), "error": s.error}
+        for s in runtime.host.statuses()
+        if str(s.state) in ("restarting", "failed")
+    ]
 
 
 @ops_bp.get("/metrics")

@@ -11,6 +11,7 @@ import pytest
 from stargraph import Graph, Runtime
 from stargraph.hosting import HostOptions
 from stargraph.scheduler import SchedulerSettings
+from stargraph.serve.ops import _degraded
 from stargraph.store.base import RunStatus
 from stargraph.triggers.queue import QueueSpec, QueueTrigger
 
@@ -232,3 +233,10 @@ async def test_a_broker_that_is_down_is_a_visible_retried_state(sqlite_url: str)
         [info] = await plugin.describe()
         assert info.details["connected"] is False and info.kind == "redis-stream"
         assert rt.ready
+
+        async def degraded() -> bool:  # what /readyz adds to its 200 answer while restarting
+            return bool(_degraded(rt))
+
+        await until(degraded)
+        [why] = _degraded(rt)
+        assert why["plugin"] == name and "ConnectionError" in why["error"]
