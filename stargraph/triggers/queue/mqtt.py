@@ -4,8 +4,8 @@ Why paho-mqtt: the maintained reference client with MQTT 5 user properties and m
 the anyio MQTT clients are early work. The consumer drains paho's thread-safe queue with a
 short timeout, so a stop is prompt.
 
-Session: client id ``stargraph-<group>-<trigger_id>`` (plus ``-$STARGRAPH_NODE_ID`` when set,
-subscribing through ``$share/<group>/`` so nodes compete), ``clean_start=False`` and a one-day
+Session: client id ``stargraph-<group>-<trigger_id>-<hash of source>`` (plus
+``-$STARGRAPH_NODE_ID`` when set, subscribing through ``$share/<group>/`` so nodes compete), ``clean_start=False`` and a one-day
 session expiry, subscription QoS 1 with manual acks: a PUBACK is sent only after the run
 committed, and the broker redelivers every unacked message when the session reconnects.
 ``ReceiveMaximum = max_in_flight`` bounds what the broker sends unacked.
@@ -18,6 +18,7 @@ set the property.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import queue
 import re
@@ -41,9 +42,14 @@ _CONNECT_WAIT = 10.0
 
 
 def client_id(spec: QueueSpec) -> str:
-    """The stable client id of *spec*'s persistent session."""
+    """The stable client id of *spec*'s persistent session.
+
+    It includes a hash of ``source``: a session keeps its subscriptions, so a changed topic
+    filter must not inherit the old one's subscription and queued messages.
+    """
     node = os.environ.get("STARGRAPH_NODE_ID")
-    raw = f"stargraph-{spec.group}-{spec.trigger_id}" + (f"-{node}" if node else "")
+    topic = hashlib.sha256(spec.source.encode()).hexdigest()[:8]
+    raw = f"stargraph-{spec.group}-{spec.trigger_id}-{topic}" + (f"-{node}" if node else "")
     return re.sub(r"[^A-Za-z0-9_.-]", "_", raw)[:200]
 
 
