@@ -5,8 +5,8 @@ the anyio MQTT clients are early work. The consumer drains paho's thread-safe qu
 short timeout, so a stop is prompt.
 
 Session: client id ``stargraph-<group>-<trigger_id>-<hash of source>`` (plus
-``-$STARGRAPH_NODE_ID`` when set, subscribing through ``$share/<group>/`` so nodes compete), ``clean_start=False`` and a one-day
-session expiry, subscription QoS 1 with manual acks: a PUBACK is sent only after the run
+``-$STARGRAPH_NODE_ID`` when set, subscribing through ``$share/<group>/`` so nodes compete),
+``clean_start=False`` and a one-day session expiry, subscription QoS 1 with manual acks: a PUBACK is sent only after the run
 committed, and the broker redelivers every unacked message when the session reconnects.
 ``ReceiveMaximum = max_in_flight`` bounds what the broker sends unacked.
 
