@@ -6,8 +6,9 @@ short timeout, so a stop is prompt.
 
 Session: client id ``stargraph-<group>-<trigger_id>-<hash of source>`` (plus
 ``-$STARGRAPH_NODE_ID`` when set, subscribing through ``$share/<group>/`` so nodes compete),
-``clean_start=False`` and a one-day session expiry, subscription QoS 1 with manual acks: a PUBACK is sent only after the run
-committed, and the broker redelivers every unacked message when the session reconnects.
+``clean_start=False`` and a one-day session expiry, subscription QoS 1 with manual acks: a
+PUBACK is sent only after the run committed, and the broker redelivers every unacked message
+when the session reconnects.
 ``ReceiveMaximum = max_in_flight`` bounds what the broker sends unacked.
 
 Identity: the MQTT 5 user property ``message_id`` when the publisher set one, else the SHA-256
