@@ -95,6 +95,7 @@ def trigger_to_json(info: TriggerInfo, plugin: str, state: str) -> dict[str, Any
         "schedule": info.schedule,
         "tz": info.tz,
         "error": info.error,
+        "details": dict(info.details),
     }
 
 

@@ -3,8 +3,8 @@
 ``[scheduler]`` is read straight into :class:`~stargraph.scheduler.SchedulerSettings` and each
 ``[graphs.<id>]`` into a :class:`~stargraph.scheduler.RunPolicy`: the keys, types and defaults
 are those classes' fields. Each trigger reads its own entries (``CronSpec.from_table``,
-``WebhookSpec.from_table``); this module checks what spans entries (unique ``trigger_id`` and
-webhook ``path``).
+``WebhookSpec.from_table``, ``QueueSpec.from_table``); this module checks what spans entries
+(unique ``trigger_id`` and webhook ``path``).
 """
 
 from __future__ import annotations
@@ -30,12 +30,15 @@ from stargraph.errors import ConfigError
 from stargraph.scheduler import RunPolicy, SchedulerSettings
 from stargraph.triggers.cron.spec import CronSpec
 from stargraph.triggers.fs.spec import FsSpec
+from stargraph.triggers.queue.spec import QueueSpec
 from stargraph.triggers.webhook.spec import WebhookSpec
 
 __all__ = ["load_config", "parse_bind"]
 
 BACKENDS = ("asyncio", "trio")
-_TOP_KEYS = ("store", "serve", "scheduler", "graphs", "cron", "webhook", "fs", "plugins", "deps")
+_TOP_KEYS = (
+    "store", "serve", "scheduler", "graphs", "cron", "webhook", "fs", "queue", "plugins", "deps",
+)  # fmt: skip
 #: ``shutdown_grace`` is ``[serve] graceful_timeout``; ``retry_on`` has no TOML form.
 _SCHEDULER_KEYS = init_fields(SchedulerSettings, exclude=["shutdown_grace"])
 _POLICY_KEYS = init_fields(RunPolicy, exclude=["retry_on"])
@@ -108,6 +111,7 @@ def _parse(
     serve = _serve(root.table("serve"), env)
     cron_tables, webhook_tables = root.tables("cron"), root.tables("webhook")
     fs_tables = root.tables("fs")
+    queue_tables = root.tables("queue")
     cfg = StargraphConfig(
         path=path,
         store=_store(root.table("store"), path),
@@ -117,10 +121,11 @@ def _parse(
         cron=tuple(CronSpec.from_table(t) for t in cron_tables),
         webhook=tuple(WebhookSpec.from_table(t, env) for t in webhook_tables),
         fs=tuple(FsSpec.from_table(t) for t in fs_tables),
+        queue=tuple(QueueSpec.from_table(t, env) for t in queue_tables),
         plugins=_plugins(root.table("plugins")),
         deps=_deps(root.table("deps")),
     )
-    _unique([*cron_tables, *webhook_tables, *fs_tables], "trigger_id", "trigger")
+    _unique([*cron_tables, *webhook_tables, *fs_tables, *queue_tables], "trigger_id", "trigger")
     _unique(webhook_tables, "path", "webhook")
     return cfg
 

@@ -20,6 +20,7 @@ from stargraph.errors import ConfigError
 from stargraph.scheduler import Graph, RunPolicy, SchedulerSettings
 from stargraph.triggers.cron.spec import CronSpec
 from stargraph.triggers.fs.spec import FsSpec
+from stargraph.triggers.queue.spec import QueueSpec
 from stargraph.triggers.webhook.spec import WebhookSpec
 
 __all__ = [
@@ -94,6 +95,7 @@ class StargraphConfig:
     cron: tuple[CronSpec, ...] = ()
     webhook: tuple[WebhookSpec, ...] = ()
     fs: tuple[FsSpec, ...] = ()
+    queue: tuple[QueueSpec, ...] = ()
     plugins: PluginsConfig = PluginsConfig()
     deps: Mapping[str, Any] = attrs.field(factory=dict)
 
@@ -112,12 +114,14 @@ class StargraphConfig:
         return self.scheduler
 
     def runtime_deps(self) -> dict[str, Any]:
-        """Return ``[deps]`` plus ``cron_specs``, ``webhook_specs`` and ``fs_specs``."""
+        """Return ``[deps]`` plus the ``cron_specs``, ``webhook_specs``, ``fs_specs`` and
+        ``queue_specs`` lists."""
         return dict(
             self.deps,
             cron_specs=list(self.cron),
             webhook_specs=list(self.webhook),
             fs_specs=list(self.fs),
+            queue_specs=list(self.queue),
         )
 
     def load_graphs(self) -> list[Graph]:
@@ -128,11 +132,12 @@ class StargraphConfig:
         return [g.load(self.source) for g in self.graphs]
 
     def check_trigger_graphs(self, known: Iterable[str]) -> None:
-        """Raise :class:`ConfigError` for a ``[[cron]]``/``[[webhook]]`` of an unknown graph."""
+        """Raise :class:`ConfigError` for a cron, webhook or queue entry of an unknown graph."""
         ids = sorted(known)
         entries = [("cron", i, s.graph_id) for i, s in enumerate(self.cron)]
         entries += [("webhook", i, s.graph_id) for i, s in enumerate(self.webhook)]
         entries += [("fs", i, s.graph_id) for i, s in enumerate(self.fs)]
+        entries += [("queue", i, s.graph_id) for i, s in enumerate(self.queue)]
         for section, index, graph_id in entries:
             if graph_id not in ids:
                 raise ConfigError(

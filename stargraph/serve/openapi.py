@@ -301,6 +301,7 @@ SCHEMAS: dict[str, Any] = {
         schedule=_NULL_STR,
         tz=_NULL_STR,
         error=_NULL_STR,
+        details={"type": "object", "additionalProperties": True},
     ),
     "WebhookAccepted": _obj(
         ["run_id", "idempotency_key", "deduplicated"],

@@ -38,7 +38,18 @@ async def readyz() -> Any:
     if failed:
         names = "; ".join(f"{s.name} ({s.error or 'failed'})" for s in failed)
         return error_response(503, "trigger_failed", f"trigger plugin(s) failed: {names}")
-    return {"status": "ready"}
+    degraded = _degraded(runtime)
+    return {"status": "ready", "degraded": degraded} if degraded else {"status": "ready"}
+
+
+def _degraded(runtime: Any) -> list[dict[str, Any]]:
+    """Hosted plugins waiting to restart (a queue trigger whose broker is down, with the
+    connection error): the node serves, but says why they do not run."""
+    return [
+        {"plugin": s.name, "state": str(s.state), "error": s.error}
+        for s in runtime.host.statuses()
+        if str(s.state) == "restarting"
+    ]
 
 
 @ops_bp.get("/metrics")

@@ -10,7 +10,7 @@ See ``docs/plugins.md``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 
@@ -28,6 +28,8 @@ class TriggerInfo:
     the others); clients show ``next_fire`` in that zone and in UTC.
     ``error`` is a problem the trigger is in right now and recovers from by itself (an ``fs``
     trigger's folder is missing, say); ``None`` when it is healthy.
+    ``details`` holds kind-specific JSON values (a queue trigger's ``source``, ``connected``,
+    ``pending``, ``lag``); the API shows it as ``details``.
     """
 
     trigger_id: str
@@ -40,6 +42,7 @@ class TriggerInfo:
     schedule: str | None = None
     tz: str | None = None
     error: str | None = None
+    details: dict[str, Any] = attrs.field(factory=dict)
 
 
 @runtime_checkable
