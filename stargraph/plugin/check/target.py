@@ -20,11 +20,14 @@ from stargraph.plugin._adapter import as_plugin
 from stargraph.plugin._report import LoadRecord, PluginMetadata, load_report
 from stargraph.plugin.loader import GROUPS, build_plugin_manager
 from stargraph.triggers import TriggerSource
+from stargraph.triggers.queue.spec import KINDS as QUEUE_KINDS
 
 __all__ = ["Target", "resolve"]
 
 BUNDLED_DIST = "stargraph"
 PLUGIN = TriggerSource.plugin.value
+#: bundled entry points whose runs carry a source other than their own name.
+BUNDLED_SOURCES = dict.fromkeys(QUEUE_KINDS, TriggerSource.queue.value)
 
 
 @attrs.frozen(kw_only=True)
@@ -51,8 +54,11 @@ class Target:
 
 
 def _source(dist: str, entry_point: str) -> str:
-    bundled = dist == BUNDLED_DIST and entry_point in TriggerSource.__members__
-    return entry_point if bundled else PLUGIN
+    if dist != BUNDLED_DIST:
+        return PLUGIN
+    if entry_point in BUNDLED_SOURCES:
+        return BUNDLED_SOURCES[entry_point]
+    return entry_point if entry_point in TriggerSource.__members__ else PLUGIN
 
 
 def _entry_point(record: LoadRecord) -> EntryPoint:
