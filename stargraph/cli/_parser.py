@@ -216,6 +216,14 @@ def _triggers(sub: Sub, c: argparse.ArgumentParser) -> None:
         p.set_defaults(command="triggers")
 
 
+_KIT_EXAMPLES = {
+    "check": "  stargraph plugins check fswatch --deps fswatch_path={workdir} "
+    "--signal stargraph.plugin.check.signals:drop_files\n"
+    "  stargraph plugins check my_triggers.inbox:InboxTrigger --backend trio --json\n",
+    "new": "  stargraph plugins new inbox --dir ~/src\n",
+}
+
+
 def _plugins(sub: Sub, c: argparse.ArgumentParser) -> None:
     noun = sub.add_parser("plugins", help="the plugins of a running server")
     actions = noun.add_subparsers(dest="action", required=True, metavar="{list}")
@@ -230,6 +238,10 @@ def _plugins(sub: Sub, c: argparse.ArgumentParser) -> None:
     _json(ls)
     ls.set_defaults(command="plugins")
     add_kit_parsers(actions, c)
+    for name, example in _KIT_EXAMPLES.items():
+        kit = actions.choices[name]
+        kit.epilog = "examples:\n" + example
+        kit.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
 def _config(sub: Sub, c: argparse.ArgumentParser) -> None:

@@ -189,24 +189,24 @@ def test_ctrl_c_says_what_happens_to_the_run(project: Path) -> None:
     )
     with project.open("a") as fh:
         fh.write('[graphs.nap]\ntarget = "sleepy:nap"\n[serve]\ngraceful_timeout = 1\n')
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         [EXE, "run", "nap", "--wait"],
         cwd=project.parent,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={k: v for k, v in os.environ.items() if not k.startswith("STARGRAPH_")},
-    )
-    assert proc.stderr is not None
-    seen = []
-    for line in proc.stderr:  # wait until it runs here (no server), then Ctrl-C
-        seen.append(line)
-        if "running (attempt 1/1) in this process" in line:
-            break
-    proc.send_signal(signal.SIGINT)
-    rest = proc.stderr.read()
-    assert proc.wait(30) == 130, [*seen, rest]
-    run_id = seen[-2].split()[-1]  # "... queued: run <id>"
-    # past the drain grace (1 s) the run is released, and the message says so
-    assert "interrupted; the run was handed back to the store: it runs again" in rest, rest
-    assert rest.rstrip().endswith(f"Cancel it with: stargraph runs cancel {run_id}"), rest
+    ) as proc:  # closes its pipes however the test ends
+        assert proc.stderr is not None
+        seen = []
+        for line in proc.stderr:  # wait until it runs here (no server), then Ctrl-C
+            seen.append(line)
+            if "running (attempt 1/1) in this process" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        rest = proc.stderr.read()
+        assert proc.wait(30) == 130, [*seen, rest]
+        run_id = seen[-2].split()[-1]  # "... queued: run <id>"
+        # past the drain grace (1 s) the run is released, and the message says so
+        assert "interrupted; the run was handed back to the store: it runs again" in rest, rest
+        assert rest.rstrip().endswith(f"Cancel it with: stargraph runs cancel {run_id}"), rest

@@ -23,7 +23,7 @@ from ._helpers import new_run, req
 
 pytestmark = pytest.mark.postgres
 
-TABLES = {"runs", "trigger_state", "webhook_nonces", "schema_version"}
+TABLES = {"runs", "run_attempts", "trigger_state", "webhook_nonces", "schema_version"}
 
 
 def test_url_options_are_split_from_libpq_options() -> None:
