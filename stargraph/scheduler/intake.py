@@ -79,10 +79,12 @@ class Intake:
         counts: dict[tuple[bool, str, str], int] = {}  # one labels() lookup per series
         results = []
         for request, outcome in zip(requests, outcomes, strict=True):
+            results.append(outcome)
+            if outcome.skipped:  # an overlap policy refused the fire: nothing was enqueued
+                continue
             run = request.run
             key = (outcome.deduplicated, run.graph_id, run.trigger_source)
             counts[key] = counts.get(key, 0) + 1
-            results.append(outcome)
         new = False
         for (deduplicated, graph_id, source), count in counts.items():
             counter = (

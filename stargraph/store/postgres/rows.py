@@ -45,6 +45,7 @@ def run_from_row(row: Sequence[Any]) -> Run:
         lease_owner=row[17],
         lease_expires_at=utc(row[18]),
         cancel_requested=bool(row[19]),
+        backfill=bool(row[20]),
     )
 
 
@@ -52,7 +53,7 @@ def trigger_from_row(row: Sequence[Any]) -> TriggerState:
     """Decode one row selected with :data:`~stargraph.store._sql.text.TRIGGER_COLUMNS`."""
     return TriggerState(
         trigger_id=row[0], cursor=utc(row[1]), paused=bool(row[2]), note=row[3],
-        updated_at=utc(row[4]),
+        updated_at=utc(row[4]), anchor=utc(row[5]),
     )  # fmt: skip
 
 

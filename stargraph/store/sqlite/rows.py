@@ -44,6 +44,7 @@ def run_from_row(row: Sequence[Any]) -> Run:
         lease_owner=row[17],
         lease_expires_at=None if row[18] is None else at(row[18]),
         cancel_requested=bool(row[19]),
+        backfill=bool(row[20]),
     )
 
 
@@ -55,6 +56,7 @@ def trigger_from_row(row: Sequence[Any]) -> TriggerState:
         paused=bool(row[2]),
         note=row[3],
         updated_at=from_us_opt(row[4]),
+        anchor=from_us_opt(row[5]),
     )
 
 
