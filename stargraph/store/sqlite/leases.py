@@ -41,7 +41,8 @@ def _remaining(conn: sqlite3.Connection, graph_limits: Mapping[str, int]) -> dic
 #: A buffer_one run (``buffered``) waits while a run of its trigger is running (docs/time.md).
 _NOT_HELD = (
     " AND (buffered = 0 OR NOT EXISTS (SELECT 1 FROM runs AS r INDEXED BY "
-    "runs_trigger_unfinished WHERE r.trigger_id = runs.trigger_id AND r.status = 'running'))"
+    "runs_trigger_unfinished WHERE r.trigger_id = runs.trigger_id "
+    "AND r.status IN ('pending', 'running') AND r.status = 'running'))"
 )
 
 
