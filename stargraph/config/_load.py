@@ -28,13 +28,16 @@ from stargraph.config._model import (
 )
 from stargraph.errors import ConfigError
 from stargraph.scheduler import RunPolicy, SchedulerSettings
+from stargraph.triggers.cron.interval import IntervalSpec
 from stargraph.triggers.cron.spec import CronSpec
 from stargraph.triggers.webhook.spec import WebhookSpec
 
 __all__ = ["load_config", "parse_bind"]
 
 BACKENDS = ("asyncio", "trio")
-_TOP_KEYS = ("store", "serve", "scheduler", "graphs", "cron", "webhook", "plugins", "deps")
+_TOP_KEYS = (
+    "store", "serve", "scheduler", "graphs", "cron", "interval", "webhook", "plugins", "deps",
+)  # fmt: skip
 #: ``shutdown_grace`` is ``[serve] graceful_timeout``; ``retry_on`` has no TOML form.
 _SCHEDULER_KEYS = init_fields(SchedulerSettings, exclude=["shutdown_grace"])
 _POLICY_KEYS = init_fields(RunPolicy, exclude=["retry_on"])
@@ -101,6 +104,7 @@ def _parse(
     root.reject_unknown(_TOP_KEYS)
     serve = _serve(root.table("serve"), env)
     cron_tables, webhook_tables = root.tables("cron"), root.tables("webhook")
+    interval_tables = root.tables("interval")
     cfg = StargraphConfig(
         path=path,
         store=_store(root.table("store"), path),
@@ -108,11 +112,12 @@ def _parse(
         scheduler=_scheduler(root.table("scheduler"), serve),
         graphs=_graphs(root.table("graphs")),
         cron=tuple(CronSpec.from_table(t) for t in cron_tables),
+        interval=tuple(IntervalSpec.from_table(t) for t in interval_tables),
         webhook=tuple(WebhookSpec.from_table(t, env) for t in webhook_tables),
         plugins=_plugins(root.table("plugins")),
         deps=dict(root.table("deps").data),
     )
-    _unique([*cron_tables, *webhook_tables], "trigger_id", "trigger")
+    _unique([*cron_tables, *interval_tables, *webhook_tables], "trigger_id", "trigger")
     _unique(webhook_tables, "path", "webhook")
     return cfg
 

@@ -18,6 +18,7 @@ import attrs
 from stargraph._imports import load_object
 from stargraph.errors import ConfigError
 from stargraph.scheduler import Graph, RunPolicy, SchedulerSettings
+from stargraph.triggers.cron.interval import IntervalSpec
 from stargraph.triggers.cron.spec import CronSpec
 from stargraph.triggers.webhook.spec import WebhookSpec
 
@@ -91,6 +92,7 @@ class StargraphConfig:
     scheduler: SchedulerSettings = attrs.field(factory=SchedulerSettings)
     graphs: tuple[GraphConfig, ...] = ()
     cron: tuple[CronSpec, ...] = ()
+    interval: tuple[IntervalSpec, ...] = ()
     webhook: tuple[WebhookSpec, ...] = ()
     plugins: PluginsConfig = PluginsConfig()
     deps: Mapping[str, Any] = attrs.field(factory=dict)
@@ -110,8 +112,13 @@ class StargraphConfig:
         return self.scheduler
 
     def runtime_deps(self) -> dict[str, Any]:
-        """Return ``[deps]`` plus ``cron_specs`` and ``webhook_specs`` for the triggers."""
-        return dict(self.deps, cron_specs=list(self.cron), webhook_specs=list(self.webhook))
+        """Return ``[deps]`` plus ``cron_specs``, ``interval_specs`` and ``webhook_specs``."""
+        return dict(
+            self.deps,
+            cron_specs=list(self.cron),
+            interval_specs=list(self.interval),
+            webhook_specs=list(self.webhook),
+        )
 
     def load_graphs(self) -> list[Graph]:
         """Import every graph target with the config's folder first on ``sys.path``."""
@@ -124,6 +131,7 @@ class StargraphConfig:
         """Raise :class:`ConfigError` for a ``[[cron]]``/``[[webhook]]`` of an unknown graph."""
         ids = sorted(known)
         entries = [("cron", i, s.graph_id) for i, s in enumerate(self.cron)]
+        entries += [("interval", i, s.graph_id) for i, s in enumerate(self.interval)]
         entries += [("webhook", i, s.graph_id) for i, s in enumerate(self.webhook)]
         for section, index, graph_id in entries:
             if graph_id not in ids:
