@@ -32,13 +32,14 @@ def config_from_args(args: argparse.Namespace) -> StargraphConfig:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from stargraph.cli import commands, remote, tools
+    from stargraph.cli import backfill, commands, remote, tools
 
     handler = {
         "serve": commands.cmd_serve,
         "run": commands.cmd_run,
         "runs": commands.cmd_runs,
         "triggers": remote.cmd_triggers,
+        "triggers-backfill": backfill.cmd_backfill,
         "plugins": remote.cmd_plugins,
         "cron": tools.cmd_cron_next,
         "webhook": tools.cmd_webhook_sign,

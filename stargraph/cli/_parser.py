@@ -61,6 +61,11 @@ def _run(
         help="a param (VALUE is parsed as JSON when it is valid JSON); repeatable",
     )
     p.add_argument("--idempotency-key", metavar="K")
+    when = p.add_mutually_exclusive_group()
+    when.add_argument(
+        "--at", metavar="ISO", help="start no earlier than this instant (with offset)"
+    )
+    when.add_argument("--in", dest="delay", metavar="DURATION", help="start after 30s, 10m, 2h, 1d")
     p.add_argument(
         "--wait",
         action="store_true",
@@ -103,6 +108,10 @@ def _remote(
         ls = p.add_parser("list", parents=[c], help=f"list {text} and their state")
         ls.add_argument("--url", help="server URL (default: from [serve] bind)")
         ls.set_defaults(command=noun)
+        if noun == "triggers":
+            from stargraph.cli.backfill import add_backfill_parser
+
+            add_backfill_parser(p, c)
 
 
 def _tools(

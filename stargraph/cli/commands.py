@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, nullcontext
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -21,6 +22,7 @@ from stargraph.scheduler import GraphRegistry, Scheduler
 from stargraph.scheduler.cancel import cancel_unless_finished
 from stargraph.store import open_store
 from stargraph.store.base import Run, RunFilter, RunStatus, RunStore
+from stargraph.triggers.cron.interval import parse_duration
 from stargraph.views import run_to_json
 
 __all__ = ["cmd_run", "cmd_runs", "cmd_serve", "parse_params"]
@@ -84,6 +86,26 @@ async def _opened(cfg: StargraphConfig) -> AsyncIterator[RunStore]:
             await store.close()
 
 
+def not_before(args: argparse.Namespace, now: datetime) -> datetime | None:
+    """``--at ISO`` (with an offset) or ``--in 10m``; ConfigError naming the flag and value."""
+    if getattr(args, "at", None):
+        try:
+            when = datetime.fromisoformat(args.at)
+        except ValueError:
+            raise ConfigError(
+                f"--at {args.at!r} is not ISO-8601 (2026-12-05T14:05:00+01:00)"
+            ) from None
+        if when.utcoffset() is None:
+            raise ConfigError(f"--at {args.at!r} has no UTC offset; add one such as +01:00 or Z")
+        return when
+    if getattr(args, "delay", None):
+        try:
+            return now + parse_duration(args.delay, "--in")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    return None
+
+
 async def _submit(cfg: StargraphConfig, args: argparse.Namespace) -> tuple[Any, Run]:
     registry = GraphRegistry(cfg.load_graphs())
     registry.load_entry_points()
@@ -95,8 +117,9 @@ async def _submit(cfg: StargraphConfig, args: argparse.Namespace) -> tuple[Any, 
         ) as scheduler,
     ):
         done = await scheduler.submit(
-            args.graph_id, parse_params(args.param), args.idempotency_key, trigger_source="manual"
-        )
+            args.graph_id, parse_params(args.param), args.idempotency_key,
+            trigger_source="manual", not_before=not_before(args, scheduler.clock.now()),
+        )  # fmt: skip
         if not args.wait:
             return done, await scheduler.get_run(done.run_id)
         timeout = anyio.fail_after(args.timeout) if args.timeout else nullcontext()

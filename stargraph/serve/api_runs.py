@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from quart import Blueprint, jsonify, request
@@ -15,10 +16,10 @@ from stargraph.store.base import RunFilter, RunStatus
 from stargraph.triggers import MAX_KEY_LENGTH
 from stargraph.views import run_to_json
 
-__all__ = ["MAX_LIMIT", "runs_bp"]
+__all__ = ["MAX_LIMIT", "parse_instant", "runs_bp"]
 
 MAX_LIMIT = 1000
-_BODY_KEYS = {"graph_id", "params", "idempotency_key"}
+_BODY_KEYS = {"graph_id", "params", "idempotency_key", "not_before"}
 _QUERY_KEYS = {"graph_id", "status", "trigger_id", "limit", "cursor"}
 
 runs_bp = Blueprint("stargraph_runs", __name__)
@@ -59,12 +60,34 @@ def _run_request(body: dict[str, Any]) -> tuple[str, Any, str | None]:
     return graph_id, params, key
 
 
+def parse_instant(value: object, field: str) -> datetime:
+    """An ISO-8601 instant with an offset; ApiError 400 naming *field* otherwise."""
+    if not isinstance(value, str):
+        raise ApiError(400, "bad_body", f"{field} must be an ISO-8601 string, got {value!r}")
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise ApiError(
+            400, "bad_body", f"{field} {value!r} is not ISO-8601 (2026-12-05T14:05:00+01:00)"
+        ) from None
+    if when.utcoffset() is None:
+        raise ApiError(
+            400, "bad_body", f"{field} {value!r} has no UTC offset; add one such as +00:00 or Z"
+        )
+    return when
+
+
 @runs_bp.post("/v1/runs")
 async def create_run() -> Any:
-    """Enqueue a run durably; answer 202 once it is committed."""
-    graph_id, params, key = _run_request(await _json_body())
+    """Enqueue a run durably; answer 202 once it is committed (``not_before`` delays it)."""
+    body = await _json_body()
+    graph_id, params, key = _run_request(body)
+    raw = body.get("not_before")
+    not_before = None if raw is None else parse_instant(raw, "not_before")
     scheduler = current_runtime().scheduler
-    done = await scheduler.submit(graph_id, params, key, trigger_source="manual")
+    done = await scheduler.submit(
+        graph_id, params, key, trigger_source="manual", not_before=not_before
+    )
     status = "pending"  # as committed; an existing run (deduplicated) may be further along
     if done.deduplicated:
         status = str((await scheduler.get_run(done.run_id)).status)

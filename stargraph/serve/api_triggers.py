@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from quart import Blueprint, jsonify, request
@@ -11,7 +12,8 @@ from stargraph.serve._auth import require_token
 from stargraph.serve._errors import ApiError
 from stargraph.serve._state import current_runtime
 from stargraph.serve._triggers import describe_all, describe_one, find_trigger, plugin_states
-from stargraph.views import plugin_to_json, run_to_json, trigger_to_json
+from stargraph.serve.api_runs import parse_instant
+from stargraph.views import iso, plugin_to_json, run_to_json, trigger_to_json
 
 __all__ = ["triggers_bp"]
 
@@ -67,6 +69,51 @@ async def fire_trigger(trigger_id: str) -> Any:
     done = await obj.fire(trigger_id)
     run = await runtime.scheduler.get_run(done.run_id)
     return jsonify(dict(run_to_json(run), deduplicated=done.deduplicated)), 202
+
+
+_BACKFILL_KEYS = {"from", "to", "dry_run"}
+
+
+async def _backfill_body() -> tuple[datetime, datetime, bool]:
+    raw = await request.get_data(as_text=False)
+    try:
+        body = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "bad_json", f"the request body is not valid JSON: {exc}") from None
+    if (
+        not isinstance(body, dict)
+        or body.keys() - _BACKFILL_KEYS
+        or not {"from", "to"} <= body.keys()
+    ):
+        raise ApiError(
+            400, "bad_body", 'the body must be {"from": ISO, "to": ISO, "dry_run": false}'
+        )
+    dry = body.get("dry_run", False)
+    if not isinstance(dry, bool):
+        raise ApiError(400, "bad_body", f"dry_run must be true or false, got {dry!r}")
+    return parse_instant(body["from"], "from"), parse_instant(body["to"], "to"), dry
+
+
+@triggers_bp.post("/v1/triggers/<trigger_id>/backfill")
+async def backfill_trigger(trigger_id: str) -> Any:
+    """Enqueue one run per planned fire in [from, to] with the live fire's key (cron, interval)."""
+    start, end, dry = await _backfill_body()
+    _, obj = find_trigger(current_runtime(), trigger_id)
+    backfill = getattr(obj, "backfill", None)
+    if backfill is None:
+        raise ApiError(
+            409, "no_backfill", f"trigger {trigger_id!r} has no planned fires to backfill "
+            "(only cron and interval triggers do)",
+        )  # fmt: skip
+    result = await backfill(trigger_id, start, end, dry_run=dry)
+    body: dict[str, Any] = {
+        "planned": result.planned, "enqueued": result.enqueued,
+        "deduplicated": result.deduplicated, "first": iso(result.first), "last": iso(result.last),
+        "dry_run": dry,
+    }  # fmt: skip
+    if result.instants is not None:
+        body["instants"] = [iso(i) for i in result.instants]
+    return jsonify(body), 200 if dry else 202
 
 
 @triggers_bp.get("/v1/triggers/<trigger_id>")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from stargraph._log import log_event
@@ -14,6 +15,8 @@ from stargraph.metrics import Metrics
 from stargraph.store.base import RunStore, TriggerState
 from stargraph.triggers import Enqueuer, TriggerSource
 from stargraph.triggers.control import TriggerInfo
+from stargraph.triggers.cron import backfill
+from stargraph.triggers.cron.backfill import Backfill
 from stargraph.triggers.cron.interval import IntervalSpec, TimeSpec
 from stargraph.triggers.cron.loop import CronLoop
 from stargraph.triggers.cron.policy import next_fire
@@ -220,4 +223,33 @@ class CronTrigger:
             scheduled_fire=self._clock.now(),
         )
         log_event(logger, "cron.fired_manually", trigger_id=trigger_id, run_id=result.run_id)
+        return result
+
+    async def backfill(
+        self, trigger_id: str, start: datetime, end: datetime, *, dry_run: bool = False
+    ) -> Backfill:
+        """Enqueue one run per planned fire in [start, end] with the live fire's key.
+
+        InvalidParams for naive times, an inverted range or more than 10,000 fires; TriggerNotFound
+        for an unknown id. An interval trigger not yet anchored has no planned fires.
+        """
+        i = self._lookup(trigger_id)
+        spec = self._spec(i, await self._store.get_trigger_state(trigger_id))
+        fires = [] if spec is None else backfill.plan_fires(spec, start, end)
+        if dry_run or spec is None:
+            return backfill.dry_run(fires)
+        policy = self._scheduler.graphs.get(spec.graph_id).policy
+        result = await backfill.run_backfill(
+            spec, fires, store=self._store, now=self._clock.now(),
+            max_attempts=policy.max_attempts,
+        )  # fmt: skip
+        wake = getattr(self._scheduler, "wake", None)
+        if callable(wake) and result.enqueued:
+            wake()
+        if result.enqueued:
+            self._metrics.runs_enqueued.labels(spec.graph_id, spec.kind).inc(result.enqueued)
+        log_event(
+            logger, "trigger.backfill", trigger_id=trigger_id, planned=result.planned,
+            enqueued=result.enqueued, deduplicated=result.deduplicated,
+        )  # fmt: skip
         return result
