@@ -113,7 +113,7 @@ async def backfill_trigger(trigger_id: str) -> Any:
     }  # fmt: skip
     if result.instants is not None:
         body["instants"] = [iso(i) for i in result.instants]
-    return jsonify(body), 200 if dry else 202
+    return jsonify(body), 200
 
 
 @triggers_bp.get("/v1/triggers/<trigger_id>")

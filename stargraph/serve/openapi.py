@@ -150,6 +150,21 @@ API_OPERATIONS: dict[str, dict[str, Any]] = {
     "/v1/triggers/{trigger_id}/pause": _trigger_op("pause", ("200", _ref("Trigger"), "paused")),
     "/v1/triggers/{trigger_id}/resume": _trigger_op("resume", ("200", _ref("Trigger"), "resumed")),
     "/v1/triggers/{trigger_id}/fire": _trigger_op("fire", ("202", _ref("Run"), "run enqueued")),
+    "/v1/triggers/{trigger_id}/backfill": {
+        "post": _op(
+            "Backfill a cron or interval trigger over [from, to]",
+            ("200", _ref("Backfill"), "runs enqueued with live-fire keys (dry run: the plan)"),
+            ("400", "bad body or a time without an offset"),
+            ("404", "unknown trigger"),
+            ("409", "the trigger has no planned fires"),
+            ("422", "from after to, or more than 10,000 fires (the limit per call)"),
+            parameters=[_path_param("trigger_id")],
+            requestBody={
+                "required": True,
+                "content": {"application/json": {"schema": _ref("BackfillRequest")}},
+            },
+        )
+    },
     "/v1/plugins": {"get": _op("List plugins", ("200", _list_of("Plugin"), "every plugin"))},
     "/healthz": {"get": _op("Liveness", ("200", {"type": "object"}, "alive"), secured=False)},
     "/readyz": {
@@ -179,6 +194,8 @@ _RUN_PROPS = {
     "trigger_id": _NULL_STR,
     "trigger_source": {"type": "string"},
     "scheduled_fire": _TIME,
+    "not_before": _TIME,
+    "backfill": {"type": "boolean"},
     "enqueued_at": _TIME,
     "started_at": _TIME,
     "finished_at": _TIME,
@@ -203,6 +220,23 @@ SCHEMAS: dict[str, Any] = {
         graph_id={"type": "string"},
         params={"type": "object"},
         idempotency_key=_NULL_STR,
+        not_before={"type": "string", "format": "date-time"},
+    ),
+    "BackfillRequest": _obj(
+        ["from", "to"],
+        **{"from": {"type": "string", "format": "date-time"}},
+        to={"type": "string", "format": "date-time"},
+        dry_run={"type": "boolean", "default": False},
+    ),
+    "Backfill": _obj(
+        ["planned", "enqueued", "deduplicated", "first", "last"],
+        planned={"type": "integer"},
+        enqueued={"type": "integer"},
+        deduplicated={"type": "integer"},
+        first=_TIME,
+        last=_TIME,
+        dry_run={"type": "boolean"},
+        instants={"type": "array", "items": {"type": "string", "format": "date-time"}},
     ),
     "RunAccepted": _obj(
         ["run_id", "status", "deduplicated"],

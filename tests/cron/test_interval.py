@@ -163,7 +163,6 @@ class Slow:
         return {}
 
 
-
 @pytest.mark.parametrize("policy", ["allow", "skip", "buffer_one", "cancel_previous"])
 async def test_overlap_policies_with_a_slow_graph(store_url: str, policy: str) -> None:
     clock, slow = ManualClock(T0), Slow()
@@ -212,3 +211,30 @@ def test_start_at_phase_is_integer_seconds() -> None:
     sched = spec.compiled
     assert sched.next_after(to_epoch(T0)) == to_epoch(T0) + 86400
     assert sched.latest_at_or_before(to_epoch(T0) + 86399, to_epoch(T0)) == to_epoch(T0)
+
+
+def test_backfill_plan_is_bounded_and_ordered() -> None:
+    from stargraph.errors import InvalidParams
+    from stargraph.triggers.cron.backfill import BACKFILL_LIMIT, plan_fires
+
+    spec = IntervalSpec(trigger_id="i", every=60, graph_id="g", start_at=T0)
+    fires = plan_fires(spec, T0, T0 + timedelta(hours=1))
+    assert len(fires) == 61 and fires[0] == to_epoch(T0)
+    with pytest.raises(InvalidParams, match=f"more than {BACKFILL_LIMIT} planned fires"):
+        plan_fires(spec, T0, T0 + timedelta(days=30))
+    with pytest.raises(InvalidParams, match="is after to"):
+        plan_fires(spec, T0 + S, T0)
+    with pytest.raises(InvalidParams, match="from must be a timezone-aware"):
+        plan_fires(spec, T0.replace(tzinfo=None), T0)
+
+
+async def test_interval_backfill_twice_creates_nothing_the_second_time(store_url: str) -> None:
+    clock = ManualClock(T0 + 3600 * S)
+    spec = IntervalSpec(trigger_id="i", every=600, graph_id="g", start_at=T0)
+    async with interval_runtime(store_url, [spec], clock) as rt:
+        first = await cron_of(rt).backfill("i", T0, T0 + 3600 * S)
+        second = await cron_of(rt).backfill("i", T0, T0 + 3600 * S)
+        assert (first.planned, first.enqueued, first.deduplicated) == (7, 7, 0)
+        assert (second.enqueued, second.deduplicated) == (0, 7)
+        runs = await runs_of(rt.store)
+        assert len(runs) == 7 and all(r.backfill for r in runs)

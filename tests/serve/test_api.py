@@ -454,3 +454,64 @@ async def test_full_intake_answers_503_scheduler_busy(anyio_backend: str, tmp_pa
                 tg.cancel_scope.cancel()
     assert (503, "1", "scheduler_busy") in codes and (202, None, None) in codes
     assert set(codes) == {(503, "1", "scheduler_busy"), (202, None, None)}
+
+
+# -- time: delayed runs and backfill (issue 12) ------------------------------------------------
+
+
+async def test_delayed_run_waits_is_listed_and_can_be_cancelled(server: Server) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    soon = datetime.now(UTC) + timedelta(seconds=0.5)
+    later = datetime.now(UTC) + timedelta(hours=1)
+    a = await server.client.post(
+        "/v1/runs", json={"graph_id": "ok", "not_before": soon.isoformat()}
+    )
+    b = await server.client.post(
+        "/v1/runs",
+        json={"graph_id": "ok", "not_before": later.isoformat(), "idempotency_key": "d1"},
+    )
+    assert a.status_code == b.status_code == 202
+    pending = (await server.client.get("/v1/runs", params={"status": "pending"})).json()["items"]
+    row = next(r for r in pending if r["run_id"] == b.json()["run_id"])
+    assert datetime.fromisoformat(row["not_before"]) == later.replace(microsecond=later.microsecond)
+    again = await server.client.post(  # the same key with another not_before: the same run
+        "/v1/runs", json={"graph_id": "ok", "not_before": soon.isoformat(), "idempotency_key": "d1"}
+    )
+    assert again.json()["run_id"] == b.json()["run_id"] and again.json()["deduplicated"]
+    done = await wait_status(server.client, a.json()["run_id"], "succeeded")
+    assert datetime.fromisoformat(done["started_at"]) >= soon
+    cancelled = await server.client.post(f"/v1/runs/{b.json()['run_id']}/cancel")
+    assert cancelled.json()["status"] == "cancelled" and cancelled.json()["started_at"] is None
+    naive = await server.client.post(
+        "/v1/runs", json={"graph_id": "ok", "not_before": "2026-12-05T14:05:00"}
+    )
+    assert naive.status_code == 400 and "not_before" in naive.json()["error"]["message"]
+
+
+async def test_backfill_enqueues_live_keys_once_and_validates(server: Server) -> None:
+    url = "/v1/triggers/cron:yearly/backfill"
+    body = {"from": "2020-01-01T00:00:00Z", "to": "2022-06-01T00:00:00+00:00"}
+    dry = await server.client.post(url, json=dict(body, dry_run=True))
+    assert dry.status_code == 200
+    assert dry.json()["planned"] == 3 and len(dry.json()["instants"]) == 3
+    first = await server.client.post(url, json=body)
+    assert first.status_code == 200
+    assert (first.json()["planned"], first.json()["enqueued"], first.json()["deduplicated"]) == (
+        3,
+        3,
+        0,
+    )
+    assert first.json()["first"] == "2020-01-01T00:00:00+00:00"
+    second = (await server.client.post(url, json=body)).json()
+    assert (second["enqueued"], second["deduplicated"]) == (0, 3)
+    runs = (await server.client.get("/v1/runs", params={"trigger_id": "cron:yearly"})).json()
+    keys = {r["idempotency_key"] for r in runs["items"] if r["backfill"]}
+    assert "cron:cron:yearly:2021-01-01T00:00:00+00:00" in keys
+    assert {r["trigger_source"] for r in runs["items"] if r["backfill"]} == {"cron"}
+    inverted = await server.client.post(url, json={"from": body["to"], "to": body["from"]})
+    assert inverted.status_code == 422 and "is after to" in inverted.json()["error"]["message"]
+    naive = await server.client.post(url, json={"from": "2020-01-01T00:00:00", "to": body["to"]})
+    assert naive.status_code == 400 and "from" in naive.json()["error"]["message"]
+    hook = await server.client.post("/v1/triggers/webhook:test/backfill", json=body)
+    assert hook.status_code in (404, 409)
