@@ -9,7 +9,8 @@ new items; :meth:`BatchWriter.run` commits what is queued and returns;
 
 Resource handling: no anyio primitive exists before the writer runs inside the event loop.
 Error handling: a commit that raises fails its batch's tickets (mapped by ``on_error``); an
-``Exception`` leaves the writer running, a cancellation propagates.
+``Exception`` leaves the writer running, a cancellation propagates. A commit that isolates a
+bad item returns :class:`Failed` in that item's place: only its ticket fails.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import anyio
 
 from stargraph._wakeup import Broadcast, Waker
 
-__all__ = ["BatchWriter", "Ticket"]
+__all__ = ["BatchWriter", "Failed", "Ticket"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -81,6 +82,18 @@ class Ticket(Generic[R]):
                 self._event.set()
 
 
+class Failed:
+    """A commit's result for one item that failed alone: its ticket fails with ``error``."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def __repr__(self) -> str:
+        return f"Failed({self.error!r})"
+
+
 def _same_error(_items: Sequence[Any], exc: BaseException) -> BaseException:
     return exc
 
@@ -88,13 +101,14 @@ def _same_error(_items: Sequence[Any], exc: BaseException) -> BaseException:
 class BatchWriter(Generic[T, R]):
     """Queue items without waiting; one task commits them in batches; see the module docstring.
 
-    *commit* receives up to *batch_size* items and returns one result per item, in order.
+    *commit* receives up to *batch_size* items and returns one result per item, in order
+    (:class:`Failed` for an item whose ticket fails alone).
     *on_error* maps a commit's error to the error the batch's tickets fail with.
     """
 
     def __init__(
         self,
-        commit: Callable[[list[T]], Awaitable[Sequence[R]]],
+        commit: Callable[[list[T]], Awaitable[Sequence[R | Failed]]],
         *,
         batch_size: int,
         capacity: float = math.inf,
@@ -184,7 +198,10 @@ class BatchWriter(Generic[T, R]):
             self._inflight = []
         for (_, ticket), result in zip(batch, results, strict=True):
             if ticket is not None:
-                ticket.resolve(result)
+                if isinstance(result, Failed):
+                    ticket.fail(result.error)
+                else:
+                    ticket.resolve(result)
 
     def fail_all(self, error: BaseException) -> int:
         """Close, fail every queued item's ticket with *error*, drop them; return the count."""

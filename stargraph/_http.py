@@ -19,6 +19,7 @@ from quart import Response
 from stargraph.errors import (
     InvalidParams,
     RunAlreadyFinished,
+    RunNotFinished,
     RunNotFound,
     SchedulerBusy,
     SchedulerClosed,
@@ -56,6 +57,7 @@ STARGRAPH_CODES: tuple[tuple[type[StargraphError], ErrorCode], ...] = (
     (TriggerNotFound, ErrorCode(404, "trigger_not_found")),
     (InvalidParams, ErrorCode(422, "invalid_params")),
     (RunAlreadyFinished, ErrorCode(409, "run_finished")),
+    (RunNotFinished, ErrorCode(409, "run_not_finished")),
     (SchedulerBusy, ErrorCode(503, "scheduler_busy")),  # Retry-After: the exception's
     (SchedulerClosed, ErrorCode(503, "unavailable", retry_after=5)),
     (StargraphRuntimeError, ErrorCode(409, "not_supported")),

@@ -42,10 +42,20 @@ _OFF = ("0", "false", "no", "off")
 _ON = ("1", "true", "yes", "on")
 
 
-def log_event(logger: logging.Logger, event: str, level: int = logging.INFO, **fields: Any) -> None:
-    """Log *event* (a dotted name such as ``run.started``) with structured *fields*."""
+def log_event(
+    logger: logging.Logger,
+    event: str,
+    level: int = logging.INFO,
+    *,
+    exc_info: BaseException | None = None,
+    **fields: Any,
+) -> None:
+    """Log *event* (a dotted name such as ``run.started``) with structured *fields*.
+
+    *exc_info*, when given, is logged with its traceback (``exc`` in JSON lines).
+    """
     if logger.isEnabledFor(level):
-        logger.log(level, event, extra={"stargraph": fields, "event": event})
+        logger.log(level, event, exc_info=exc_info, extra={"stargraph": fields, "event": event})
 
 
 def _fields(record: logging.LogRecord) -> Mapping[str, Any]:

@@ -7,6 +7,7 @@
     │   └── SchedulerClosed          enqueue after the scheduler stopped
     ├── SchedulerBusy                the intake stream is full; retry later (HTTP 503)
     ├── RunAlreadyFinished           cancel of a run that has already ended (HTTP 409)
+    ├── RunNotFinished               retry of a run that has not ended yet (HTTP 409)
     ├── ConfigError (ValueError)     an invalid configuration value (file, key, reason)
     ├── PluginLoadError              an entry point could not be loaded or registered
     ├── UnknownGraph (LookupError)   a graph id that is not registered
@@ -16,6 +17,7 @@
     ├── InvalidTriggerEvent (ValueError)
     ├── InvalidCursor (ValueError)   a list_runs page cursor that was not issued by a store
     ├── StoreError                   the store failed or holds an unexpected schema
+    │   └── StoreRejected            the store refused a value it cannot hold (not an outage)
     └── WebhookRejected              a webhook delivery failed verification (has ``.code``)
 
 Messages name the offending value and, where one exists, the fix. The HTTP status and error
@@ -31,12 +33,14 @@ __all__ = [
     "InvalidTriggerEvent",
     "PluginLoadError",
     "RunAlreadyFinished",
+    "RunNotFinished",
     "RunNotFound",
     "SchedulerBusy",
     "SchedulerClosed",
     "StargraphError",
     "StargraphRuntimeError",
     "StoreError",
+    "StoreRejected",
     "TriggerNotFound",
     "UnknownGraph",
     "WebhookRejected",
@@ -76,6 +80,18 @@ class RunAlreadyFinished(StargraphError):
         self.run_id = run_id
         self.status = status
         super().__init__(f"run {run_id} already ended ({status})")
+
+
+class RunNotFinished(StargraphError):
+    """A retry was asked of a run that has not ended yet; ``status`` is where it is."""
+
+    def __init__(self, run_id: str, status: str) -> None:
+        self.run_id = run_id
+        self.status = status
+        super().__init__(
+            f"run {run_id} is {status}, not finished; retry it once it has ended "
+            "(or cancel it first)"
+        )
 
 
 class ConfigError(StargraphError, ValueError):
@@ -145,6 +161,11 @@ class InvalidCursor(StargraphError, ValueError):
 
 class StoreError(StargraphError):
     """The store failed, or its schema is newer than this Stargraph understands."""
+
+
+class StoreRejected(StoreError):
+    """The store refused a value of the write (a data error, e.g. a character it cannot
+    encode): the database is fine, and retrying the same value fails again."""
 
 
 class WebhookRejected(StargraphError):

@@ -26,6 +26,7 @@ class Metrics:
     runs_enqueued: Counter = attrs.field(init=False)
     runs_deduplicated: Counter = attrs.field(init=False)
     runs_finished: Counter = attrs.field(init=False)
+    runs_interrupted: Counter = attrs.field(init=False)
     run_duration: Histogram = attrs.field(init=False)
     queue_depth: Gauge = attrs.field(init=False)
     trigger_state: Gauge = attrs.field(init=False)
@@ -52,6 +53,12 @@ class Metrics:
             "stargraph_runs_finished",
             "Runs that reached a terminal status",
             ["graph_id", "trigger_source", "status"],
+            registry=reg,
+        )
+        self.runs_interrupted = Counter(
+            "stargraph_runs_interrupted",
+            "Runs whose process died or stalled mid-run (lease expired), requeued or failed",
+            ["graph_id"],
             registry=reg,
         )
         self.run_duration = Histogram(

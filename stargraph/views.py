@@ -6,10 +6,19 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from stargraph.store.base import Run
+    from collections.abc import Sequence
+
+    from stargraph.store.base import Attempt, Run, RunError
     from stargraph.triggers.control import TriggerInfo
 
-__all__ = ["iso", "plugin_to_json", "run_to_json", "trigger_to_json"]
+__all__ = [
+    "attempt_to_json",
+    "error_to_json",
+    "iso",
+    "plugin_to_json",
+    "run_to_json",
+    "trigger_to_json",
+]
 
 
 def iso(value: datetime | None) -> str | None:
@@ -17,9 +26,13 @@ def iso(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat()
 
 
-def run_to_json(run: Run) -> dict[str, Any]:
-    """Return the API's view of *run* (DESIGN §6 field names, plus a few extras)."""
-    return {
+def run_to_json(run: Run, attempts: Sequence[Attempt] | None = None) -> dict[str, Any]:
+    """Return the API's view of *run* (DESIGN §6 field names, plus a few extras).
+
+    *attempts* (see :func:`~stargraph.store.base.attempt_history`) adds an ``attempts`` list;
+    the run list leaves it out to stay light.
+    """
+    body = {
         "run_id": run.run_id,
         "graph_id": run.graph_id,
         "status": str(run.status),
@@ -35,14 +48,33 @@ def run_to_json(run: Run) -> dict[str, Any]:
         "finished_at": iso(run.finished_at),
         "attempt": run.attempt,
         "max_attempts": run.max_attempts,
+        "interruptions": run.interruptions,
+        "max_interruptions": run.max_interruptions,
+        "retry_of": run.retry_of,
         "cancel_requested": run.cancel_requested,
         "result": run.result,
-        "error": None
-        if run.error is None
-        else {
-            "type": run.error.type,
-            "message": run.error.message,
-        },
+        "error": error_to_json(run.error),
+    }
+    if attempts is not None:
+        body["attempts"] = [attempt_to_json(item) for item in attempts]
+    return body
+
+
+def error_to_json(error: RunError | None) -> dict[str, Any] | None:
+    """Return ``{type, message, traceback}`` (traceback may be null), or ``None``."""
+    if error is None:
+        return None
+    return {"type": error.type, "message": error.message, "traceback": error.traceback}
+
+
+def attempt_to_json(attempt: Attempt) -> dict[str, Any]:
+    """Return the API's view of one attempt of a run."""
+    return {
+        "number": attempt.number,
+        "started_at": iso(attempt.started_at),
+        "finished_at": iso(attempt.finished_at),
+        "outcome": attempt.outcome,
+        "error": error_to_json(attempt.error),
     }
 
 

@@ -12,18 +12,19 @@ from typing import Any
 import anyio
 import pluggy
 import pytest
+from _settings import settings
 
 from stargraph.errors import ConfigError, StargraphRuntimeError, StoreError
 from stargraph.hosting import HostOptions, PluginState
 from stargraph.lifecycle import LifecycleState
 from stargraph.plugin import TriggerAdapter, hookspecs
 from stargraph.runtime import Runtime
-from stargraph.scheduler import Graph, RunContext, SchedulerSettings
+from stargraph.scheduler import Graph, RunContext
 from stargraph.scheduler.facade import PluginScheduler
 from stargraph.store import RunFilter, RunStatus
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "fswatch"
-FAST = SchedulerSettings(poll_interval=0.05, shutdown_grace=2)
+FAST = settings(lease_seconds=30.0, heartbeat_interval=None)
 HOST = HostOptions(start_timeout=2, stop_timeout=2, max_restarts=0)
 
 

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["print_json", "print_record", "print_table"]
+__all__ = ["print_json", "print_record", "print_run", "print_table"]
 
 
 def _cell(value: Any) -> str:
@@ -43,3 +43,22 @@ def print_record(record: Mapping[str, Any]) -> None:
     width = max(len(key) for key in record)
     for key, value in record.items():
         sys.stdout.write(f"{key.ljust(width)}  {_cell(value)}\n")
+
+
+def print_run(view: Mapping[str, Any]) -> None:
+    """Print a run (``run_to_json`` with attempts): fields, then each attempt and traceback."""
+    error = view.get("error")
+    attempts = view.get("attempts") or []
+    fields = {k: v for k, v in view.items() if k not in {"attempts", "error"}}
+    if error is not None:
+        fields["error"] = f"{error['type']}: {error['message']}"
+    print_record(fields)
+    for item in attempts:
+        line = f"\nattempt {item['number']}: {item['outcome']}"
+        line += f" (started {_cell(item['started_at'])}, finished {_cell(item['finished_at'])})"
+        sys.stdout.write(line + "\n")
+        err = item.get("error")
+        if err is not None:
+            sys.stdout.write(f"  {err['type']}: {err['message']}\n")
+            if err.get("traceback"):
+                sys.stdout.write("  " + err["traceback"].rstrip("\n").replace("\n", "\n  ") + "\n")

@@ -81,7 +81,7 @@ def _runs(
     c: argparse.ArgumentParser,
 ) -> None:
     runs = sub.add_parser("runs", help="inspect runs in the store").add_subparsers(
-        dest="action", required=True, metavar="{list,show,cancel}"
+        dest="action", required=True, metavar="{list,show,cancel,retry}"
     )
     ls = runs.add_parser("list", parents=[c], help="list runs, newest first")
     ls.add_argument("--graph", dest="graph_id")
@@ -89,7 +89,11 @@ def _runs(
     ls.add_argument("--trigger", dest="trigger_id")
     ls.add_argument("--limit", type=int, default=20)
     ls.add_argument("--cursor")
-    for name, text in (("show", "show one run"), ("cancel", "cancel a pending or running run")):
+    for name, text in (
+        ("show", "show one run with its attempts and tracebacks"),
+        ("cancel", "cancel a pending or running run"),
+        ("retry", "retry a finished run as a new run (same graph and params, retry_of set)"),
+    ):
         p = runs.add_parser(name, parents=[c], help=text)
         p.add_argument("run_id", metavar="ID")
     for p in runs.choices.values():

@@ -1,4 +1,4 @@
-"""``stargraph serve``, ``stargraph run`` and ``stargraph runs list|show|cancel``."""
+"""``stargraph serve``, ``stargraph run`` and ``stargraph runs list|show|cancel|retry``."""
 
 from __future__ import annotations
 
@@ -15,13 +15,14 @@ import anyio
 import attrs
 
 from stargraph.cli import config_from_args
-from stargraph.cli._output import print_json, print_record, print_table
+from stargraph.cli._output import print_json, print_record, print_run, print_table
 from stargraph.config import StargraphConfig, StoreConfig, parse_bind
 from stargraph.errors import ConfigError, StargraphRuntimeError
 from stargraph.scheduler import GraphRegistry, Scheduler
 from stargraph.scheduler.cancel import cancel_unless_finished
+from stargraph.scheduler.rerun import retry_run
 from stargraph.store import open_store
-from stargraph.store.base import Run, RunFilter, RunStatus, RunStore
+from stargraph.store.base import Run, RunFilter, RunStatus, RunStore, attempt_history
 from stargraph.triggers.cron.interval import parse_duration
 from stargraph.views import run_to_json
 
@@ -162,7 +163,22 @@ async def _runs(cfg: StargraphConfig, args: argparse.Namespace) -> Any:
             return await scheduler.list_runs(flt, limit=max(1, args.limit), cursor=args.cursor)
         if args.action == "cancel":
             return await cancel_unless_finished(scheduler, args.run_id)
-        return await scheduler.get_run(args.run_id)
+        if args.action == "retry":
+            return await _retry(cfg, store, args.run_id)
+        run = await scheduler.get_run(args.run_id)
+        return run, attempt_history(run, await store.list_attempts(args.run_id))
+
+
+async def _retry(cfg: StargraphConfig, store: RunStore, run_id: str) -> dict[str, Any]:
+    """Retry *run_id* as ``POST /v1/runs/{id}/retry`` does (claims nothing itself)."""
+    registry = GraphRegistry(cfg.load_graphs())
+    registry.load_entry_points()
+    settings = cfg.scheduler_settings()
+    async with Scheduler(store, registry, settings=settings, claim_graphs=[]) as scheduler:
+        done = await retry_run(scheduler, run_id)
+        status = str((await scheduler.get_run(done.run_id)).status)
+    return {"run_id": done.run_id, "status": status, "deduplicated": done.deduplicated,
+            "retry_of": run_id}  # fmt: skip
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -172,6 +188,13 @@ def cmd_runs(args: argparse.Namespace) -> int:
     """
     cfg = _config(args)
     out = anyio.run(partial(_runs, cfg, args), backend=cfg.serve.backend)
+    if args.action == "retry":
+        print_json(out) if args.json else print_record(out)
+        return 0
+    if args.action == "show":
+        view = run_to_json(*out)
+        print_json(view) if args.json else print_run(view)
+        return 0
     if args.action != "list":
         view = run_to_json(out)
         print_json(view) if args.json else print_record(view)

@@ -41,6 +41,8 @@ class Done:
     run: Run
     completion: Completion
     duration: float
+    #: The exception of a failed attempt, logged with its traceback at ``run.failed``.
+    exc: BaseException | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen
@@ -167,10 +169,12 @@ def _log_outcome(done: Done, level: int) -> None:
     }
     if completion.error is not None:
         fields["error_type"] = completion.error.type
+        fields["error"] = completion.error.message
     log_event(
         logger,
         _EVENTS[completion.status],
         level,
+        exc_info=done.exc,
         duration_ms=round(done.duration * 1000, 3),
         **fields,
     )

@@ -37,6 +37,7 @@ from stargraph._wakeup import Broadcast
 from stargraph.clock import Clock
 from stargraph.metrics import Metrics
 from stargraph.scheduler.completer import Completer, Done
+from stargraph.scheduler.failure import run_error
 from stargraph.scheduler.graphs import Graph, GraphRegistry, RunContext
 from stargraph.scheduler.settings import SchedulerSettings
 from stargraph.store.base import Completion, Run, RunError, RunStatus, RunStore
@@ -202,6 +203,7 @@ class Executor:
             run_id=run.run_id,
             graph_id=run.graph_id,
             attempt=run.attempt,
+            interruptions=run.interruptions,
             trigger_id=run.trigger_id,
             trigger_source=run.trigger_source,
             scheduled_fire=run.scheduled_fire,
@@ -293,7 +295,7 @@ class Executor:
         self._queue(run, completion, duration)
 
     async def _failed(self, graph: Graph, run: Run, exc: Exception, duration: float) -> None:
-        error = RunError(type=type(exc).__name__, message=str(exc)[:4000])
+        error = run_error(exc)
         if graph.policy.retryable(exc) and run.attempt < run.max_attempts:
             delay = graph.policy.backoff(run.attempt, random.random())
             now = self._clock.now()
@@ -313,14 +315,16 @@ class Executor:
                 attempt=run.attempt,
                 delay=round(delay, 3),
                 error_type=error.type,
+                error=error.message,
             )
             return
-        self._queue(
-            run, Completion(run_id=run.run_id, status=RunStatus.failed, error=error), duration
-        )
+        failed = Completion(run_id=run.run_id, status=RunStatus.failed, error=error)
+        self._queue(run, failed, duration, exc)
 
-    def _queue(self, run: Run, completion: Completion, duration: float) -> None:
-        self._completer.put(Done(run=run, completion=completion, duration=duration))
+    def _queue(
+        self, run: Run, completion: Completion, duration: float, exc: Exception | None = None
+    ) -> None:
+        self._completer.put(Done(run=run, completion=completion, duration=duration, exc=exc))
 
     async def flush(self) -> None:
         """Record every queued completion and release shutdown-interrupted leases."""

@@ -19,7 +19,7 @@ import attrs
 
 from stargraph._imports import load_object
 from stargraph._log import log_event
-from stargraph._validators import non_negative, optional, positive, positive_int
+from stargraph._validators import non_negative, non_negative_int, optional, positive, positive_int
 from stargraph.errors import ConfigError, UnknownGraph
 
 __all__ = ["Graph", "GraphFn", "GraphRegistry", "RunContext", "RunPolicy", "load_object"]
@@ -49,11 +49,15 @@ class RunPolicy:
     ``max_attempts``: attempts in total, 1 means no retry. A failed attempt whose exception is
     an instance of ``retry_on`` is retried after ``min(backoff_max, backoff_base * 2**(n-1))``
     seconds (n = the attempt that failed), scaled by a random factor in ``1 ± jitter``.
+    ``max_interruptions``: how many times a run may be interrupted (its process died or
+    stalled, so its lease expired) and still run again, with no attempt counted; the next
+    interruption fails it (``Interrupted``). 0 fails a run at its first interruption.
     """
 
     concurrency: int | None = attrs.field(default=None, validator=optional(positive_int))
     timeout: float | None = attrs.field(default=None, validator=optional(positive))
     max_attempts: int = attrs.field(default=1, validator=positive_int)
+    max_interruptions: int = attrs.field(default=3, validator=non_negative_int)
     backoff_base: float = attrs.field(default=1.0, validator=non_negative)
     backoff_max: float = attrs.field(default=300.0, validator=non_negative)
     jitter: float = attrs.field(default=0.1, validator=non_negative)
@@ -105,7 +109,13 @@ def _is_coroutine_fn(fn: object) -> bool:
 
 @attrs.frozen(kw_only=True)
 class RunContext:
-    """What a graph callable knows about the run it executes."""
+    """What a graph callable knows about the run it executes.
+
+    ``interruptions``: how many earlier executions of this run were cut short by the death or
+    stall of their process (the lease expired); they cost no attempt. Execution is
+    at-least-once: a graph with side effects uses ``idempotency_key`` (and ``interruptions``
+    / ``attempt``) to make them happen once.
+    """
 
     run_id: str
     graph_id: str
@@ -114,6 +124,7 @@ class RunContext:
     trigger_source: str
     scheduled_fire: datetime | None
     idempotency_key: str
+    interruptions: int = 0
 
 
 class GraphRegistry:

@@ -4,6 +4,12 @@
 :class:`~stargraph._batch.BatchWriter` without waiting. The writer task commits each batch with
 one ``store.enqueue_batch`` call (one transaction); every receipt of the batch is resolved only
 after that commit returns.
+
+Error policy: a batch the store refuses for a value it cannot hold
+(:class:`~stargraph.errors.StoreRejected`) is split in halves and each half committed on its
+own, down to the culprit: only the culprit's receipt fails (InvalidParams), every other
+request commits (cron fires, webhook deliveries and queue messages share this intake). Any
+other store error (an outage) fails the whole batch, as a single commit would.
 """
 
 from __future__ import annotations
@@ -13,9 +19,15 @@ from collections.abc import Callable, Sequence
 
 import anyio
 
-from stargraph._batch import BatchWriter
+from stargraph._batch import BatchWriter, Failed
 from stargraph._log import log_event
-from stargraph.errors import SchedulerBusy, SchedulerClosed, StoreError
+from stargraph.errors import (
+    InvalidParams,
+    SchedulerBusy,
+    SchedulerClosed,
+    StoreError,
+    StoreRejected,
+)
 from stargraph.metrics import Metrics
 from stargraph.scheduler.receipt import EnqueueReceipt
 from stargraph.store.base import Enqueued, EnqueueRequest, RunStore
@@ -74,13 +86,18 @@ class Intake:
         """Commit batches until the intake is closed and empty."""
         await self._writer.run()
 
-    async def _commit(self, requests: list[EnqueueRequest]) -> list[Enqueued]:
-        outcomes = await self._store.enqueue_batch(requests)
+    async def _commit(self, requests: list[EnqueueRequest]) -> list[Enqueued | Failed]:
+        outcomes: Sequence[Enqueued | Failed]
+        try:
+            outcomes = await self._store.enqueue_batch(requests)
+        except StoreRejected as exc:
+            outcomes = await self._isolate(requests, exc)
         counts: dict[tuple[bool, str, str], int] = {}  # one labels() lookup per series
         results = []
         for request, outcome in zip(requests, outcomes, strict=True):
             results.append(outcome)
-            if outcome.skipped:  # an overlap policy refused the fire: nothing was enqueued
+            # a store-refused request, or an overlap policy refused the fire: nothing enqueued
+            if isinstance(outcome, Failed) or outcome.skipped:
                 continue
             run = request.run
             key = (outcome.deduplicated, run.graph_id, run.trigger_source)
@@ -96,9 +113,51 @@ class Intake:
             self._on_commit()
         return results
 
+    async def _isolate(
+        self, requests: Sequence[EnqueueRequest], exc: StoreRejected
+    ) -> list[Enqueued | Failed]:
+        """Commit *requests* (refused together with *exc*) in halves, down to the culprits.
+
+        A half that fails otherwise (an outage meanwhile) fails alone: the halves already
+        committed keep their outcome.
+        """
+        if len(requests) == 1:
+            return [Failed(_rejected(requests[0], exc))]
+        mid = len(requests) // 2
+        results: list[Enqueued | Failed] = []
+        for half in (requests[:mid], requests[mid:]):
+            try:
+                results.extend(await self._store.enqueue_batch(half))
+            except StoreRejected as again:
+                results.extend(await self._isolate(half, again))
+            except Exception as failed:
+                error = _batch_error(half, failed)
+                results.extend(Failed(error) for _ in half)
+        return results
+
     def finish(self, error: BaseException) -> int:
         """Fail every receipt still queued with *error*, close the intake; return the count."""
         return self._writer.fail_all(error)
+
+
+def _rejected(request: EnqueueRequest, exc: StoreRejected) -> InvalidParams:
+    """The error of the one request the store refused; logged as ``run.enqueue_rejected``."""
+    run = request.run
+    log_event(
+        logger,
+        "run.enqueue_rejected",
+        logging.ERROR,
+        graph_id=run.graph_id,
+        trigger_source=run.trigger_source,
+        idempotency_key=f"{run.idempotency_key!r:.80}",
+        error=str(exc),
+    )
+    error = InvalidParams(
+        f"the store cannot hold this run of graph {run.graph_id!r} (key "
+        f"{run.idempotency_key!r:.80}): {exc}; fix the value, retrying it fails again"
+    )
+    error.__cause__ = exc
+    return error
 
 
 def _batch_error(requests: Sequence[EnqueueRequest], exc: BaseException) -> BaseException:

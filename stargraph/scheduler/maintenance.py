@@ -8,6 +8,7 @@ the scheduler down. The loops run until cancelled (``-> NoReturn``) and are read
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import NoReturn
@@ -105,12 +106,19 @@ class Maintenance:
         await self._every("rescue", self._settings.rescue_every, self.rescue)
 
     async def rescue(self) -> int:
-        """One rescue pass; return how many runs were requeued or failed."""
-        rescued = await self._store.requeue_expired(now=self._clock.now())
+        """One rescue pass; return how many runs were requeued, failed or cancelled.
+
+        Each run requeued or failed was interrupted (its process died or stalled): counted in
+        ``stargraph_runs_interrupted_total{graph_id}``.
+        """
+        rescued = await self._store.rescue_expired(now=self._clock.now())
         if rescued:
-            log_event(logger, "run.rescued", count=rescued)
+            moved = Counter(status for _, status in rescued)
+            log_event(logger, "run.rescued", count=len(rescued), outcomes=dict(moved))
+            for graph_id, count in Counter(g for g, s in rescued if s != "cancelled").items():
+                self._metrics.runs_interrupted.labels(graph_id).inc(count)
             self._wake()
-        return rescued
+        return len(rescued)
 
     async def prune_loop(
         self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED

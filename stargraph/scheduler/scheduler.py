@@ -56,6 +56,7 @@ from stargraph.triggers import (
     TriggerSource,
     check_fire_time,
     check_idempotency_key,
+    check_trigger_id,
 )
 
 __all__ = ["Scheduler"]
@@ -276,15 +277,18 @@ class Scheduler(AsyncContextManagerMixin):
         scheduled_fire: datetime | None = None,
         cursor: CursorAdvance | None = None,
         nonce: Nonce | None = None,
+        retry_of: str | None = None,
         not_before: datetime | None = None,
     ) -> EnqueueReceipt:
         """Queue a run without waiting; ``await`` the receipt for the durable outcome.
 
-        Raises at once: UnknownGraph, InvalidParams (params not a JSON object, a bad key, fire
-        time, ``not_before`` or trigger source), SchedulerBusy (intake full), SchedulerClosed
+        Raises at once: UnknownGraph, InvalidParams (params not a JSON object, a bad key, trigger
+        id, fire time, ``not_before`` or trigger source; a string no store can hold, see
+        :func:`~stargraph._json.storable_text`), SchedulerBusy (intake full), SchedulerClosed
         (not running). A *cursor* or webhook *nonce* commits in the run's transaction
-        (``Enqueued.replay`` reports a nonce already recorded). A timezone-aware *not_before*
-        delays the run: it stays ``pending`` until then (a past one means now).
+        (``Enqueued.replay`` reports a nonce already recorded). *retry_of* links the run to
+        the run it retries. A timezone-aware *not_before* delays the run: it stays ``pending``
+        until then (a past one means now).
         """
         if self._state is not LifecycleState.running:
             raise self._closed()
@@ -298,9 +302,11 @@ class Scheduler(AsyncContextManagerMixin):
             check_fire_time(scheduled_fire, error=InvalidParams)
         if not_before is not None:
             check_fire_time(not_before, what="not_before", error=InvalidParams)
+        if trigger_id is not None:
+            check_trigger_id(trigger_id, error=InvalidParams)
         source = stored_source(trigger_source)
         return self._put(
-            graph, clean, key, trigger_id, source, scheduled_fire, cursor, nonce,
+            graph, clean, key, trigger_id, source, scheduled_fire, cursor, nonce, retry_of,
             not_before=not_before,
         )  # fmt: skip
 
@@ -343,6 +349,7 @@ class Scheduler(AsyncContextManagerMixin):
         fire: datetime | None,
         cursor: CursorAdvance | None,
         nonce: Nonce | None = None,
+        retry_of: str | None = None,
         *,
         not_before: datetime | None = None,
         overlap: str | None = None,
@@ -360,6 +367,8 @@ class Scheduler(AsyncContextManagerMixin):
             enqueued_at=now,
             not_before=due,
             max_attempts=graph.policy.max_attempts,
+            max_interruptions=graph.policy.max_interruptions,
+            retry_of=retry_of,
         )
         receipt = EnqueueReceipt(graph_id=graph.graph_id, idempotency_key=key)
         request = EnqueueRequest(run=run, cursor=cursor, nonce=nonce, overlap=overlap)
@@ -377,6 +386,7 @@ class Scheduler(AsyncContextManagerMixin):
         scheduled_fire: datetime | None = None,
         cursor: CursorAdvance | None = None,
         nonce: Nonce | None = None,
+        retry_of: str | None = None,
         not_before: datetime | None = None,
     ) -> Enqueued:
         """Enqueue and wait until the run is durable."""
@@ -389,6 +399,7 @@ class Scheduler(AsyncContextManagerMixin):
             scheduled_fire=scheduled_fire,
             cursor=cursor,
             nonce=nonce,
+            retry_of=retry_of,
             not_before=not_before,
         )
 

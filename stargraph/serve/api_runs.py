@@ -1,4 +1,4 @@
-"""``/v1/runs``: enqueue (same path as ``stargraph run``), list, show and cancel runs."""
+"""``/v1/runs``: enqueue (same path as ``stargraph run``), list, show, cancel and retry runs."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from typing import Any
 from quart import Blueprint, jsonify, request
 
 from stargraph.scheduler.cancel import cancel_unless_finished
+from stargraph.scheduler.rerun import retry_run
 from stargraph.serve._auth import require_token
 from stargraph.serve._errors import ApiError
 from stargraph.serve._state import current_runtime
-from stargraph.store.base import RunFilter, RunStatus
+from stargraph.store.base import RunFilter, RunStatus, attempt_history
 from stargraph.triggers import MAX_KEY_LENGTH
 from stargraph.views import run_to_json
 
@@ -132,11 +133,30 @@ async def list_runs() -> Any:
 
 @runs_bp.get("/v1/runs/<run_id>")
 async def get_run(run_id: str) -> Any:
-    """Show one run."""
-    return run_to_json(await current_runtime().scheduler.get_run(run_id))
+    """Show one run with every attempt (error and traceback included)."""
+    scheduler = current_runtime().scheduler
+    run = await scheduler.get_run(run_id)
+    earlier = await scheduler.store.list_attempts(run_id)
+    return run_to_json(run, attempt_history(run, earlier))
 
 
 @runs_bp.post("/v1/runs/<run_id>/cancel")
 async def cancel_run(run_id: str) -> Any:
     """Cancel a pending or running run; 409 ``run_finished`` once it has ended."""
     return run_to_json(await cancel_unless_finished(current_runtime().scheduler, run_id))
+
+
+@runs_bp.post("/v1/runs/<run_id>/retry")
+async def retry(run_id: str) -> Any:
+    """Enqueue a new run retrying a finished one; 409 ``run_not_finished`` before it ended."""
+    done = await retry_run(current_runtime().scheduler, run_id)
+    status = "pending"
+    if done.deduplicated:  # this run was retried before: its retry may be further along
+        status = str((await current_runtime().scheduler.get_run(done.run_id)).status)
+    body = {
+        "run_id": done.run_id,
+        "status": status,
+        "deduplicated": done.deduplicated,
+        "retry_of": run_id,
+    }
+    return jsonify(body), 202, {"Location": f"/v1/runs/{done.run_id}"}

@@ -7,6 +7,10 @@ lifespan owns the runtime *without* holding a task group across a ``yield``: the
 coroutine itself enters the runtime (its task group lives in that one coroutine, which runs for
 the whole life of the server), builds the Quart/QuartTrio app for the running backend, and
 forwards the lifespan messages to the app's own lifespan in a child task.
+
+Importing this module installs Stargraph's fixes for Hypercorn's trio worker (see
+``stargraph.serve._hypercorn_trio``): it is the one hook ``hypercorn ... -k trio`` offers.
+Requests go through :class:`~stargraph.serve._drain.DrainBody`, as under ``stargraph serve``.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from stargraph._log import configure_logging_from_env, log_event
 from stargraph.config import load_config
 from stargraph.errors import first_leaf
 from stargraph.runtime import Runtime
+from stargraph.serve import _hypercorn_trio
 from stargraph.serve._access import AccessLog
+from stargraph.serve._drain import DrainBody
 
 __all__ = ["StargraphASGI", "app"]
 
@@ -103,7 +109,7 @@ class StargraphASGI:
         inner = _InnerLifespan(app, scope, tg)
         if (failure := await inner.step("startup")) is not None:
             raise RuntimeError(f"app startup failed: {failure}")
-        self._app = AccessLog(app)
+        self._app = AccessLog(DrainBody(app))
         log_event(logger, "serve.asgi.started", backend=sniffio.current_async_library())
         await send({"type": "lifespan.startup.complete"})
         self._started = True
@@ -127,4 +133,5 @@ async def _not_ready(scope: Scope, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+_hypercorn_trio.install()
 app = StargraphASGI(setup_logging=True)

@@ -138,6 +138,16 @@ API_OPERATIONS: dict[str, dict[str, Any]] = {
             parameters=[_path_param("run_id")],
         )
     },
+    "/v1/runs/{run_id}/retry": {
+        "post": _op(
+            "Retry a finished run as a new run (same graph and params, retry_of set)",
+            ("202", _ref("RunAccepted"), "the new run, durably enqueued (or the earlier retry)"),
+            ("404", "unknown run"),
+            ("409", "the run has not finished (run_not_finished)"),
+            ("503", "scheduler_busy (see Retry-After) or unavailable"),
+            parameters=[_path_param("run_id")],
+        )
+    },
     "/v1/triggers": {"get": _op("List triggers", ("200", _list_of("Trigger"), "every trigger"))},
     "/v1/triggers/{trigger_id}": {
         "get": _op(
@@ -201,15 +211,27 @@ _RUN_PROPS = {
     "finished_at": _TIME,
     "attempt": {"type": "integer"},
     "max_attempts": {"type": "integer"},
+    "interruptions": {"type": "integer"},
+    "max_interruptions": {"type": "integer"},
+    "retry_of": _NULL_STR,
     "cancel_requested": {"type": "boolean"},
     "result": {},
-    "error": {
-        "oneOf": [
-            {"type": "null"},
-            _obj(["type", "message"], type={"type": "string"}, message={"type": "string"}),
-        ]
-    },
+    "error": {"oneOf": [{"type": "null"}, _ref("RunError")]},
 }
+_RUN_ERROR = _obj(
+    ["type", "message"],
+    type={"type": "string"},
+    message={"type": "string"},
+    traceback=_NULL_STR,
+)
+_ATTEMPT = _obj(
+    ["number", "started_at", "finished_at", "outcome", "error"],
+    number={"type": "integer"},
+    started_at=_TIME,
+    finished_at=_TIME,
+    outcome={"enum": ["running", "succeeded", "failed", "timed_out", "cancelled", "interrupted"]},
+    error={"oneOf": [{"type": "null"}, _ref("RunError")]},
+)
 SCHEMAS: dict[str, Any] = {
     "Error": _obj(
         ["error"],
@@ -243,8 +265,14 @@ SCHEMAS: dict[str, Any] = {
         run_id={"type": "string"},
         status={"type": "string"},
         deduplicated={"type": "boolean"},
+        retry_of={"type": "string"},
     ),
-    "Run": _obj(list(_RUN_PROPS), **_RUN_PROPS),
+    # ``attempts`` only in GET /v1/runs/{run_id}; the list leaves it out.
+    "Run": _obj(
+        list(_RUN_PROPS), **_RUN_PROPS, attempts={"type": "array", "items": _ref("Attempt")}
+    ),
+    "RunError": _RUN_ERROR,
+    "Attempt": _ATTEMPT,
     "RunPage": _obj(
         ["items", "next_cursor"],
         items={"type": "array", "items": _ref("Run")},

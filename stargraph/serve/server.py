@@ -22,13 +22,16 @@ from stargraph._log import log_event
 from stargraph.config import StargraphConfig, parse_bind
 from stargraph.errors import ConfigError
 from stargraph.runtime import Runtime
+from stargraph.serve import _hypercorn_trio
 from stargraph.serve._access import AccessLog
 from stargraph.serve._auth import is_loopback
+from stargraph.serve._drain import DrainBody
 from stargraph.serve.app import attach_runtime, create_app
 
 __all__ = ["bind_socket", "check_bind", "serve_app", "serve_config"]
 
 logger = logging.getLogger("stargraph.serve")
+BACKLOG = 2048  # listen() queue; the kernel caps it at net.core.somaxconn
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -38,7 +41,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
-        sock.listen(1024)
+        sock.listen(BACKLOG)
     except OSError as exc:
         sock.close()
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
@@ -49,14 +52,17 @@ def _hypercorn_config(sock: socket.socket, grace: float) -> HypercornConfig:
     config = HypercornConfig()
     config.bind = [f"fd://{sock.dup().detach()}"]  # Hypercorn owns the duplicate
     config.graceful_timeout = grace
+    config.backlog = BACKLOG  # Hypercorn listens again on the socket with this backlog
     config.accesslog = None  # the AccessLog middleware writes http.access instead
     config.errorlog = logging.getLogger("hypercorn.error")  # as configure_logging set it up
     return config
 
 
 def _hypercorn_serve() -> Any:
-    """Return ``hypercorn.trio.serve`` or ``hypercorn.asyncio.serve`` for the running loop."""
+    """Return ``hypercorn.trio.serve`` (with Stargraph's fixes) or ``hypercorn.asyncio.serve``."""
     backend = "trio" if sniffio.current_async_library() == "trio" else "asyncio"
+    if backend == "trio":
+        _hypercorn_trio.install()
     return importlib.import_module(f"hypercorn.{backend}").serve
 
 
@@ -71,6 +77,7 @@ async def serve_app(
     """Serve *app* on the listening *sock* until *stop* is set or the caller is cancelled.
 
     Reports ``(host, port)`` through *task_status* once Hypercorn is serving the socket.
+    An unread request body is drained before an early response ends (:class:`DrainBody`).
     """
     serve = _hypercorn_serve()
     config = _hypercorn_config(sock, grace)
@@ -79,7 +86,7 @@ async def serve_app(
 
     async def run() -> None:
         with shield:
-            await serve(app, config, shutdown_trigger=internal.wait)
+            await serve(DrainBody(app), config, shutdown_trigger=internal.wait)
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(run)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from stargraph.errors import ConfigError
 from stargraph.store.base import (
     TERMINAL_STATUSES,
+    Attempt,
     Completion,
     CursorAdvance,
     Enqueued,
@@ -24,10 +25,12 @@ from stargraph.store.base import (
     RunStatus,
     RunStore,
     TriggerState,
+    attempt_history,
 )
 
 __all__ = [
     "TERMINAL_STATUSES",
+    "Attempt",
     "Completion",
     "CursorAdvance",
     "EnqueueRequest",
@@ -41,6 +44,7 @@ __all__ = [
     "RunStatus",
     "RunStore",
     "TriggerState",
+    "attempt_history",
     "open_store",
 ]
 

@@ -10,9 +10,12 @@ Run life cycle (``attempt`` counts from 1)::
        ▲                  │
        └──retry/release───┘   (retry: attempt + 1 and a not_before; release: attempt unchanged)
 
-An expired lease (its node died) is rescued by :meth:`RunStore.requeue_expired`: the run goes back
-to ``pending`` with ``attempt + 1``, or ends ``failed`` (error type ``LeaseExpired``) when its
-attempts are used up.
+An expired lease (its process died or stalled) is rescued by :meth:`RunStore.requeue_expired`:
+the run goes back to ``pending`` with ``attempt`` unchanged and ``interruptions + 1`` (process
+death costs no attempt), or ends ``failed`` (error type ``Interrupted``) once it has been
+interrupted more than ``max_interruptions`` times. Every attempt that did not end the run (a
+retried failure, an interruption) is kept as an :class:`Attempt` row; the last one is the run
+row itself (:func:`attempt_history`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from stargraph._json import JSONObject, JSONValue
 
 __all__ = [
     "TERMINAL_STATUSES",
+    "Attempt",
     "Completion",
     "CursorAdvance",
     "EnqueueRequest",
@@ -41,6 +45,8 @@ __all__ = [
     "RunStatus",
     "RunStore",
     "TriggerState",
+    "attempt_history",
+    "attempt_outcome",
 ]
 
 
@@ -59,10 +65,37 @@ TERMINAL_STATUSES = frozenset({RunStatus.succeeded, RunStatus.failed, RunStatus.
 
 @attrs.frozen(kw_only=True)
 class RunError:
-    """Why a run (or its last attempt) failed: the exception type name and its message."""
+    """Why a run (or one attempt) failed: exception type name, message, formatted traceback."""
 
     type: str
     message: str
+    traceback: str | None = attrs.field(default=None, repr=False)
+
+
+@attrs.frozen(kw_only=True)
+class Attempt:
+    """One execution of a run: its number, times, how it ended and why it failed.
+
+    ``outcome`` is ``succeeded``, ``failed``, ``timed_out``, ``cancelled``, ``interrupted`` (its
+    process died or stalled: the lease expired) or ``running``. An interrupted execution keeps
+    its attempt ``number``, so two executions can share one.
+    """
+
+    number: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    outcome: str
+    error: RunError | None = None
+
+
+def attempt_outcome(status: str, error: RunError | None) -> str:
+    """How an attempt that ended the run with *status* (and *error*) is reported."""
+    if status == "failed" and error is not None:
+        if error.type == "TimeoutError":
+            return "timed_out"
+        if error.type == "Interrupted":
+            return "interrupted"
+    return status
 
 
 @attrs.frozen(kw_only=True)
@@ -79,6 +112,8 @@ class NewRun:
     enqueued_at: datetime
     not_before: datetime
     max_attempts: int = 1
+    max_interruptions: int = 3
+    retry_of: str | None = None
     #: True for a run that ``POST /v1/triggers/{id}/backfill`` enqueued for a past fire.
     backfill: bool = False
 
@@ -167,12 +202,33 @@ class Run:
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None
     cancel_requested: bool = False
+    interruptions: int = 0
+    max_interruptions: int = 3
+    retry_of: str | None = None
     backfill: bool = False
 
     @property
     def finished(self) -> bool:
         """True once the run reached a terminal status."""
         return self.status in TERMINAL_STATUSES
+
+
+def attempt_history(run: Run, earlier: Sequence[Attempt]) -> list[Attempt]:
+    """Every attempt of *run*: the stored *earlier* ones, then the one the run row describes.
+
+    The run row holds the attempt that is running or that ended the run (it is not stored
+    twice); a pending run or one cancelled before it started adds none.
+    """
+    if run.started_at is None or run.status is RunStatus.pending:
+        return list(earlier)
+    outcome = (
+        "running" if run.status is RunStatus.running else attempt_outcome(run.status, run.error)
+    )
+    last = Attempt(
+        number=run.attempt, started_at=run.started_at, finished_at=run.finished_at,
+        outcome=outcome, error=None if outcome == "running" else run.error,
+    )  # fmt: skip
+    return [*earlier, last]
 
 
 @attrs.frozen(kw_only=True)
@@ -273,13 +329,25 @@ class RunStore(Protocol):
     async def retry(
         self, *, run_id: str, owner: str, not_before: datetime, error: RunError, now: datetime
     ) -> bool:
-        """Send a failed attempt back to ``pending`` with ``attempt + 1`` and *not_before*."""
+        """Send a failed attempt back to ``pending`` with ``attempt + 1`` and *not_before*.
+
+        The failed attempt is recorded as an :class:`Attempt` in the same transaction.
+        """
 
     async def release(self, *, owner: str, run_ids: Sequence[str], now: datetime) -> int:
         """Return leased runs to ``pending`` without counting an attempt (shutdown)."""
 
     async def requeue_expired(self, *, now: datetime) -> int:
-        """Rescue runs whose lease expired; return how many were rescued or failed."""
+        """Rescue runs whose lease expired; return how many were rescued, failed or cancelled.
+
+        A cancel-requested run ends ``cancelled``. Any other goes back to ``pending`` with its
+        ``attempt`` unchanged and ``interruptions + 1`` (the interrupted execution is recorded
+        as an :class:`Attempt`), or, when that would exceed ``max_interruptions``, ends
+        ``failed`` with an ``Interrupted`` error naming the count.
+        """
+
+    async def rescue_expired(self, *, now: datetime) -> list[tuple[str, str]]:
+        """:meth:`requeue_expired`, returning ``(graph_id, new status)`` per rescued run."""
 
     async def request_cancel(self, run_id: str, *, now: datetime) -> Run | None:
         """Cancel a run: pending ends ``cancelled`` at once; running gets ``cancel_requested``.
@@ -289,6 +357,13 @@ class RunStore(Protocol):
 
     async def get_run(self, run_id: str) -> Run | None:
         """Return the run, or ``None``."""
+
+    async def list_attempts(self, run_id: str) -> list[Attempt]:
+        """Return the stored attempts of *run_id* that did not end it, oldest first.
+
+        Rows are written in the transaction of the retry or rescue that ended the attempt and
+        pruned with their run; :func:`attempt_history` adds the attempt the run row holds.
+        """
 
     async def list_runs(self, flt: RunFilter, *, limit: int, cursor: str | None) -> RunPage:
         """Return runs matching *flt*, newest ``enqueued_at`` first, paginated by *cursor*."""

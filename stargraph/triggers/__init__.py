@@ -21,6 +21,7 @@ from stargraph.triggers._contract import (
     TriggerSource,
     check_fire_time,
     check_idempotency_key,
+    check_trigger_id,
 )
 from stargraph.triggers._lifecycle import (
     DispatchResult,
@@ -40,6 +41,7 @@ __all__ = [
     "TriggerSource",
     "check_fire_time",
     "check_idempotency_key",
+    "check_trigger_id",
     "collect_trigger_routes",
     "dispatch_trigger_lifecycle",
 ]

@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 
-from stargraph._json import JSONObject, ensure_json_object, is_flat_json_object
+from stargraph._json import (
+    JSONObject,
+    ensure_json_object,
+    is_flat_json_object,
+    storable_text,
+    unstorable_reason,
+)
 from stargraph.errors import InvalidTriggerEvent, StargraphError
 
 if TYPE_CHECKING:
@@ -34,6 +40,7 @@ __all__ = [
     "TriggerSource",
     "check_fire_time",
     "check_idempotency_key",
+    "check_trigger_id",
 ]
 
 MAX_KEY_LENGTH = 512  # characters; a longer key is refused (derive a shorter one, e.g. a hash)
@@ -86,10 +93,13 @@ def check_idempotency_key(
 ) -> str:
     """Return *value* if it is a usable idempotency key; raise *error* naming *what* if not.
 
-    A key is a non-empty, non-blank string of at most :data:`MAX_KEY_LENGTH` characters.
+    A key is a non-empty, non-blank string of at most :data:`MAX_KEY_LENGTH` characters that
+    every store can hold (no NUL, no unpaired surrogate).
     """
     if isinstance(value, str) and len(value) <= MAX_KEY_LENGTH and value.strip():
-        return value
+        if storable_text(value):
+            return value
+        raise error(f"{what} {value!r:.80} has {unstorable_reason(value)}")
     raise error(
         f"{what} must be a non-empty string of at most {MAX_KEY_LENGTH} characters, got "
         f"{value!r:.80}; derive it from the signal (a message id, a file path plus fingerprint, "
@@ -115,11 +125,22 @@ def check_fire_time(
     return value
 
 
-def _check_trigger_id(_inst: object, _attr: object, value: Any) -> None:
+def check_trigger_id(
+    value: object,
+    *,
+    what: str = "trigger_id",
+    error: type[StargraphError] = InvalidTriggerEvent,
+) -> str:
+    """Return *value* if it is a non-blank string every store can hold; raise *error* if not."""
     if not isinstance(value, str) or not value.strip():
-        raise InvalidTriggerEvent(
-            f"TriggerEvent.trigger_id must be a non-empty string, got {value!r}"
-        )
+        raise error(f"{what} must be a non-empty string, got {value!r:.80}")
+    if not storable_text(value):
+        raise error(f"{what} {value!r:.80} has {unstorable_reason(value)}")
+    return value
+
+
+def _check_trigger_id(_inst: object, _attr: object, value: Any) -> None:
+    check_trigger_id(value, what="TriggerEvent.trigger_id")
 
 
 def _check_key(_inst: object, _attr: object, value: Any) -> None:

@@ -332,3 +332,30 @@ def test_store_commands_do_not_need_webhook_secrets(
     code, _, err = _run(capsys, "serve", *cfg)
     assert code != 0
     assert "CLI_TEST_SECRET is not set" in err
+
+
+def test_runs_show_prints_attempts_with_traceback_and_retry_links(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = ("--config", str(project))
+    code, out, _ = _run(capsys, "run", "boom", "--wait", "--json", "--idempotency-key", "b", *cfg)
+    assert code == 1
+    run_id = json.loads(out)["run_id"]
+    code, out, _ = _run(capsys, "runs", "show", run_id, *cfg)
+    assert code == 0
+    assert "error" in out and "ValueError: boom went the graph" in out
+    assert "attempt 1: failed" in out
+    assert 'raise ValueError("boom went the graph")' in out  # the traceback, indented
+    code, out, _ = _run(capsys, "runs", "retry", run_id, "--json", *cfg)
+    assert code == 0
+    retried = json.loads(out)
+    assert retried["retry_of"] == run_id and retried["status"] == "pending"
+    code, out, _ = _run(capsys, "runs", "show", retried["run_id"], "--json", *cfg)
+    shown = json.loads(out)
+    assert (shown["retry_of"], shown["idempotency_key"], shown["attempts"]) == (
+        run_id,
+        "b:retry:1",
+        [],
+    )
+    code, _, err = _run(capsys, "runs", "retry", retried["run_id"], *cfg)
+    assert code == 1 and "is pending, not finished" in err

@@ -30,10 +30,12 @@ from .crash_child import graph
 CHILD = Path(__file__).with_name("crash_child.py")
 
 
-def _run_child_and_kill(url: str, backend: str, kill_after: float) -> tuple[list[str], int]:
+def _run_child_and_kill(
+    url: str, backend: str, kill_after: float, max_attempts: int = 5
+) -> tuple[list[str], int]:
     """Start the child, SIGKILL it *kill_after* seconds after its first ack; return the lines."""
     proc = subprocess.Popen(
-        [sys.executable, str(CHILD), url, backend],
+        [sys.executable, str(CHILD), url, backend, str(max_attempts)],
         stdout=subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
@@ -80,12 +82,28 @@ def _rows(db: Path) -> dict[str, list[tuple[str, str]]]:
 
 @pytest.mark.slow
 async def test_sigkill_loses_no_acknowledged_run(tmp_path: Path, anyio_backend: str) -> None:
+    await _crash_and_recover(tmp_path, anyio_backend, max_attempts=5)
+
+
+@pytest.mark.slow
+async def test_sigkill_costs_no_attempt(tmp_path: Path, anyio_backend: str) -> None:
+    """With the default max_attempts = 1, every acknowledged run still ends ``succeeded``.
+
+    Runs executing when the process died are requeued with their attempt unchanged (one
+    interruption), not failed.
+    """
+    interrupted = await _crash_and_recover(tmp_path, anyio_backend, max_attempts=1)
+    assert interrupted, "no run was executing at the kill: the test proved nothing"
+
+
+async def _crash_and_recover(tmp_path: Path, anyio_backend: str, *, max_attempts: int) -> int:
+    """Kill the child mid-load, restart on its file; return how many runs were interrupted."""
     seed = random.randrange(1_000_000)
     kill_after = random.Random(seed).uniform(0.3, 2.0)
     db = tmp_path / "crash.db"
     url = f"sqlite:///{db}"
     lines, code = await anyio.to_thread.run_sync(
-        _run_child_and_kill, url, anyio_backend, kill_after
+        _run_child_and_kill, url, anyio_backend, kill_after, max_attempts
     )
     assert code == -signal.SIGKILL, f"seed={seed}"
     acks: dict[str, set[str]] = defaultdict(set)
@@ -100,7 +118,7 @@ async def test_sigkill_loses_no_acknowledged_run(tmp_path: Path, anyio_backend: 
     await store.open()
     try:
         settings = SchedulerSettings(lease_seconds=1.0, poll_interval=0.05, max_concurrent_runs=32)
-        async with Scheduler(store, [graph()], settings=settings):
+        async with Scheduler(store, [graph(max_attempts)], settings=settings):
             with anyio.fail_after(60):
                 while True:
                     counts = await store.count_by_status()
@@ -121,3 +139,8 @@ async def test_sigkill_loses_no_acknowledged_run(tmp_path: Path, anyio_backend: 
         assert after[key][0][0] in run_ids, f"{key} has another run id ({context})"
     statuses = {status for runs in after.values() for _, status in runs}
     assert statuses == {"succeeded"}, f"{statuses} ({context}, stranded={stranded})"
+    with sqlite3.connect(db) as conn:
+        (interrupted,) = conn.execute(
+            "SELECT count(*) FROM runs WHERE interruptions > 0"
+        ).fetchone()
+    return int(interrupted)

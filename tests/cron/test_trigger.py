@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import anyio
 import pytest
+from anyio import wait_all_tasks_blocked
 
 from stargraph.errors import ConfigError, StargraphRuntimeError, TriggerNotFound
 from stargraph.hosting import PluginState
@@ -41,8 +42,9 @@ def skipped(rt: Runtime, tid: str) -> float:
     return value or 0.0
 
 
-async def advance(clock: ManualClock, seconds: float, pause: float = 0.02) -> None:
-    await anyio.sleep(pause)
+async def advance(clock: ManualClock, seconds: float) -> None:
+    """Move the clock once every task is blocked (the loop asleep until its next fire)."""
+    await wait_all_tasks_blocked()
     clock.advance(seconds)
 
 
@@ -273,7 +275,7 @@ async def test_unknown_graph_fails_the_cron_plugin_only(sqlite_url: str) -> None
     spec = CronSpec(trigger_id="c", schedule="* * * * *", graph_id="missing")
     async with cron_runtime(sqlite_url, [spec], ManualClock(T0)) as rt:
         [status] = [s for s in rt.host.statuses() if s.name.endswith(":cron")]
-        assert status.state in (PluginState.FAILED, PluginState.LOAD_FAILED)
+        assert status.state in (PluginState.failed, PluginState.load_failed)
         assert "cron trigger 'c': graph_id 'missing'" in (status.error or "")
         assert rt.ready
 

@@ -162,7 +162,7 @@ async def test_seed_form_enqueues_one_run_per_file(installed: Path, tmp_path: Pa
     }
     async with TriggerHost(build_plugin_manager(), deps, options=OPTIONS) as host:
         states = {s.name: s.state for s in host.statuses()}
-        assert states[SEED] == states[HOOKS] == states[ANYIO] == PluginState.RUNNING
+        assert states[SEED] == states[HOOKS] == states[ANYIO] == PluginState.running
         path = drop(inbox, "report.csv", b"a,b\n1,2\n")
         await settle(scheduler, 1)
         assert scheduler.calls == [
@@ -194,7 +194,7 @@ async def test_anyio_form_on_both_backends(installed: Path, tmp_path: Path) -> N
     }
     pm = build_plugin_manager(disable=[SEED])  # the asyncio-only form stays out (trio run)
     async with TriggerHost(pm, deps, options=OPTIONS) as host:
-        assert {s.name: s.state for s in host.statuses()}[ANYIO] == PluginState.RUNNING
+        assert {s.name: s.state for s in host.statuses()}[ANYIO] == PluginState.running
         await settle(scheduler, 1)
         late = drop(inbox, "late.txt", b"after start")
         await settle(scheduler, 2)

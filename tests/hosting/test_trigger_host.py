@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 import pluggy
 import pytest
+from _settings import HANG_BOUND
 
 from stargraph.errors import StargraphRuntimeError
 from stargraph.hosting import HostOptions, PluginState, PluginTaskGroup, TriggerHost
@@ -212,7 +213,7 @@ async def test_hang_in_start_is_bounded() -> None:
     options = HostOptions(start_timeout=0.2, max_restarts=0)
     began = time.monotonic()
     async with TriggerHost(manager(hung=hung, good=good), options=options) as host:
-        assert time.monotonic() - began < 2
+        assert time.monotonic() - began < HANG_BOUND
         status = {s.name: s for s in host.statuses()}
         assert status["hung"].state == "failed"
         assert status["hung"].error == (
@@ -247,7 +248,8 @@ async def test_shutdown_is_bounded_with_several_misbehaving_plugins() -> None:
     options = HostOptions(stop_timeout=0.3)
     async with TriggerHost(manager(**plugins), options=options) as host:
         began = time.monotonic()
-    assert time.monotonic() - began < 2  # concurrent and each bounded (one by one: 3 s)
+    serial = 10 * options.stop_timeout  # what stopping the hung plugins one by one would take
+    assert time.monotonic() - began < serial  # concurrent (~0.3 s) and each bounded
     assert set(states(host).values()) == {PluginState.failed}
 
 
@@ -283,7 +285,7 @@ async def test_cancelled_by_an_enclosing_task_group_through_an_exit_stack() -> N
             await wait_for(lambda: a.ticks > 2)
             began = time.monotonic()
             tg.cancel_scope.cancel()
-    assert time.monotonic() - began < 5
+    assert time.monotonic() - began < HANG_BOUND
     assert states(host) == {"a": "stopped", "h": "stopped"}
     assert a.calls[-1] == "stop" and hooks.calls[-1] == "stop"
 

@@ -14,13 +14,13 @@ def _sample(metrics: Metrics, name: str, labels: dict[str, str]) -> float | None
 
 def test_trigger_state_is_one_hot_over_every_plugin_state() -> None:
     metrics = Metrics()
-    metrics.set_trigger_state("p", PluginState.RUNNING)
-    metrics.set_trigger_state("p", PluginState.LOAD_FAILED)
+    metrics.set_trigger_state("p", PluginState.running)
+    metrics.set_trigger_state("p", PluginState.load_failed)
     values = {
         state.value: _sample(metrics, "stargraph_trigger_state", {"plugin": "p", "state": state})
         for state in PluginState
     }
-    assert values == {state.value: float(state is PluginState.LOAD_FAILED) for state in PluginState}
+    assert values == {state.value: float(state is PluginState.load_failed) for state in PluginState}
 
 
 def test_never_hosted_plugins_get_their_gauge_from_the_host() -> None:

@@ -7,16 +7,17 @@ from typing import Any
 
 import anyio
 import pluggy
+from _settings import settings
 
 from stargraph.hosting import HostOptions
 from stargraph.plugin import TriggerAdapter, hookspecs
 from stargraph.runtime import Runtime
-from stargraph.scheduler import Graph, RunContext, SchedulerSettings
+from stargraph.scheduler import Graph, RunContext
 from stargraph.store import RunFilter
 from stargraph.triggers import TriggerEvent
 from stargraph.triggers.manual import ManualTrigger
 
-FAST = SchedulerSettings(poll_interval=0.05, shutdown_grace=2)
+FAST = settings(lease_seconds=30.0, heartbeat_interval=None)
 HOST = HostOptions(start_timeout=2, stop_timeout=2, max_restarts=0)
 
 

@@ -52,12 +52,16 @@ async def test_expired_lease_is_rescued_by_another_process(
     assert held.lease_owner is not None and str(proc.pid) in held.lease_owner
 
     async def finish(params: dict[str, Any], ctx: RunContext) -> dict[str, int]:
-        return {"attempt": ctx.attempt}
+        return {"attempt": ctx.attempt, "interruptions": ctx.interruptions}
 
     graph = Graph(graph_id="block", fn=finish, policy=RunPolicy(max_attempts=2))
     async with Scheduler(store, [graph], settings=fast_settings(lease_seconds=1.0)) as s:
         with anyio.fail_after(15):
             run = await s.wait_run(run_id)
+        metrics = s.metrics.render().decode()
     assert run.status is RunStatus.succeeded
-    assert run.result == {"attempt": 2}  # the lost attempt counted
+    # the process died: no attempt counted, one interruption (seen by the graph)
+    assert run.result == {"attempt": 1, "interruptions": 1}
+    assert (run.attempt, run.interruptions) == (1, 1)
+    assert 'stargraph_runs_interrupted_total{graph_id="block"} 1.0' in metrics
     assert run.idempotency_key == "rescue-me"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import anyio
@@ -28,10 +29,10 @@ async def test_prune_removes_old_finished_runs_only(store: RunStore) -> None:
             old = await s.submit("g", {}, "daily-report")
             old_run = await s.wait_run(old.run_id)
         assert old_run.finished_at == clock.now()  # store times come from the injected clock
-        clock.advance(days=6)
+        clock.advance(timedelta(days=6))
         assert await s.prune() == 0  # inside the window: kept, and the key still dedups
         assert (await s.submit("g", {}, "daily-report")).deduplicated
-        clock.advance(days=2)
+        clock.advance(timedelta(days=2))
         with anyio.fail_after(5):
             fresh = await s.submit("g", {}, "other")
             await s.wait_run(fresh.run_id)
@@ -51,7 +52,7 @@ async def test_prune_loop_runs_at_start(store: RunStore) -> None:
         with anyio.fail_after(5):
             out = await s.submit("g")
             await s.wait_run(out.run_id)
-    clock.advance(days=8)
+    clock.advance(timedelta(days=8))
     async with Scheduler(
         store, [Graph(graph_id="g", fn=_noop)], settings=fast_settings(), clock=clock
     ):

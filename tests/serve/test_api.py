@@ -13,6 +13,7 @@ import anyio
 import attrs
 import httpx
 import pytest
+from _settings import settings as scheduler_settings
 
 from stargraph._http import answer_for
 from stargraph.errors import InvalidParams, RunAlreadyFinished, SchedulerBusy, SchedulerClosed
@@ -260,7 +261,44 @@ async def test_unknown_run(server: Server) -> None:
 async def test_failed_run_shows_its_error(server: Server) -> None:
     run_id = (await server.client.post("/v1/runs", json={"graph_id": "fail"})).json()["run_id"]
     run = await wait_status(server.client, run_id, "failed")
-    assert run["error"] == {"type": "RuntimeError", "message": "graph failed on purpose"}
+    error = run["error"]
+    assert (error["type"], error["message"]) == ("RuntimeError", "graph failed on purpose")
+    assert error["traceback"].startswith("Traceback (most recent call last):")
+    assert 'in fail\n    raise RuntimeError("graph failed on purpose")' in error["traceback"]
+    assert error["traceback"].endswith("RuntimeError: graph failed on purpose\n")
+    (attempt,) = run["attempts"]
+    assert attempt["number"] == 1 and attempt["outcome"] == "failed"
+    assert attempt["error"] == error and attempt["finished_at"] == run["finished_at"]
+    assert (run["interruptions"], run["max_interruptions"], run["retry_of"]) == (0, 3, None)
+    listed = (await server.client.get("/v1/runs", params={"graph_id": "fail"})).json()["items"]
+    assert listed and all("attempts" not in item for item in listed)  # the list stays light
+
+
+async def test_retry_a_finished_run(server: Server) -> None:
+    post = server.client.post
+    first = (await post("/v1/runs", json={"graph_id": "fail", "idempotency_key": "r-k"})).json()
+    await wait_status(server.client, first["run_id"], "failed")
+    response = await post(f"/v1/runs/{first['run_id']}/retry")
+    assert response.status_code == 202
+    body = response.json()
+    assert body["retry_of"] == first["run_id"] and body["deduplicated"] is False
+    assert response.headers["location"] == f"/v1/runs/{body['run_id']}"
+    again = await post(f"/v1/runs/{first['run_id']}/retry")  # a double click: the same retry
+    assert again.status_code == 202 and again.json()["run_id"] == body["run_id"]
+    assert again.json()["deduplicated"] is True
+    retried = await wait_status(server.client, body["run_id"], "failed")
+    assert retried["retry_of"] == first["run_id"] and retried["graph_id"] == "fail"
+    assert retried["idempotency_key"] == "r-k:retry:1"
+    second = (await post(f"/v1/runs/{body['run_id']}/retry")).json()
+    assert (await server.client.get(f"/v1/runs/{second['run_id']}")).json()[
+        "idempotency_key"
+    ] == "r-k:retry:2"
+    missing = await post("/v1/runs/no-such-run/retry")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "run_not_found"
+    running = (await post("/v1/runs", json={"graph_id": "slow", "params": {"seconds": 30}})).json()
+    refused = await post(f"/v1/runs/{running['run_id']}/retry")
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "run_not_finished"
+    await post(f"/v1/runs/{running['run_id']}/cancel")
 
 
 async def test_cancel_running_pending_and_finished(server: Server) -> None:
@@ -426,9 +464,8 @@ async def test_cli_lists_triggers_and_plugins(
 
 async def test_full_intake_answers_503_scheduler_busy(anyio_backend: str, tmp_path: Path) -> None:
     """A tiny intake under 100 concurrent POSTs: some are refused with Retry-After."""
-    from stargraph.scheduler import SchedulerSettings
 
-    settings = SchedulerSettings(intake_capacity=1)
+    settings = scheduler_settings(intake_capacity=1)
     codes: list[tuple[int, str | None, str | None]] = []
     async with Runtime(
         f"sqlite:///{tmp_path / 'busy.db'}", graphs=GRAPHS, settings=settings

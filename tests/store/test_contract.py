@@ -16,6 +16,7 @@ from stargraph.store import (
     RunError,
     RunStatus,
     RunStore,
+    attempt_history,
 )
 
 from ._helpers import LEASE, T0, at, claim, enqueue, new_run, ok, req
@@ -325,16 +326,25 @@ async def test_release_returns_runs_without_counting_an_attempt(store: RunStore)
 # -- lease expiry ---------------------------------------------------------------------------------
 
 
-async def test_expired_lease_is_rescued_then_fails_when_attempts_are_used(
+async def test_expired_lease_is_requeued_without_costing_an_attempt(
     store: RunStore, other_store: RunStore
 ) -> None:
-    await enqueue(store, new_run("r1", max_attempts=2))
+    await enqueue(store, new_run("r1", max_attempts=1))
     await claim(store, "node-a", now=0, lease=10)
     assert await other_store.requeue_expired(now=at(10)) == 0  # expires_at is not yet past
     assert await other_store.requeue_expired(now=at(11)) == 1
     run = await store.get_run("r1")
-    assert run is not None and run.status is RunStatus.pending and run.attempt == 2
+    assert run is not None and run.status is RunStatus.pending
+    assert run.attempt == 1 and run.interruptions == 1  # process death costs no attempt
     assert run.lease_owner is None and run.lease_expires_at is None and run.started_at is None
+    assert (
+        run.error is not None and run.error.type == "LeaseExpired" and "node-a" in run.error.message
+    )
+    (kept,) = await store.list_attempts("r1")
+    assert (kept.number, kept.outcome, kept.started_at, kept.finished_at) == (
+        1, "interrupted", at(0), at(11),
+    )  # fmt: skip
+    assert kept.error is not None and kept.error.type == "LeaseExpired"
     # the first owner lost its lease: its late results are ignored
     assert await store.complete_many(owner="node-a", completions=[ok("r1")], now=at(12)) == set()
     assert await store.heartbeat(owner="node-a", run_ids=["r1"], now=at(12), lease_seconds=5) == (
@@ -342,12 +352,55 @@ async def test_expired_lease_is_rescued_then_fails_when_attempts_are_used(
         set(),
     )
     assert await claim(other_store, "node-b", now=12, lease=10) == ["r1"]
-    assert await store.requeue_expired(now=at(23)) == 1
+    assert await store.complete_many(owner="node-b", completions=[ok("r1")], now=at(13)) == {"r1"}
     run = await store.get_run("r1")
-    assert run is not None and run.status is RunStatus.failed and run.finished
-    assert run.attempt == 2 and run.finished_at == at(23) and run.lease_owner is None
-    assert run.error is not None and run.error.type == "LeaseExpired" and run.error.message
+    assert run is not None and run.status is RunStatus.succeeded and run.interruptions == 1
+    history = attempt_history(run, await store.list_attempts("r1"))
+    assert [(a.number, a.outcome) for a in history] == [(1, "interrupted"), (1, "succeeded")]
+
+
+async def test_a_run_interrupted_past_max_interruptions_fails_naming_the_count(
+    store: RunStore, other_store: RunStore
+) -> None:
+    await enqueue(store, new_run("r1", max_attempts=2, max_interruptions=2))
+    for n in range(3):
+        assert await claim(store, f"node-{n}", now=20 * n, lease=10) == ["r1"]
+        assert await other_store.requeue_expired(now=at(20 * n + 11)) == 1
+        run = await store.get_run("r1")
+        assert run is not None and run.attempt == 1 and run.interruptions == n + 1
+    assert run.status is RunStatus.failed and run.finished and run.finished_at == at(51)
+    assert run.lease_owner is None and run.started_at == at(40)
+    assert run.error is not None and run.error.type == "Interrupted"
+    assert "interrupted 3 times (max_interruptions = 2)" in run.error.message
+    assert "node-2" in run.error.message
+    history = attempt_history(run, await store.list_attempts("r1"))
+    assert [(a.number, a.outcome) for a in history] == [(1, "interrupted")] * 3
     assert await store.requeue_expired(now=at(100)) == 0
+
+
+async def test_retry_keeps_the_failed_attempt_with_its_traceback(store: RunStore) -> None:
+    await enqueue(store, new_run("r1", max_attempts=2))
+    await claim(store, "node-a", now=0)
+    error = RunError(type="ValueError", message="boom", traceback="Traceback...\nValueError: boom")
+    assert await store.retry(run_id="r1", owner="node-a", not_before=at(5), error=error, now=at(2))
+    run = await store.get_run("r1")
+    assert run is not None and run.status is RunStatus.pending and run.attempt == 2
+    assert run.error == error and run.error.traceback == error.traceback
+    assert await claim(store, "node-a", now=6) == ["r1"]
+    timeout = RunError(type="TimeoutError", message="slow", traceback="tb")
+    failed = Completion(run_id="r1", status=RunStatus.failed, error=timeout)
+    assert await store.complete_many(owner="node-a", completions=[failed], now=at(9)) == {"r1"}
+    run = await store.get_run("r1")
+    assert run is not None and run.error == timeout
+    history = attempt_history(run, await store.list_attempts("r1"))
+    assert [(a.number, a.outcome, a.error) for a in history] == [
+        (1, "failed", error),
+        (2, "timed_out", timeout),
+    ]
+    assert (history[0].started_at, history[0].finished_at) == (at(0), at(2))
+    assert (history[1].started_at, history[1].finished_at) == (at(6), at(9))
+    assert await store.prune(finished_before=at(10)) == 1
+    assert await store.list_attempts("r1") == []  # pruned with its run
 
 
 async def test_heartbeat_keeps_a_lease_alive(store: RunStore) -> None:

@@ -252,8 +252,8 @@ async def test_processes_opening_a_fresh_file_at_once_migrate_it_once(tmp_path: 
         claimed = await anyio.to_thread.run_sync(_run_workers, url, 4)
     assert claimed == [[]] * 4
     with sqlite3.connect(tmp_path / "fresh.db") as conn:
-        rows = conn.execute("SELECT version FROM schema_version").fetchall()
-        assert rows == [(v,) for v in range(1, SCHEMA_VERSION + 1)]  # each migration once
+        versions = conn.execute("SELECT version FROM schema_version").fetchall()
+        assert versions == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
 
 
 # -- run_counts stays exact -----------------------------------------------------------------------

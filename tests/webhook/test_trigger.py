@@ -73,7 +73,7 @@ def _state(rt: Runtime) -> Any:
 
 async def test_runtime_without_specs_is_a_silent_noop(sqlite_url: str) -> None:
     async with Runtime(sqlite_url, graphs=DEFAULT_GRAPHS, graph_entry_points=False) as rt:
-        assert _state(rt).state is PluginState.RUNNING
+        assert _state(rt).state is PluginState.running
         assert not [bp for bp in rt.routes if bp.name == BLUEPRINT_NAME]
         assert webhook_plugin(rt).trigger_ids() == []
 
@@ -84,7 +84,7 @@ async def test_unknown_graph_fails_the_plugin_with_a_config_error(sqlite_url: st
         sqlite_url, graphs=DEFAULT_GRAPHS, deps=deps, graph_entry_points=False
     ) as rt:
         status = _state(rt)
-        assert status.state in {PluginState.FAILED, PluginState.LOAD_FAILED}
+        assert status.state in {PluginState.failed, PluginState.load_failed}
         assert "ConfigError" in (status.error or "") and "missing_graph" in (status.error or "")
         assert "webhook:github" in (status.error or "")
 

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 from stargraph.store._sql import queries
 from stargraph.store._sql.dialect import Dialect
 from stargraph.store.base import (
+    Attempt,
     Completion,
     Enqueued,
     EnqueueRequest,
@@ -168,7 +169,11 @@ class SQLStore:
         return await self._run(op, what="release")
 
     async def requeue_expired(self, *, now: datetime) -> int:
-        """Rescue runs whose lease expired (any live node may call this)."""
+        """Rescue runs whose lease expired (any live node may call this); return how many."""
+        return len(await self.rescue_expired(now=now))
+
+    async def rescue_expired(self, *, now: datetime) -> list[tuple[str, str]]:
+        """Rescue runs whose lease expired; return ``(graph_id, new status)`` per run."""
         return await self._run(partial(self._op_requeue, now=now), what="requeue_expired")
 
     async def request_cancel(self, run_id: str, *, now: datetime) -> Run | None:
@@ -181,6 +186,11 @@ class SQLStore:
         return await self._run(
             partial(queries.get_run, d=self.dialect, run_id=run_id), what="get_run"
         )
+
+    async def list_attempts(self, run_id: str) -> list[Attempt]:
+        """Return the stored (earlier) attempts of *run_id*, oldest first."""
+        op = partial(queries.list_attempts, d=self.dialect, run_id=run_id)
+        return await self._run(op, what="list_attempts")
 
     async def list_runs(self, flt: RunFilter, *, limit: int, cursor: str | None) -> RunPage:
         """Return matching runs, newest first, paginated by an opaque cursor."""
@@ -282,5 +292,5 @@ class SQLStore:
     def _op_release(self, conn: Any, *, owner: str, run_ids: Sequence[str]) -> int:
         raise NotImplementedError
 
-    def _op_requeue(self, conn: Any, *, now: datetime) -> int:
+    def _op_requeue(self, conn: Any, *, now: datetime) -> list[tuple[str, str]]:
         raise NotImplementedError

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from stargraph.store.base import Run, TriggerState
+from stargraph.store.base import Attempt, Run, TriggerState
 
 __all__ = ["Dialect"]
 
@@ -25,3 +25,5 @@ class Dialect:
     run_from_row: Callable[[Sequence[Any]], Run]
     #: Decode one row selected with :data:`~stargraph.store._sql.text.TRIGGER_COLUMNS`.
     trigger_from_row: Callable[[Sequence[Any]], TriggerState]
+    #: Decode one row selected with :data:`~stargraph.store._sql.text.ATTEMPT_COLUMNS`.
+    attempt_from_row: Callable[[Sequence[Any]], Attempt]

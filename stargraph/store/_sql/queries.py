@@ -11,9 +11,10 @@ from typing import Any
 
 from stargraph.store._sql.dialect import Dialect
 from stargraph.store._sql.paging import decode_page_cursor, encode_page_cursor
-from stargraph.store._sql.text import RUN_COLUMNS, TRIGGER_COLUMNS
+from stargraph.store._sql.text import ATTEMPT_COLUMNS, RUN_COLUMNS, TRIGGER_COLUMNS
 from stargraph.store.base import (
     TERMINAL_STATUSES,
+    Attempt,
     Completion,
     Run,
     RunFilter,
@@ -22,7 +23,14 @@ from stargraph.store.base import (
     TriggerState,
 )
 
-__all__ = ["get_run", "get_trigger_state", "list_runs", "list_trigger_states", "unique_terminal"]
+__all__ = [
+    "get_run",
+    "get_trigger_state",
+    "list_attempts",
+    "list_runs",
+    "list_trigger_states",
+    "unique_terminal",
+]
 
 
 def get_run(conn: Any, d: Dialect, run_id: str) -> Run | None:
@@ -30,6 +38,15 @@ def get_run(conn: Any, d: Dialect, run_id: str) -> Run | None:
     sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = {d.mark}"
     row = conn.execute(sql, (run_id,)).fetchone()
     return None if row is None else d.run_from_row(row)
+
+
+def list_attempts(conn: Any, d: Dialect, run_id: str) -> list[Attempt]:
+    """Return the stored (earlier) attempts of *run_id*, oldest first."""
+    sql = (
+        f"SELECT {ATTEMPT_COLUMNS} FROM run_attempts WHERE run_id = {d.mark} "
+        "ORDER BY attempt, interruptions"
+    )
+    return [d.attempt_from_row(row) for row in conn.execute(sql, (run_id,)).fetchall()]
 
 
 def get_trigger_state(conn: Any, d: Dialect, trigger_id: str) -> TriggerState | None:

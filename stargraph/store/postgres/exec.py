@@ -24,7 +24,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from stargraph._log import log_event
-from stargraph.errors import ConfigError, StoreError
+from stargraph.errors import ConfigError, StoreError, StoreRejected
 from stargraph.store._sql.base import Undo
 
 __all__ = ["Conn", "PgRunner", "PgSettings", "Undo", "check_idle", "parse_url", "store_error"]
@@ -118,9 +118,14 @@ def parse_url(url: str) -> PgSettings:
     return PgSettings(conninfo=conninfo, where=where, application_name=name, **fields)
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
+
+
 def store_error(exc: psycopg.Error, what: str, where: str) -> StoreError:
     """Wrap a psycopg error in a :class:`StoreError` naming the operation and server."""
-    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    detail = _first_line(exc)
     return StoreError(f"PostgreSQL {what} failed at {where}: {type(exc).__name__}: {detail}")
 
 
@@ -231,6 +236,10 @@ class PgRunner:
             with anyio.move_on_after(2 * CANCEL_GRACE + 1, shield=True):
                 await anyio.to_thread.run_sync(self._cancel, slot, undo, abandon_on_cancel=True)
             raise
+        except (psycopg.DataError, psycopg.IntegrityError, UnicodeError) as exc:
+            raise StoreRejected(
+                f"PostgreSQL refused a value ({what}): {type(exc).__name__}: {_first_line(exc)}"
+            ) from exc
         except psycopg.Error as exc:
             raise store_error(exc, what, self.where) from exc
 

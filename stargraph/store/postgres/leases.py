@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from stargraph._json import dumps
-from stargraph.store._sql.text import LEASE_LOST, RUN_COLUMNS
-from stargraph.store.base import Completion, Run, RunError
+from stargraph.store._sql.text import INTERRUPTED, LEASE_LOST, RUN_COLUMNS
+from stargraph.store.base import Completion, Run, RunError, attempt_outcome
 from stargraph.store.postgres.enqueue import notify
 from stargraph.store.postgres.exec import Conn
 from stargraph.store.postgres.rows import run_from_row
@@ -137,9 +137,10 @@ def heartbeat(
 
 _COMPLETE = (
     "UPDATE runs SET status = c.s, result = c.r::jsonb, error_type = c.et, "
-    "error_message = c.em, finished_at = %s, lease_owner = NULL, lease_expires_at = NULL "
-    "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[]) "
-    "AS c(id, s, r, et, em) "
+    "error_message = c.em, error_traceback = c.tb, finished_at = %s, lease_owner = NULL, "
+    "lease_expires_at = NULL "
+    "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[]) "
+    "AS c(id, s, r, et, em, tb) "
     "WHERE runs.run_id = c.id AND runs.status = 'running' AND runs.lease_owner = %s "
     "RETURNING runs.run_id"
 )
@@ -155,6 +156,7 @@ def complete_many(
         [None if c.result is None else dumps(c.result) for c in completions],
         [c.error.type if c.error else None for c in completions],
         [c.error.message if c.error else None for c in completions],
+        [c.error.traceback if c.error else None for c in completions],
     )
     rows = conn.execute(_COMPLETE, (now, *columns, owner)).fetchall()
     return {row[0] for row in rows}
@@ -164,14 +166,24 @@ def retry(
     conn: Conn, *, run_id: str, owner: str, not_before: datetime, error: RunError,
     now: datetime, channel: str,
 ) -> bool:  # fmt: skip
-    """Send *owner*'s run back to pending with ``attempt + 1``; False if the lease was lost."""
+    """Send *owner*'s run back to pending with ``attempt + 1``; False if the lease was lost.
+
+    The failed attempt is kept as a ``run_attempts`` row in the same transaction.
+    """
+    outcome = attempt_outcome("failed", error)
     with conn.transaction():
+        conn.execute(
+            f"INSERT INTO run_attempts ({_ATTEMPT_INSERT}) SELECT run_id, attempt, interruptions, "
+            "started_at, %s, %s, %s, %s, %s FROM runs "
+            "WHERE run_id = %s AND status = 'running' AND lease_owner = %s FOR UPDATE",
+            (now, outcome, error.type, error.message, error.traceback, run_id, owner),
+        )
         cur = conn.execute(
             "UPDATE runs SET status = 'pending', attempt = attempt + 1, not_before = %s, "
-            "error_type = %s, error_message = %s, started_at = NULL, lease_owner = NULL, "
-            "lease_expires_at = NULL WHERE run_id = %s AND status = 'running' "
-            "AND lease_owner = %s",
-            (not_before, error.type, error.message, run_id, owner),
+            "error_type = %s, error_message = %s, error_traceback = %s, started_at = NULL, "
+            "lease_owner = NULL, lease_expires_at = NULL WHERE run_id = %s "
+            "AND status = 'running' AND lease_owner = %s",
+            (not_before, error.type, error.message, error.traceback, run_id, owner),
         )
         if cur.rowcount == 1 and not_before <= now:
             notify(conn, channel)
@@ -192,34 +204,49 @@ def release(conn: Conn, *, owner: str, run_ids: Sequence[str], channel: str) -> 
     return cur.rowcount
 
 
+_ATTEMPT_INSERT = (
+    "run_id, attempt, interruptions, started_at, finished_at, outcome, error_type, "
+    "error_message, error_traceback"
+)
+_OVER = "interruptions >= max_interruptions"
+# One statement: lock the expired runs (SKIP LOCKED), keep each interrupted execution that
+# will run again as a run_attempts row (values as they were), then move the runs.
 _REQUEUE = (
-    "WITH expired AS (SELECT run_id FROM runs WHERE status = 'running' "
-    "AND lease_expires_at < %(now)s FOR UPDATE SKIP LOCKED) "
+    "WITH expired AS (SELECT run_id AS id FROM runs WHERE status = 'running' "
+    "AND lease_expires_at < %(now)s FOR UPDATE SKIP LOCKED), "
+    f"kept AS (INSERT INTO run_attempts ({_ATTEMPT_INSERT}) "
+    "SELECT run_id, attempt, interruptions, started_at, %(now)s, 'interrupted', 'LeaseExpired', "
+    f"{LEASE_LOST}, NULL FROM runs WHERE run_id IN (SELECT id FROM expired) "
+    f"AND NOT cancel_requested AND NOT ({_OVER})) "
     "UPDATE runs SET "
     "status = CASE WHEN cancel_requested THEN 'cancelled' "
-    "WHEN attempt >= max_attempts THEN 'failed' ELSE 'pending' END, "
-    "attempt = CASE WHEN cancel_requested OR attempt >= max_attempts THEN attempt "
-    "ELSE attempt + 1 END, "
-    "finished_at = CASE WHEN cancel_requested OR attempt >= max_attempts THEN %(now)s END, "
-    "started_at = CASE WHEN cancel_requested OR attempt >= max_attempts THEN started_at END, "
-    "error_type = CASE WHEN cancel_requested THEN error_type ELSE 'LeaseExpired' END, "
-    f"error_message = CASE WHEN cancel_requested THEN error_message ELSE {LEASE_LOST} END, "
+    f"WHEN {_OVER} THEN 'failed' ELSE 'pending' END, "
+    "interruptions = CASE WHEN cancel_requested THEN interruptions ELSE interruptions + 1 END, "
+    f"finished_at = CASE WHEN cancel_requested OR {_OVER} THEN %(now)s END, "
+    f"started_at = CASE WHEN cancel_requested OR {_OVER} THEN started_at END, "
+    "error_type = CASE WHEN cancel_requested THEN error_type "
+    f"WHEN {_OVER} THEN 'Interrupted' ELSE 'LeaseExpired' END, "
+    "error_message = CASE WHEN cancel_requested THEN error_message "
+    f"WHEN {_OVER} THEN {INTERRUPTED} ELSE {LEASE_LOST} END, "
+    "error_traceback = CASE WHEN cancel_requested THEN error_traceback END, "
     "lease_owner = NULL, lease_expires_at = NULL "
-    "FROM expired WHERE runs.run_id = expired.run_id RETURNING runs.status"
+    "FROM expired WHERE runs.run_id = expired.id RETURNING runs.graph_id, runs.status"
 )
 
 
-def requeue_expired(conn: Conn, *, now: datetime, channel: str) -> int:
-    """Rescue runs whose lease expired: pending with attempt + 1, or failed when exhausted.
+def requeue_expired(conn: Conn, *, now: datetime, channel: str) -> list[tuple[str, str]]:
+    """Rescue runs whose lease expired: pending with interruptions + 1, or failed past the cap.
 
-    A run whose cancellation was requested ends ``cancelled`` instead of running again.
-    ``SKIP LOCKED`` lets several nodes rescue at once without waiting on each other.
+    The attempt counter is unchanged (process death costs no attempt); the interrupted
+    execution is kept as a ``run_attempts`` row. A run whose cancellation was requested ends
+    ``cancelled`` instead of running again. ``SKIP LOCKED`` lets several nodes rescue at once
+    without waiting on each other. Returns ``(graph_id, new status)`` per run.
     """
     with conn.transaction():
         rows = conn.execute(_REQUEUE, {"now": now}).fetchall()
-        if any(row[0] == "pending" for row in rows):
+        if any(row[1] == "pending" for row in rows):
             notify(conn, channel)
-    return len(rows)
+    return [(row[0], row[1]) for row in rows]
 
 
 def request_cancel(conn: Conn, *, run_id: str, now: datetime) -> Run | None:

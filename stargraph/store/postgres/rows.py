@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from stargraph.store._sql.dialect import Dialect
-from stargraph.store.base import Run, RunError, RunStatus, TriggerState
+from stargraph.store.base import Attempt, Run, RunError, RunStatus, TriggerState
 
-__all__ = ["DIALECT", "run_from_row", "trigger_from_row", "utc"]
+__all__ = ["DIALECT", "attempt_from_row", "run_from_row", "trigger_from_row", "utc"]
 
 
 def _utc(value: datetime) -> datetime:
@@ -24,7 +24,7 @@ def utc(value: datetime | None) -> datetime | None:
 
 def run_from_row(row: Sequence[Any]) -> Run:
     """Decode one row selected with :data:`~stargraph.store._sql.text.RUN_COLUMNS`."""
-    error = None if row[15] is None else RunError(type=row[15], message=row[16] or "")
+    error = _error(row[15], row[16], row[23])
     return Run(
         run_id=row[0],
         graph_id=row[1],
@@ -45,8 +45,25 @@ def run_from_row(row: Sequence[Any]) -> Run:
         lease_owner=row[17],
         lease_expires_at=utc(row[18]),
         cancel_requested=bool(row[19]),
-        backfill=bool(row[20]),
+        interruptions=row[20],
+        max_interruptions=row[21],
+        retry_of=row[22],
+        backfill=bool(row[24]),
     )
+
+
+def _error(type_: str | None, message: str | None, traceback: str | None) -> RunError | None:
+    if type_ is None:
+        return None
+    return RunError(type=type_, message=message or "", traceback=traceback)
+
+
+def attempt_from_row(row: Sequence[Any]) -> Attempt:
+    """Decode one row selected with :data:`~stargraph.store._sql.text.ATTEMPT_COLUMNS`."""
+    return Attempt(
+        number=row[0], started_at=utc(row[1]), finished_at=utc(row[2]), outcome=row[3],
+        error=_error(row[4], row[5], row[6]),
+    )  # fmt: skip
 
 
 def trigger_from_row(row: Sequence[Any]) -> TriggerState:
@@ -62,5 +79,6 @@ def _same(value: datetime) -> datetime:
 
 
 DIALECT = Dialect(
-    mark="%s", time=_same, run_from_row=run_from_row, trigger_from_row=trigger_from_row
-)
+    mark="%s", time=_same, run_from_row=run_from_row, trigger_from_row=trigger_from_row,
+    attempt_from_row=attempt_from_row,
+)  # fmt: skip

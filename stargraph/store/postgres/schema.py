@@ -67,8 +67,25 @@ CREATE TABLE webhook_nonces (
 CREATE INDEX webhook_nonces_expiry ON webhook_nonces (expires_at);
 """
 
-# placeholder: replaced by the run-record branch's migration at merge (issue 11's version 2).
-_V2 = ""
+# v2: interruptions (process death costs no attempt), tracebacks, retry links, earlier attempts.
+_V2 = """
+ALTER TABLE runs ADD COLUMN interruptions integer NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN max_interruptions integer NOT NULL DEFAULT 3;
+ALTER TABLE runs ADD COLUMN retry_of text;
+ALTER TABLE runs ADD COLUMN error_traceback text;
+CREATE TABLE run_attempts (
+    run_id           text NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+    attempt          integer NOT NULL,
+    interruptions    integer NOT NULL,
+    started_at       timestamptz,
+    finished_at      timestamptz NOT NULL,
+    outcome          text NOT NULL,
+    error_type       text,
+    error_message    text,
+    error_traceback  text,
+    PRIMARY KEY (run_id, attempt, interruptions)
+);
+"""
 
 # Version 3 (issue 12, time): interval anchors, backfill and buffer_one markers, and the index
 # the overlap decision reads (unfinished runs of one trigger).

@@ -234,7 +234,7 @@ class PostgresStore(SQLStore):
     def _op_release(self, conn: Conn, *, owner: str, run_ids: Sequence[str]) -> int:
         return leases.release(conn, owner=owner, run_ids=run_ids, channel=self.channel)
 
-    def _op_requeue(self, conn: Conn, *, now: datetime) -> int:
+    def _op_requeue(self, conn: Conn, *, now: datetime) -> list[tuple[str, str]]:
         return leases.requeue_expired(conn, now=now, channel=self.channel)
 
     async def wait_for_work(self, timeout: float) -> None:

@@ -14,8 +14,8 @@ from typing import Any
 
 from stargraph._json import dumps
 from stargraph.store._sql.micros import to_us
-from stargraph.store._sql.text import LEASE_LOST, RUN_COLUMNS
-from stargraph.store.base import Completion, Run, RunError
+from stargraph.store._sql.text import INTERRUPTED, LEASE_LOST, RUN_COLUMNS
+from stargraph.store.base import Completion, Run, RunError, attempt_outcome
 from stargraph.store.sqlite.rows import run_from_row
 from stargraph.store.sqlite.tx import bump, chunks, marks, write_tx
 
@@ -160,7 +160,7 @@ def heartbeat(
 
 _COMPLETE = (
     "UPDATE runs SET status = ?, result = ?, error_type = ?, error_message = ?, "
-    "finished_at = ?, lease_owner = NULL, lease_expires_at = NULL "
+    "error_traceback = ?, finished_at = ?, lease_owner = NULL, lease_expires_at = NULL "
     "WHERE run_id = ? AND status = 'running'"
 )
 
@@ -182,7 +182,8 @@ def _completion_row(item: Completion, now_us: int) -> tuple[Any, ...]:
     error = item.error
     return (
         item.status.value, None if item.result is None else dumps(item.result),
-        error.type if error else None, error.message if error else None, now_us, item.run_id,
+        error.type if error else None, error.message if error else None,
+        error.traceback if error else None, now_us, item.run_id,
     )  # fmt: skip
 
 
@@ -211,13 +212,24 @@ def retry(
     error: RunError,
     now: datetime,
 ) -> bool:
-    """Send *owner*'s run back to pending with ``attempt + 1``; False if the lease was lost."""
+    """Send *owner*'s run back to pending with ``attempt + 1``; False if the lease was lost.
+
+    The failed attempt is kept as a ``run_attempts`` row in the same transaction.
+    """
+    outcome = attempt_outcome("failed", error)
     with write_tx(conn):
+        conn.execute(
+            f"INSERT INTO run_attempts ({_ATTEMPT_INSERT}) SELECT run_id, attempt, interruptions, "
+            "started_at, ?, ?, ?, ?, ? FROM runs "
+            "WHERE run_id = ? AND status = 'running' AND lease_owner = ?",
+            (to_us(now), outcome, error.type, error.message, error.traceback, run_id, owner),
+        )
         moved = conn.execute(
             "UPDATE runs SET status = 'pending', attempt = attempt + 1, not_before = ?, "
-            "error_type = ?, error_message = ?, started_at = NULL, lease_owner = NULL, "
-            "lease_expires_at = NULL WHERE run_id = ? AND status = 'running' AND lease_owner = ?",
-            (to_us(not_before), error.type, error.message, run_id, owner),
+            "error_type = ?, error_message = ?, error_traceback = ?, started_at = NULL, "
+            "lease_owner = NULL, lease_expires_at = NULL "
+            "WHERE run_id = ? AND status = 'running' AND lease_owner = ?",
+            (to_us(not_before), error.type, error.message, error.traceback, run_id, owner),
         ).rowcount
         bump(conn, {"running": -moved, "pending": moved})
     return moved == 1
@@ -239,38 +251,52 @@ def release(conn: sqlite3.Connection, *, owner: str, run_ids: Sequence[str]) -> 
 
 
 _EXPIRED = "status = 'running' AND lease_expires_at < ?"  # served by the runs_lease index
+_ATTEMPT_INSERT = (
+    "run_id, attempt, interruptions, started_at, finished_at, outcome, error_type, "
+    "error_message, error_traceback"
+)
+_INTERRUPTED_ROWS = (
+    f"INSERT INTO run_attempts ({_ATTEMPT_INSERT}) SELECT run_id, attempt, interruptions, "
+    f"started_at, ?, 'interrupted', 'LeaseExpired', {LEASE_LOST}, NULL FROM runs WHERE {_EXPIRED}"
+)
 
 
-def requeue_expired(conn: sqlite3.Connection, *, now: datetime) -> int:
-    """Rescue runs whose lease expired: pending with attempt + 1, or failed when exhausted.
+def requeue_expired(conn: sqlite3.Connection, *, now: datetime) -> list[tuple[str, str]]:
+    """Rescue runs whose lease expired: pending with interruptions + 1, or failed past the cap.
 
-    A run whose cancellation was requested ends ``cancelled`` instead of running again.
+    The attempt counter is unchanged (process death costs no attempt); the interrupted
+    execution is kept as a ``run_attempts`` row. A run whose cancellation was requested ends
+    ``cancelled`` instead of running again. Returns ``(graph_id, new status)`` per run.
     """
     now_us = to_us(now)
     with write_tx(conn):
         cancelled = conn.execute(
             "UPDATE runs SET status = 'cancelled', finished_at = ?, lease_owner = NULL, "
-            f"lease_expires_at = NULL WHERE {_EXPIRED} AND cancel_requested = 1",
+            f"lease_expires_at = NULL WHERE {_EXPIRED} AND cancel_requested = 1 "
+            "RETURNING graph_id",
             (now_us, now_us),
-        ).rowcount
+        ).fetchall()
         failed = conn.execute(
-            "UPDATE runs SET status = 'failed', finished_at = ?, error_type = 'LeaseExpired', "
-            f"error_message = {LEASE_LOST}, lease_owner = NULL, lease_expires_at = NULL "
-            f"WHERE {_EXPIRED} AND attempt >= max_attempts",
+            "UPDATE runs SET status = 'failed', finished_at = ?, error_type = 'Interrupted', "
+            f"error_message = {INTERRUPTED}, error_traceback = NULL, "
+            "interruptions = interruptions + 1, lease_owner = NULL, lease_expires_at = NULL "
+            f"WHERE {_EXPIRED} AND interruptions >= max_interruptions RETURNING graph_id",
             (now_us, now_us),
-        ).rowcount
+        ).fetchall()
+        conn.execute(_INTERRUPTED_ROWS, (now_us, now_us))
         requeued = conn.execute(
-            "UPDATE runs SET status = 'pending', attempt = attempt + 1, "
-            f"error_type = 'LeaseExpired', error_message = {LEASE_LOST}, started_at = NULL, "
-            f"lease_owner = NULL, lease_expires_at = NULL WHERE {_EXPIRED}",
+            "UPDATE runs SET status = 'pending', interruptions = interruptions + 1, "
+            f"error_type = 'LeaseExpired', error_message = {LEASE_LOST}, error_traceback = NULL, "
+            f"started_at = NULL, lease_owner = NULL, lease_expires_at = NULL WHERE {_EXPIRED} "
+            "RETURNING graph_id",
             (now_us,),
-        ).rowcount
-        total = cancelled + failed + requeued
+        ).fetchall()
+        moved = {"cancelled": cancelled, "failed": failed, "pending": requeued}
         bump(
             conn,
-            {"running": -total, "cancelled": cancelled, "failed": failed, "pending": requeued},
+            {"running": -sum(map(len, moved.values()))} | {k: len(v) for k, v in moved.items()},
         )
-    return total
+    return [(row[0], status) for status, rows in moved.items() for row in rows]
 
 
 def request_cancel(conn: sqlite3.Connection, *, run_id: str, now: datetime) -> Run | None:

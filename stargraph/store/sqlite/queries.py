@@ -59,9 +59,12 @@ def prune_chunk(conn: sqlite3.Connection, *, finished_before: datetime, limit: i
         statuses = conn.execute(
             "DELETE FROM runs WHERE rowid IN (SELECT rowid FROM runs INDEXED BY runs_finished "
             "WHERE finished_at IS NOT NULL AND finished_at < ? "
-            "AND status IN ('succeeded', 'failed', 'cancelled') LIMIT ?) RETURNING status",
+            "AND status IN ('succeeded', 'failed', 'cancelled') LIMIT ?) RETURNING status, run_id",
             (to_us(finished_before), limit),
         ).fetchall()
+        ids = [row[1] for row in statuses]
+        for part in chunks(ids):  # their earlier attempts go with them
+            conn.execute(f"DELETE FROM run_attempts WHERE run_id IN ({marks(len(part))})", part)
         deleted = Counter(row[0] for row in statuses)
         bump(conn, {status: -count for status, count in deleted.items()})
     return len(statuses)

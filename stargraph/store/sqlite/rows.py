@@ -9,9 +9,9 @@ from typing import Any
 
 from stargraph.store._sql.dialect import Dialect
 from stargraph.store._sql.micros import from_us, from_us_opt, to_us
-from stargraph.store.base import Run, RunError, RunStatus, TriggerState
+from stargraph.store.base import Attempt, Run, RunError, RunStatus, TriggerState
 
-__all__ = ["DIALECT", "run_from_row", "trigger_from_row"]
+__all__ = ["DIALECT", "attempt_from_row", "run_from_row", "trigger_from_row"]
 
 # Rows decoded together share instants (a claim's start and lease expiry, a run's enqueue and
 # due time): datetimes are immutable, so decoding reuses them.
@@ -22,7 +22,7 @@ _STATUSES = {status.value: status for status in RunStatus}
 def run_from_row(row: Sequence[Any]) -> Run:
     """Decode one row selected with :data:`RUN_COLUMNS`."""
     at = _from_us_cached
-    error = None if row[15] is None else RunError(type=row[15], message=row[16] or "")
+    error = _error(row[15], row[16], row[23])
     params = row[4]
     return Run(
         run_id=row[0],
@@ -44,8 +44,25 @@ def run_from_row(row: Sequence[Any]) -> Run:
         lease_owner=row[17],
         lease_expires_at=None if row[18] is None else at(row[18]),
         cancel_requested=bool(row[19]),
-        backfill=bool(row[20]),
+        interruptions=row[20],
+        max_interruptions=row[21],
+        retry_of=row[22],
+        backfill=bool(row[24]),
     )
+
+
+def _error(type_: str | None, message: str | None, traceback: str | None) -> RunError | None:
+    if type_ is None:
+        return None
+    return RunError(type=type_, message=message or "", traceback=traceback)
+
+
+def attempt_from_row(row: Sequence[Any]) -> Attempt:
+    """Decode one row selected with :data:`~stargraph.store._sql.text.ATTEMPT_COLUMNS`."""
+    return Attempt(
+        number=row[0], started_at=from_us_opt(row[1]), finished_at=from_us_opt(row[2]),
+        outcome=row[3], error=_error(row[4], row[5], row[6]),
+    )  # fmt: skip
 
 
 def trigger_from_row(row: Sequence[Any]) -> TriggerState:
@@ -61,5 +78,6 @@ def trigger_from_row(row: Sequence[Any]) -> TriggerState:
 
 
 DIALECT = Dialect(
-    mark="?", time=to_us, run_from_row=run_from_row, trigger_from_row=trigger_from_row
-)
+    mark="?", time=to_us, run_from_row=run_from_row, trigger_from_row=trigger_from_row,
+    attempt_from_row=attempt_from_row,
+)  # fmt: skip

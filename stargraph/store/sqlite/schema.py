@@ -68,8 +68,25 @@ INSERT INTO run_counts (status, n) VALUES
     ('pending', 0), ('running', 0), ('succeeded', 0), ('failed', 0), ('cancelled', 0);
 """
 
-# placeholder: replaced by the run-record branch's migration at merge (issue 11's version 2).
-_V2 = ""
+# v2: interruptions (process death costs no attempt), tracebacks, retry links, earlier attempts.
+_V2 = """
+ALTER TABLE runs ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN max_interruptions INTEGER NOT NULL DEFAULT 3;
+ALTER TABLE runs ADD COLUMN retry_of TEXT;
+ALTER TABLE runs ADD COLUMN error_traceback TEXT;
+CREATE TABLE run_attempts (
+    run_id           TEXT NOT NULL,
+    attempt          INTEGER NOT NULL,
+    interruptions    INTEGER NOT NULL,
+    started_at       INTEGER,
+    finished_at      INTEGER NOT NULL,
+    outcome          TEXT NOT NULL,
+    error_type       TEXT,
+    error_message    TEXT,
+    error_traceback  TEXT,
+    PRIMARY KEY (run_id, attempt, interruptions)
+) WITHOUT ROWID;
+"""
 
 # Version 3 (issue 12, time): interval anchors, backfill and buffer_one markers, and the index
 # the overlap decision reads (unfinished runs of one trigger).

@@ -36,7 +36,7 @@ import anyio.to_thread
 import attrs
 
 from stargraph._log import log_event
-from stargraph.errors import ConfigError, StoreError
+from stargraph.errors import ConfigError, StoreError, StoreRejected
 from stargraph.store._sql.base import LeaseSQL, QuerySQL, SQLStore, Undo
 from stargraph.store._sql.dialect import Dialect
 from stargraph.store.sqlite import enqueue, leases, queries
@@ -50,6 +50,10 @@ logger = logging.getLogger("stargraph.store")
 T = TypeVar("T")
 _SYNC_MODES = ("full", "normal")
 _CACHE_KIB = 65_536  # page cache per connection: up to 64 MiB
+#: A value the database cannot hold (a lone surrogate fails the UTF-8 bind), not an outage.
+_DATA_ERRORS = (
+    UnicodeError, OverflowError, sqlite3.DataError, sqlite3.IntegrityError, sqlite3.InterfaceError,
+)  # fmt: skip
 
 
 @attrs.frozen(kw_only=True)
@@ -170,6 +174,10 @@ class SQLiteStore(SQLStore):
             if write:
                 return await group.call(fn)
             return await anyio.to_thread.run_sync(fn, conn, limiter=limiter)
+        except _DATA_ERRORS as exc:
+            raise StoreRejected(
+                f"SQLite refused a value ({what}): {exc.__class__.__name__}: {exc}"
+            ) from exc
         except sqlite3.Error as exc:
             raise StoreError(
                 f"SQLite error on {self.options.path} ({what}): {exc.__class__.__name__}: {exc}"

@@ -8,8 +8,16 @@ transaction in the store); receipts are awaited by a collector task, and a fire 
 failed or found the intake full is retried.
 
 Error policy: a fire refused by the scheduler (busy, closed) or whose commit failed is retried;
-a fire whose graph or params became invalid is skipped and logged; a store error while reading
-cursors or pause flags ends the loop (the plugin's supervisor decides about a restart).
+a failed commit backs off per trigger (``FAIL_RETRY`` doubling up to ``FAIL_RETRY_MAX``, reset by
+the trigger's next committed fire) and is logged as at most one ``cron.fire.retry`` line per
+trigger per ``RETRY_LOG_EVERY`` seconds, with the count of failures it stands for (a store
+outage costs bounded log lines, not one per outstanding fire per second); a fire whose graph or
+params became invalid is skipped and logged; a store error while reading cursors or pause flags
+ends the loop (the plugin's supervisor decides about a restart).
+
+A spec has at most one live heap item: an item is accepted only while it equals the spec's next
+fire, and equal items (a pause + resume within one interval pushes the same fire again) are
+accepted once, so no instant is enqueued twice.
 """
 
 from __future__ import annotations
@@ -47,7 +55,9 @@ _SHIFT = 24
 _MASK = (1 << _SHIFT) - 1
 LATE_GRACE = 10  # seconds: a fire later than this (clock jump, stall) is a missed fire
 BUSY_RETRY = 0.05  # seconds before retrying fires refused by a full intake
-FAIL_RETRY = 1.0  # seconds before retrying fires whose commit failed
+FAIL_RETRY = 1.0  # seconds before the first retry of a fire whose commit failed
+FAIL_RETRY_MAX = 30.0  # the cap of the per-trigger backoff (doubling from FAIL_RETRY)
+RETRY_LOG_EVERY = 30.0  # seconds: at most one cron.fire.retry line per trigger per interval
 REFRESH_SECONDS = 30.0  # re-read pause flags set by other processes
 REFRESH_MAX = 300.0  # the longest wait between refresh attempts while the store fails
 LABEL_LIMIT = 1000  # above this many specs, cron metrics share the trigger_id label "_all"
@@ -107,8 +117,9 @@ class CronLoop:
         self._paused = bytearray(len(specs))
         self._fired = bytearray(len(specs))
         self._heap: list[int] = []
-        self._retry: list[tuple[int, int]] = []
-        self._retry_at: float | None = None
+        self._retry: list[tuple[float, int, int]] = []  # heap of (retry at, fire, spec index)
+        self._failures: dict[int, int] = {}  # spec index -> consecutive failed commits
+        self._unlogged: dict[int, tuple[int, float]] = {}  # -> (failures not logged, last line)
         self._waker = Waker()
         self._send: MemoryObjectSendStream[Receipt] | None = None
         self._cursors: MemoryObjectSendStream[CursorWrite] | None = None
@@ -241,9 +252,11 @@ class CronLoop:
         while True:
             now = to_epoch(self.clock.now())
             due = self._pop_due(now)
-            if self._retry_at is not None and self._retry_at <= self.clock.now().timestamp():
-                retry, self._retry, self._retry_at = self._retry, [], None
-                for fire, i in retry:
+            retry = self._retry
+            if retry and retry[0][0] <= self.clock.now().timestamp():
+                stamp = self.clock.now().timestamp()
+                while retry and retry[0][0] <= stamp:
+                    _, fire, i = heapq.heappop(retry)
                     self._enqueue(i, fire)
             if due:
                 await self._fire_due(due, now)
@@ -251,9 +264,12 @@ class CronLoop:
                 await self._wait()
 
     def _pop_due(self, now: int) -> list[tuple[int, int]]:
-        heap, nxt, due, jit = self._heap, self._next, [], self._jitter
+        heap, nxt, due, jit, last = self._heap, self._next, [], self._jitter, -1
         while heap and heap[0] >> _SHIFT <= now:
             item = heapq.heappop(heap)
+            if item == last:  # equal items pop together: a re-pushed fire is accepted once
+                continue
+            last = item
             at, i = item >> _SHIFT, item & _MASK
             fire = nxt[i]
             if fire is None or self._paused[i]:
@@ -287,8 +303,8 @@ class CronLoop:
 
     async def _wait(self) -> None:
         targets = [] if not self._heap else [float(self._heap[0] >> _SHIFT)]
-        if self._retry_at is not None:
-            targets.append(self._retry_at)
+        if self._retry:
+            targets.append(self._retry[0][0])
         async with anyio.create_task_group() as tg:
 
             async def sleeper(when: float) -> None:
@@ -372,9 +388,7 @@ class CronLoop:
         self._send.send_nowait((receipt, fire, i))
 
     def _schedule_retry(self, i: int, fire: int, delay: float) -> None:
-        self._retry.append((fire, i))
-        at = self.clock.now().timestamp() + delay
-        self._retry_at = at if self._retry_at is None else min(self._retry_at, at)
+        heapq.heappush(self._retry, (self.clock.now().timestamp() + delay, fire, i))
         self.wake()
 
     async def _collect(self, receive: MemoryObjectReceiveStream[Receipt]) -> None:
@@ -393,16 +407,14 @@ class CronLoop:
         try:
             result = await receipt
         except Exception as exc:
-            log_event(
-                logger,
-                "cron.fire.retry",
-                logging.WARNING,
-                trigger_id=self.specs[i].trigger_id,
-                fire=from_epoch(fire).isoformat(),
-                error=f"{type(exc).__name__}: {exc}",
-            )
-            self._schedule_retry(i, fire, FAIL_RETRY)
+            failures = self._failures.get(i, 0) + 1
+            self._failures[i] = failures
+            delay = min(FAIL_RETRY * 2 ** min(failures - 1, 16), FAIL_RETRY_MAX)
+            self._note_failure(i, fire, exc, delay)
+            self._schedule_retry(i, fire, delay)
             return
+        if self._failures:
+            self._recovered(i)
         if result.skipped:
             self._overlap_skipped(i, fire, result.run_id)
         elif not result.deduplicated:
@@ -421,6 +433,43 @@ class CronLoop:
             overlap=spec.overlap,
             unfinished_run_id=blocker,
         )
+
+    def _note_failure(self, i: int, fire: int, exc: Exception, delay: float) -> None:
+        """Count a failed commit of spec *i*; one line per ``RETRY_LOG_EVERY`` with the count."""
+        count, last = self._unlogged.get(i, (0, -math.inf))
+        now = self.clock.now().timestamp()
+        if now - last < RETRY_LOG_EVERY:
+            self._unlogged[i] = (count + 1, last)
+            return
+        self._unlogged[i] = (0, now)
+        log_event(
+            logger,
+            "cron.fire.retry",
+            logging.WARNING,
+            trigger_id=self.specs[i].trigger_id,
+            fire=from_epoch(fire).isoformat(),
+            failures=count + 1,
+            retry_in=delay,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+
+    def _recovered(self, i: int) -> None:
+        """A fire of spec *i* committed: reset its backoff, retry its other failed fires now."""
+        failures = self._failures.pop(i, 0)
+        if not failures:
+            return
+        unlogged, _ = self._unlogged.pop(i, (0, 0.0))
+        log_event(
+            logger,
+            "cron.fire.recovered",
+            trigger_id=self.specs[i].trigger_id,
+            failures=failures,
+            unlogged=unlogged,
+        )
+        now = self.clock.now().timestamp()
+        self._retry = [(min(at, now), f, j) if j == i else (at, f, j) for at, f, j in self._retry]
+        heapq.heapify(self._retry)
+        self.wake()
 
     # -- background upkeep ----------------------------------------------------------------------
 
