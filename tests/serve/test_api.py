@@ -552,3 +552,34 @@ async def test_backfill_enqueues_live_keys_once_and_validates(server: Server) ->
     assert naive.status_code == 400 and "from" in naive.json()["error"]["message"]
     hook = await server.client.post("/v1/triggers/webhook:test/backfill", json=body)
     assert hook.status_code in (404, 409)
+
+
+async def test_cli_backfill_dry_run_lists_and_changes_nothing(
+    server: Server, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stargraph.cli import main
+
+    logger = logging.getLogger("stargraph")
+    monkeypatch.setattr(logger, "handlers", logger.handlers[:])  # main() configures logging
+    monkeypatch.setattr(logger, "propagate", logger.propagate)
+    monkeypatch.setattr(logger, "level", logger.level)
+    monkeypatch.setenv("STARGRAPH_API_TOKEN", TOKEN)
+    monkeypatch.delenv("STARGRAPH_CONFIG", raising=False)
+    argv = ["triggers", "backfill", "cron:yearly", "--from", "2010-01-01T00:00:00Z"]
+    argv += ["--to", "2012-12-31T00:00:00Z", "--dry-run", "--url", server.url]
+    before = (await server.client.get("/v1/runs", params={"limit": 1000})).json()["items"]
+    code = await anyio.to_thread.run_sync(main, [*argv, "--json"])
+    plan = json.loads(capsys.readouterr().out)
+    assert code == 0 and plan["planned"] == 3
+    assert plan["instants"] == [f"{y}-01-01T00:00:00+00:00" for y in (2010, 2011, 2012)]
+    code = await anyio.to_thread.run_sync(main, argv)
+    out = capsys.readouterr().out
+    assert code == 0 and "instants" not in out and "2010-01-01T00:00:00+00:00" in out
+    after = (await server.client.get("/v1/runs", params={"limit": 1000})).json()["items"]
+    assert len(after) == len(before)  # a dry run enqueues nothing
+    bad = ["triggers", "backfill", "cron:yearly", "--from", "2012-01-01T00:00:00Z"]
+    code = await anyio.to_thread.run_sync(
+        main, [*bad, "--to", "2010-01-01T00:00:00Z", "--dry-run", "--url", server.url]
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and "answered 422" in err and "is after to" in err
