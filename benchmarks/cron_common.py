@@ -6,6 +6,7 @@ import statistics
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from stargraph.metrics import Metrics
 from stargraph.scheduler import Graph, Scheduler, SchedulerSettings
 from stargraph.store import open_store
 from stargraph.triggers.cron import CronSpec
+from stargraph.triggers.cron.interval import IntervalSpec
 
 ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo", "America/Santiago"]
 MIX = [
@@ -38,6 +40,25 @@ def make_specs(n: int, prefix: str = "cron:tenant-") -> list[CronSpec]:
             trigger_id=f"{prefix}{i}",
             schedule=MIX[i % len(MIX)],
             tz=ZONES[i % len(ZONES)],
+            graph_id="work",
+        )
+        for i in range(n)
+    ]
+
+
+EVERY = [30, 60, 90, 300, 600, 3600, 86_400]  # seconds
+ANCHOR = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def make_interval_specs(n: int, prefix: str = "interval:tenant-") -> list[IntervalSpec]:
+    """*n* interval specs: a mix of periods; half anchored by ``start_at`` (spread over a
+    day), half on the anchor persisted at first sight; every fifth with a 5 s jitter."""
+    return [
+        IntervalSpec(
+            trigger_id=f"{prefix}{i}",
+            every=EVERY[i % len(EVERY)],
+            start_at=ANCHOR + timedelta(seconds=i % 86_400) if i % 2 else None,
+            jitter=5 if i % 5 == 0 else 0,
             graph_id="work",
         )
         for i in range(n)

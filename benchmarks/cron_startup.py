@@ -6,7 +6,11 @@ Two cases: first deploy (empty store) and restart (a cursor stored for every spe
 measured with tracemalloc in a separate pass. Baseline, same run: one croniter object per spec
 (what a scheduler that keeps an iterator per schedule pays), measured on 5,000 specs.
 
-Usage: .venv/bin/python benchmarks/cron_startup.py [N] [RUNS]
+With ``--interval`` the same for N interval specs (``make_interval_specs``: half anchored by
+``start_at``, half on the anchor the first start persists, every fifth jittered), hosted by the
+same loop; no croniter baseline then.
+
+Usage: .venv/bin/python benchmarks/cron_startup.py [N] [RUNS] [--interval]
 """
 
 from __future__ import annotations
@@ -19,47 +23,66 @@ import time
 import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import anyio
-from cron_common import make_specs, median, scheduler_on_sqlite
+from cron_common import make_interval_specs, make_specs, median, scheduler_on_sqlite
 from croniter import croniter
 
-from stargraph.triggers.cron import CronSpec, CronTrigger
+from stargraph.triggers.cron import CronTrigger
+from stargraph.triggers.cron.interval import IntervalSpec, TimeSpec
 
 
-async def _start(specs: list[CronSpec], path: Path) -> float:
+def _deps(specs: list[Any]) -> dict[str, Any]:
+    return {f"{specs[0].kind}_specs": specs}
+
+
+async def _start(specs: list[Any], path: Path) -> float:
     async with scheduler_on_sqlite(path) as sched, anyio.create_task_group() as tg:
         trig = CronTrigger()
         t0 = time.perf_counter()
-        trig.init({"cron_specs": specs, "scheduler": sched, "task_group": tg})
+        trig.init({**_deps(specs), "scheduler": sched, "task_group": tg})
         await trig.start()
         elapsed = time.perf_counter() - t0
         tg.cancel_scope.cancel()
     return elapsed
 
 
-def _seed_cursors(path: Path, specs: list[CronSpec]) -> None:
-    """Store, for every spec, its latest planned fire: a restart right after a clean stop."""
+def _seed_cursors(path: Path, specs: list[Any]) -> None:
+    """Store, for every spec, its latest planned fire: a restart right after a clean stop.
+
+    Interval specs without ``start_at`` use the anchor their first start persisted (kept).
+    """
     now = int(datetime.now(UTC).timestamp())
     rows = []
-    for s in specs:
-        last = s.compiled.latest_at_or_before(now, now - 40 * 86_400) or now - 1
-        rows.append((s.trigger_id, last * 1_000_000, now * 1_000_000))
     with sqlite3.connect(path) as conn:
+        anchors = dict(conn.execute("SELECT trigger_id, anchor FROM trigger_state").fetchall())
+        for s in specs:
+            last = _compiled(s, anchors).latest_at_or_before(now, now - 40 * 86_400) or now - 1
+            rows.append((s.trigger_id, last * 1_000_000, now * 1_000_000))
         conn.executemany(
-            "INSERT OR REPLACE INTO trigger_state (trigger_id, cursor, paused, updated_at) "
-            "VALUES (?, ?, 0, ?)",
+            "INSERT INTO trigger_state (trigger_id, cursor, paused, updated_at) "
+            "VALUES (?, ?, 0, ?) ON CONFLICT (trigger_id) DO UPDATE SET "
+            "cursor = excluded.cursor, updated_at = excluded.updated_at",
             rows,
         )
 
 
-async def _memory(specs: list[CronSpec], path: Path) -> int:
+def _compiled(spec: TimeSpec, anchors: dict[str, int | None]) -> Any:
+    if isinstance(spec, IntervalSpec) and spec.start_at is None:
+        anchor = anchors[spec.trigger_id]
+        assert anchor is not None, f"{spec.trigger_id}: the first start stored no anchor"
+        return spec.anchored(datetime.fromtimestamp(anchor / 1e6, UTC)).compiled
+    return spec.compiled
+
+
+async def _memory(specs: list[Any], path: Path) -> int:
     async with scheduler_on_sqlite(path) as sched, anyio.create_task_group() as tg:
         gc.collect()
         tracemalloc.start()
         before = tracemalloc.take_snapshot()
         trig = CronTrigger()
-        trig.init({"cron_specs": specs, "scheduler": sched, "task_group": tg})
+        trig.init({**_deps(specs), "scheduler": sched, "task_group": tg})
         await trig.start()
         gc.collect()
         after = tracemalloc.take_snapshot()
@@ -68,10 +91,12 @@ async def _memory(specs: list[CronSpec], path: Path) -> int:
     return sum(s.size_diff for s in after.compare_to(before, "filename"))
 
 
-def _spec_memory(n: int) -> tuple[int, list[CronSpec]]:
+def _spec_memory(n: int, interval: bool) -> tuple[int, list[Any]]:
     gc.collect()
     tracemalloc.start()
-    specs = make_specs(n, prefix="cron:mem-")
+    specs: list[Any] = (
+        make_interval_specs(n, prefix="interval:mem-") if interval else make_specs(n, "cron:mem-")
+    )
     gc.collect()
     size = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
@@ -105,38 +130,44 @@ def _croniter_baseline(n: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    args = [a for a in sys.argv[1:] if a != "--interval"]
+    interval = "--interval" in sys.argv[1:]
+    n = int(args[0]) if args else 100_000
+    runs = int(args[1]) if len(args) > 1 else 3
+    make: Any = make_interval_specs if interval else make_specs
+    kind = "interval" if interval else "cron"
     build, first, restart = [], [], []
     for _ in range(runs):
         t0 = time.perf_counter()
-        specs = make_specs(n)
+        specs = make(n)
         build.append(time.perf_counter() - t0)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "a.db"
             first.append(anyio.run(_start, specs, path))
             _seed_cursors(path, specs)
             restart.append(anyio.run(_start, specs, path))
-    spec_bytes, specs = _spec_memory(n)
+    spec_bytes, specs = _spec_memory(n, interval)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "m.db"
         anyio.run(_start, specs, path)
         _seed_cursors(path, specs)
         loop_bytes = anyio.run(_memory, specs, path)
-    base_us, base_bytes = _croniter_baseline(5_000)
     ours_us = median(restart) / n * 1e6
-    print(f"cron start-up, {n:,} specs, median of {runs} runs")
-    print(f"  build CronSpec objects (parse, H, validate): {median(build):.2f} s")
+    print(f"{kind} start-up, {n:,} specs, median of {runs} runs")
+    print(f"  build {type(specs[0]).__name__} objects (parse, validate): {median(build):.2f} s")
     print(f"  init+start, first deploy (empty store):     {median(first):.2f} s")
     print(
         f"  init+start, restart (a cursor per spec):     {median(restart):.2f} s "
         f"({ours_us:.1f} us/spec)"
     )
     print(
-        f"  memory: CronSpec objects {spec_bytes / n:.0f} B/spec; "
+        f"  memory: spec objects {spec_bytes / n:.0f} B/spec; "
         f"loop state after start {loop_bytes / n:.0f} B/spec; "
         f"total {(spec_bytes + loop_bytes) / n:.0f} B/spec"
     )
+    if interval:
+        return
+    base_us, base_bytes = _croniter_baseline(5_000)
     print(
         f"  baseline (one croniter per spec, 5,000 specs): {base_us:.1f} us/spec, "
         f"{base_bytes:.0f} B/spec"

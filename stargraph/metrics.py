@@ -33,6 +33,7 @@ class Metrics:
     webhook_rejections: Counter = attrs.field(init=False)
     cron_fire_lag: Histogram = attrs.field(init=False)
     cron_fires_skipped: Counter = attrs.field(init=False)
+    trigger_fires_skipped: Counter = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         reg = self.registry
@@ -92,6 +93,12 @@ class Metrics:
             "stargraph_cron_fires_skipped",
             "Planned fires not run (missed-fire policy or window)",
             ["trigger_id"],
+            registry=reg,
+        )
+        self.trigger_fires_skipped = Counter(
+            "stargraph_trigger_fires_skipped",
+            "Due fires of cron and interval triggers not enqueued, by reason (overlap)",
+            ["trigger_id", "reason"],
             registry=reg,
         )
 

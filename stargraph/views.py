@@ -45,6 +45,8 @@ def run_to_json(run: Run, attempts: Sequence[Attempt] | None = None) -> dict[str
         "trigger_id": run.trigger_id,
         "trigger_source": run.trigger_source,
         "scheduled_fire": iso(run.scheduled_fire),
+        "not_before": iso(run.not_before),
+        "backfill": run.backfill,
         "enqueued_at": iso(run.enqueued_at),
         "started_at": iso(run.started_at),
         "finished_at": iso(run.finished_at),

@@ -19,7 +19,16 @@ __all__ = ["config_from_args", "main"]
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from stargraph.cli import check, commands, completion, plugins_kit, remote, runs, tools
+    from stargraph.cli import (
+        backfill,
+        check,
+        commands,
+        completion,
+        plugins_kit,
+        remote,
+        runs,
+        tools,
+    )
 
     handler = {
         "serve": commands.cmd_serve,
@@ -28,6 +37,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "config": check.cmd_config_check,
         "completion": completion.cmd_completion,
         "triggers": remote.cmd_triggers,
+        "triggers-backfill": backfill.cmd_backfill,
         "plugins": remote.cmd_plugins,
         "plugins-kit": plugins_kit.cmd_plugins_kit,
         "cron": tools.cmd_cron_next,

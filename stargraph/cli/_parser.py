@@ -115,6 +115,7 @@ def _run(sub: Sub, c: argparse.ArgumentParser) -> None:
   stargraph run hello -p name=you
   stargraph run hello -p name=you -p count=3 --wait
   stargraph run hello --idempotency-key order-42 --json
+  stargraph run hello -p name=later --in 10m     # or --at 2026-12-05T14:05:00+01:00
 """,
     )
     p.add_argument("graph_id", metavar="GRAPH", help="a graph id of the config")
@@ -128,6 +129,13 @@ def _run(sub: Sub, c: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--idempotency-key", metavar="K", help="dedup key (default: a random one per call)"
+    )
+    when = p.add_mutually_exclusive_group()
+    when.add_argument(
+        "--at", metavar="ISO", help="start no earlier than this instant (with an offset)"
+    )
+    when.add_argument(
+        "--in", dest="delay", metavar="DURATION", help="start after a delay: 30s, 10m, 2h, 1d"
     )
     p.add_argument(
         "--wait",
@@ -188,9 +196,11 @@ def _runs(sub: Sub, c: argparse.ArgumentParser) -> None:
 
 def _triggers(sub: Sub, c: argparse.ArgumentParser) -> None:
     noun = sub.add_parser(
-        "triggers", help="list, pause, resume or fire a running server's triggers"
+        "triggers", help="list, pause, resume, fire or backfill a running server's triggers"
     )
-    actions = noun.add_subparsers(dest="action", required=True, metavar="{list,pause,resume,fire}")
+    actions = noun.add_subparsers(
+        dest="action", required=True, metavar="{list,pause,resume,fire,backfill}"
+    )
     ls = _add(
         actions,
         "list",
@@ -214,6 +224,27 @@ def _triggers(sub: Sub, c: argparse.ArgumentParser) -> None:
         _url(p)
         _json(p)
         p.set_defaults(command="triggers")
+    _backfill(actions, c)
+
+
+def _backfill(actions: Sub, c: argparse.ArgumentParser) -> None:
+    p = _add(
+        actions,
+        "backfill",
+        [c],
+        "enqueue one run per planned fire of a cron or interval trigger in a range",
+        "  stargraph triggers backfill cron:tick --from 2026-12-05T14:00:00Z "
+        "--to 2026-12-05T15:00:00Z --dry-run\n"
+        "  stargraph triggers backfill interval:sync --from 2026-12-05T14:00:00Z "
+        "--to 2026-12-05T14:01:00Z\n",
+    )
+    p.add_argument("trigger_id", metavar="ID", help="a cron or interval trigger id")
+    p.add_argument("--from", dest="start", required=True, metavar="ISO", help="inclusive start")
+    p.add_argument("--to", dest="end", required=True, metavar="ISO", help="inclusive end")
+    p.add_argument("--dry-run", action="store_true", help="list the instants, change nothing")
+    _url(p)
+    _json(p)
+    p.set_defaults(command="triggers-backfill")
 
 
 _KIT_EXAMPLES = {

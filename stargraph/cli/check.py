@@ -85,6 +85,7 @@ def _graphs(cfg: StargraphConfig, problems: list[str]) -> list[dict[str, Any]]:
 def _summary(cfg: StargraphConfig, problems: list[str]) -> dict[str, Any]:
     from stargraph.store import _redact
     from stargraph.triggers.cron import next_fires
+    from stargraph.triggers.cron.interval import every_text
 
     now = datetime.now(UTC)
     cron = []
@@ -105,6 +106,15 @@ def _summary(cfg: StargraphConfig, problems: list[str]) -> dict[str, Any]:
         "serve": {"bind": cfg.serve.bind, "backend": cfg.serve.backend},
         "graphs": _graphs(cfg, problems),
         "cron": cron,
+        "interval": [
+            {
+                "trigger_id": i.trigger_id,
+                "schedule": every_text(i.every),
+                "overlap": str(i.overlap),
+                "graph_id": i.graph_id,
+            }
+            for i in cfg.interval
+        ],
         "webhook": [
             {"trigger_id": w.trigger_id, "path": w.path, "scheme": w.scheme, "graph_id": w.graph_id}
             for w in cfg.webhook
@@ -125,6 +135,11 @@ def _print(summary: dict[str, Any], env: list[EnvState]) -> None:
         out(
             f"cron     {c['trigger_id']}: {c['schedule']!r} in {c['tz']} -> {c['graph_id']}"
             f", next {c['next_fire']}\n"
+        )
+    for i in summary["interval"]:
+        out(
+            f"interval {i['trigger_id']}: {i['schedule']} (overlap {i['overlap']}) "
+            f"-> {i['graph_id']}\n"
         )
     for w in summary["webhook"]:
         out(f"webhook  {w['trigger_id']}: POST {w['path']} ({w['scheme']}) -> {w['graph_id']}\n")

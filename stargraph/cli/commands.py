@@ -13,6 +13,7 @@ import json
 import sys
 from collections.abc import Sequence
 from contextlib import nullcontext
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -27,6 +28,7 @@ from stargraph.config import StargraphConfig, parse_bind
 from stargraph.errors import ConfigError, StargraphRuntimeError
 from stargraph.scheduler import GraphRegistry, Scheduler
 from stargraph.store.base import Run, RunStatus
+from stargraph.triggers.cron.interval import parse_duration
 from stargraph.views import run_to_json
 
 __all__ = ["cmd_run", "cmd_serve", "parse_params"]
@@ -62,6 +64,26 @@ def parse_params(pairs: Sequence[str]) -> dict[str, Any]:
     return params
 
 
+def not_before(args: argparse.Namespace, now: datetime) -> datetime | None:
+    """``--at ISO`` (with an offset) or ``--in 10m``; ConfigError naming the flag and value."""
+    if getattr(args, "at", None):
+        try:
+            when = datetime.fromisoformat(args.at)
+        except ValueError:
+            raise ConfigError(
+                f"--at {args.at!r} is not ISO-8601 (2026-12-05T14:05:00+01:00)"
+            ) from None
+        if when.utcoffset() is None:
+            raise ConfigError(f"--at {args.at!r} has no UTC offset; add one such as +01:00 or Z")
+        return when
+    if getattr(args, "delay", None):
+        try:
+            return now + parse_duration(args.delay, "--in")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    return None
+
+
 async def _submit(cfg: StargraphConfig, args: argparse.Namespace, progress: Progress) -> Any:
     registry = GraphRegistry(cfg.load_graphs())
     registry.load_entry_points()
@@ -73,8 +95,9 @@ async def _submit(cfg: StargraphConfig, args: argparse.Namespace, progress: Prog
         ) as scheduler,
     ):
         done = await scheduler.submit(
-            args.graph_id, parse_params(args.param), args.idempotency_key, trigger_source="manual"
-        )
+            args.graph_id, parse_params(args.param), args.idempotency_key,
+            trigger_source="manual", not_before=not_before(args, scheduler.clock.now()),
+        )  # fmt: skip
         if not args.wait:
             return done, await scheduler.get_run(done.run_id)
         progress.begin(done.run_id, scheduler.node_id)

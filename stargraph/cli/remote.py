@@ -1,5 +1,7 @@
 """``stargraph triggers list|pause|resume|fire`` and ``stargraph plugins list``: ask a server.
 
+``triggers backfill`` (backfill.py) goes through :func:`call` too.
+
 The server is found with ``--url``, else ``$STARGRAPH_URL``, else the config's ``[serve]
 bind`` (see ``_where.py``); the API token comes from the config's ``api_token_env``.
 """
@@ -19,7 +21,7 @@ from stargraph.cli._times import short_time
 from stargraph.cli._where import config_from_args, server_url
 from stargraph.errors import StargraphRuntimeError
 
-__all__ = ["cmd_plugins", "cmd_triggers", "trigger_row"]
+__all__ = ["call", "cmd_plugins", "cmd_triggers", "trigger_row"]
 
 TRIGGER_COLUMNS = [
     ("trigger_id", "TRIGGER"),
@@ -47,7 +49,7 @@ WIDE_TRIGGER_COLUMNS = [
 PLUGIN_COLUMNS = [("name", "PLUGIN"), ("state", "STATE"), ("error", "ERROR")]
 
 
-def _call(args: argparse.Namespace, method: str, path: str, body: Any = None) -> Any:
+def call(args: argparse.Namespace, method: str, path: str, body: Any = None) -> Any:
     cfg = config_from_args(args)
     base, _ = server_url(cfg, getattr(args, "url", None))
     headers = {"Authorization": f"Bearer {cfg.serve.api_token}"} if cfg.serve.api_token else {}
@@ -91,10 +93,10 @@ def cmd_triggers(args: argparse.Namespace) -> int:
     if args.action != "list":
         tid = quote(args.trigger_id, safe="")
         body = {"note": args.note} if getattr(args, "note", None) else None
-        answer = _call(args, "POST", f"/v1/triggers/{tid}/{args.action}", body)
+        answer = call(args, "POST", f"/v1/triggers/{tid}/{args.action}", body)
         print_json(answer) if args.json else print_record(answer)
         return 0
-    body = _call(args, "GET", "/v1/triggers")
+    body = call(args, "GET", "/v1/triggers")
     if args.json:
         print_json(body)
         return 0
@@ -109,7 +111,7 @@ def cmd_triggers(args: argparse.Namespace) -> int:
 
 def cmd_plugins(args: argparse.Namespace) -> int:
     """List the server's plugins with state and error."""
-    body = _call(args, "GET", "/v1/plugins")
+    body = call(args, "GET", "/v1/plugins")
     if args.json:
         print_json(body)
     else:

@@ -28,6 +28,7 @@ from stargraph.config._model import (
 )
 from stargraph.errors import ConfigError
 from stargraph.scheduler import RunPolicy, SchedulerSettings
+from stargraph.triggers.cron.interval import IntervalSpec
 from stargraph.triggers.cron.spec import CronSpec
 from stargraph.triggers.fs.spec import FsSpec
 from stargraph.triggers.queue.spec import QueueSpec
@@ -37,7 +38,8 @@ __all__ = ["load_config", "parse_bind"]
 
 BACKENDS = ("asyncio", "trio")
 _TOP_KEYS = (
-    "store", "serve", "scheduler", "graphs", "cron", "webhook", "fs", "queue", "plugins", "deps",
+    "store", "serve", "scheduler", "graphs", "cron", "interval", "webhook", "fs", "queue",
+    "plugins", "deps",
 )  # fmt: skip
 #: ``shutdown_grace`` is ``[serve] graceful_timeout``; ``retry_on`` has no TOML form.
 _SCHEDULER_KEYS = init_fields(SchedulerSettings, exclude=["shutdown_grace"])
@@ -110,6 +112,7 @@ def _parse(
     root.reject_unknown(_TOP_KEYS)
     serve = _serve(root.table("serve"), env)
     cron_tables, webhook_tables = root.tables("cron"), root.tables("webhook")
+    interval_tables = root.tables("interval")
     fs_tables = root.tables("fs")
     queue_tables = root.tables("queue")
     cfg = StargraphConfig(
@@ -119,13 +122,18 @@ def _parse(
         scheduler=_scheduler(root.table("scheduler"), serve),
         graphs=_graphs(root.table("graphs")),
         cron=tuple(CronSpec.from_table(t) for t in cron_tables),
+        interval=tuple(IntervalSpec.from_table(t) for t in interval_tables),
         webhook=tuple(WebhookSpec.from_table(t, env) for t in webhook_tables),
         fs=tuple(FsSpec.from_table(t) for t in fs_tables),
         queue=tuple(QueueSpec.from_table(t, env) for t in queue_tables),
         plugins=_plugins(root.table("plugins")),
         deps=_deps(root.table("deps")),
     )
-    _unique([*cron_tables, *webhook_tables, *fs_tables, *queue_tables], "trigger_id", "trigger")
+    _unique(
+        [*cron_tables, *interval_tables, *webhook_tables, *fs_tables, *queue_tables],
+        "trigger_id",
+        "trigger",
+    )
     _unique(webhook_tables, "path", "webhook")
     return cfg
 

@@ -18,6 +18,7 @@ import attrs
 from stargraph._imports import load_object
 from stargraph.errors import ConfigError
 from stargraph.scheduler import Graph, RunPolicy, SchedulerSettings
+from stargraph.triggers.cron.interval import IntervalSpec
 from stargraph.triggers.cron.spec import CronSpec
 from stargraph.triggers.fs.spec import FsSpec
 from stargraph.triggers.queue.spec import QueueSpec
@@ -93,6 +94,7 @@ class StargraphConfig:
     scheduler: SchedulerSettings = attrs.field(factory=SchedulerSettings)
     graphs: tuple[GraphConfig, ...] = ()
     cron: tuple[CronSpec, ...] = ()
+    interval: tuple[IntervalSpec, ...] = ()
     webhook: tuple[WebhookSpec, ...] = ()
     fs: tuple[FsSpec, ...] = ()
     queue: tuple[QueueSpec, ...] = ()
@@ -114,11 +116,12 @@ class StargraphConfig:
         return self.scheduler
 
     def runtime_deps(self) -> dict[str, Any]:
-        """Return ``[deps]`` plus the ``cron_specs``, ``webhook_specs``, ``fs_specs`` and
-        ``queue_specs`` lists."""
+        """Return ``[deps]`` plus the ``cron_specs``, ``interval_specs``, ``webhook_specs``,
+        ``fs_specs`` and ``queue_specs`` lists."""
         return dict(
             self.deps,
             cron_specs=list(self.cron),
+            interval_specs=list(self.interval),
             webhook_specs=list(self.webhook),
             fs_specs=list(self.fs),
             queue_specs=list(self.queue),
@@ -135,6 +138,7 @@ class StargraphConfig:
         """Raise :class:`ConfigError` for a cron, webhook or queue entry of an unknown graph."""
         ids = sorted(known)
         entries = [("cron", i, s.graph_id) for i, s in enumerate(self.cron)]
+        entries += [("interval", i, s.graph_id) for i, s in enumerate(self.interval)]
         entries += [("webhook", i, s.graph_id) for i, s in enumerate(self.webhook)]
         entries += [("fs", i, s.graph_id) for i, s in enumerate(self.fs)]
         entries += [("queue", i, s.graph_id) for i, s in enumerate(self.queue)]

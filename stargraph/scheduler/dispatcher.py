@@ -90,11 +90,10 @@ class Dispatcher:
                 self._executor.start(run)
             if len(runs) < want:
                 break
-        if runs:  # the completions of these runs wake us again
-            return poll
-        due = await self._store.next_due()
+        due = await self._store.next_due()  # a delayed run: wake at its not_before
         if due is None:
             return poll
         delay = (due - self._clock.now()).total_seconds()
-        # A due run we could not claim waits on a graph limit or another node: poll for it.
+        # A due run we could not claim waits on a graph limit or another node (or on the
+        # completions of the runs just claimed, which wake us): poll for it.
         return delay if 0 < delay < poll else poll

@@ -65,6 +65,7 @@ class PluginScheduler:
         trigger_source: TriggerSource | str = TriggerSource.plugin,
         scheduled_fire: datetime | None = None,
         cursor: CursorAdvance | None = None,
+        not_before: datetime | None = None,
     ) -> EnqueueReceipt:
         """:meth:`Scheduler.enqueue`, recorded as this plugin's unless told otherwise."""
         return self.scheduler.enqueue(
@@ -75,6 +76,7 @@ class PluginScheduler:
             trigger_source=trigger_source,
             scheduled_fire=scheduled_fire,
             cursor=cursor,
+            not_before=not_before,
         )
 
     async def submit(
@@ -87,6 +89,7 @@ class PluginScheduler:
         trigger_source: TriggerSource | str = TriggerSource.plugin,
         scheduled_fire: datetime | None = None,
         cursor: CursorAdvance | None = None,
+        not_before: datetime | None = None,
     ) -> Enqueued:
         """Enqueue (as :meth:`enqueue`) and wait until the run is durable."""
         return await self.enqueue(
@@ -97,6 +100,7 @@ class PluginScheduler:
             trigger_source=trigger_source,
             scheduled_fire=scheduled_fire,
             cursor=cursor,
+            not_before=not_before,
         )
 
     def emit(
@@ -107,10 +111,11 @@ class PluginScheduler:
         source: TriggerSource = TriggerSource.plugin,
         cursor: CursorAdvance | None = None,
         nonce: Nonce | None = None,
+        overlap: str | None = None,
     ) -> EnqueueReceipt:
         """:meth:`Scheduler.emit` (the event names its own trigger id)."""
         return self.scheduler.emit(
-            event, graph_id=graph_id, source=source, cursor=cursor, nonce=nonce
+            event, graph_id=graph_id, source=source, cursor=cursor, nonce=nonce, overlap=overlap
         )
 
 

@@ -96,7 +96,8 @@ class Intake:
         results = []
         for request, outcome in zip(requests, outcomes, strict=True):
             results.append(outcome)
-            if isinstance(outcome, Failed):
+            # a store-refused request, or an overlap policy refused the fire: nothing enqueued
+            if isinstance(outcome, Failed) or outcome.skipped:
                 continue
             run = request.run
             key = (outcome.deduplicated, run.graph_id, run.trigger_source)

@@ -278,15 +278,17 @@ class Scheduler(AsyncContextManagerMixin):
         cursor: CursorAdvance | None = None,
         nonce: Nonce | None = None,
         retry_of: str | None = None,
+        not_before: datetime | None = None,
     ) -> EnqueueReceipt:
         """Queue a run without waiting; ``await`` the receipt for the durable outcome.
 
         Raises at once: UnknownGraph, InvalidParams (params not a JSON object, a bad key, trigger
-        id, fire time or trigger source; a string no store can hold, see
+        id, fire time, ``not_before`` or trigger source; a string no store can hold, see
         :func:`~stargraph._json.storable_text`), SchedulerBusy (intake full), SchedulerClosed
         (not running). A *cursor* or webhook *nonce* commits in the run's transaction
         (``Enqueued.replay`` reports a nonce already recorded). *retry_of* links the run to
-        the run it retries.
+        the run it retries. A timezone-aware *not_before* delays the run: it stays ``pending``
+        until then (a past one means now).
         """
         if self._state is not LifecycleState.running:
             raise self._closed()
@@ -298,12 +300,15 @@ class Scheduler(AsyncContextManagerMixin):
             key = check_idempotency_key(idempotency_key, error=InvalidParams)
         if scheduled_fire is not None:
             check_fire_time(scheduled_fire, error=InvalidParams)
+        if not_before is not None:
+            check_fire_time(not_before, what="not_before", error=InvalidParams)
         if trigger_id is not None:
             check_trigger_id(trigger_id, error=InvalidParams)
         source = stored_source(trigger_source)
         return self._put(
-            graph, clean, key, trigger_id, source, scheduled_fire, cursor, nonce, retry_of
-        )
+            graph, clean, key, trigger_id, source, scheduled_fire, cursor, nonce, retry_of,
+            not_before=not_before,
+        )  # fmt: skip
 
     def emit(
         self,
@@ -313,11 +318,14 @@ class Scheduler(AsyncContextManagerMixin):
         source: TriggerSource = TriggerSource.plugin,
         cursor: CursorAdvance | None = None,
         nonce: Nonce | None = None,
+        overlap: str | None = None,
     ) -> EnqueueReceipt:
         """Queue a run of *graph_id* for a :class:`TriggerEvent`; like :meth:`enqueue`.
 
         The event's payload becomes the params, its key and trigger id are the run's; its
         ``scheduled_fire`` is recorded for time-based sources only (``source.planned``).
+        *overlap* (a time trigger's policy) is decided in the insert's transaction; a refused
+        fire resolves with ``Enqueued.skipped``.
         """
         if self._state is not LifecycleState.running:
             raise self._closed()
@@ -326,7 +334,7 @@ class Scheduler(AsyncContextManagerMixin):
         value = stored_source(source)
         fire = event.scheduled_fire if value in PLANNED_SOURCES else None
         key, trigger_id = event.idempotency_key, event.trigger_id
-        return self._put(graph, clean, key, trigger_id, value, fire, cursor, nonce)
+        return self._put(graph, clean, key, trigger_id, value, fire, cursor, nonce, overlap=overlap)
 
     def _closed(self) -> SchedulerClosed:
         return SchedulerClosed(f"The scheduler is {self._state}; enqueue needs a running one")
@@ -342,8 +350,12 @@ class Scheduler(AsyncContextManagerMixin):
         cursor: CursorAdvance | None,
         nonce: Nonce | None = None,
         retry_of: str | None = None,
+        *,
+        not_before: datetime | None = None,
+        overlap: str | None = None,
     ) -> EnqueueReceipt:
         now = self.clock.now()
+        due = now if not_before is None or not_before <= now else not_before
         run = NewRun(
             run_id=uuid.uuid4().hex,
             graph_id=graph.graph_id,
@@ -353,13 +365,14 @@ class Scheduler(AsyncContextManagerMixin):
             trigger_source=source,
             scheduled_fire=fire,
             enqueued_at=now,
-            not_before=now,
+            not_before=due,
             max_attempts=graph.policy.max_attempts,
             max_interruptions=graph.policy.max_interruptions,
             retry_of=retry_of,
         )
         receipt = EnqueueReceipt(graph_id=graph.graph_id, idempotency_key=key)
-        self._intake.put(EnqueueRequest(run=run, cursor=cursor, nonce=nonce), receipt)
+        request = EnqueueRequest(run=run, cursor=cursor, nonce=nonce, overlap=overlap)
+        self._intake.put(request, receipt)
         return receipt
 
     async def submit(
@@ -374,6 +387,7 @@ class Scheduler(AsyncContextManagerMixin):
         cursor: CursorAdvance | None = None,
         nonce: Nonce | None = None,
         retry_of: str | None = None,
+        not_before: datetime | None = None,
     ) -> Enqueued:
         """Enqueue and wait until the run is durable."""
         return await self.enqueue(
@@ -386,6 +400,7 @@ class Scheduler(AsyncContextManagerMixin):
             cursor=cursor,
             nonce=nonce,
             retry_of=retry_of,
+            not_before=not_before,
         )
 
     def wake(self) -> None:

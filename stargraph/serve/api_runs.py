@@ -18,10 +18,10 @@ from stargraph.store.base import RunFilter, RunStatus, attempt_history
 from stargraph.triggers import MAX_KEY_LENGTH
 from stargraph.views import DEFAULT_LIST_LIMIT, run_to_json
 
-__all__ = ["CURSOR_PATTERN", "MAX_LIMIT", "runs_bp"]
+__all__ = ["CURSOR_PATTERN", "MAX_LIMIT", "parse_instant", "runs_bp"]
 
 MAX_LIMIT = 1000
-_BODY_KEYS = {"graph_id", "params", "idempotency_key"}
+_BODY_KEYS = {"graph_id", "params", "idempotency_key", "not_before"}
 _QUERY_KEYS = {"graph_id", "status", "trigger_id", "limit", "cursor", "since", "until"}
 CURSOR_PATTERN = "^[A-Za-z0-9_-]{1,2048}$"
 """What a page cursor looks like (opaque URL-safe base64); anything else is 400 bad_cursor."""
@@ -56,12 +56,35 @@ def _run_request(body: dict[str, Any]) -> tuple[str, Any, str | None]:
     return graph_id, params, key
 
 
+def parse_instant(value: object, field: str) -> datetime:
+    """An ISO-8601 instant with an offset; ApiError 400 naming *field* otherwise."""
+    if not isinstance(value, str):
+        raise ApiError(400, "bad_body", f"{field} must be an ISO-8601 string, got {value!r:.40}")
+    check_text(value, field)
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise ApiError(
+            400, "bad_body", f"{field} {value!r:.40} is not ISO-8601 (2026-12-05T14:05:00+01:00)"
+        ) from None
+    if when.utcoffset() is None:
+        raise ApiError(
+            400, "bad_body", f"{field} {value!r:.40} has no UTC offset; add one such as +00:00 or Z"
+        )
+    return when
+
+
 @runs_bp.post("/v1/runs")
 async def create_run() -> Any:
-    """Enqueue a run durably; answer 202 once it is committed."""
-    graph_id, params, key = _run_request(await json_object_body())
+    """Enqueue a run durably; answer 202 once it is committed (``not_before`` delays it)."""
+    body = await json_object_body()
+    graph_id, params, key = _run_request(body)
+    raw = body.get("not_before")
+    not_before = None if raw is None else parse_instant(raw, "not_before")
     scheduler = current_runtime().scheduler
-    done = await scheduler.submit(graph_id, params, key, trigger_source="manual")
+    done = await scheduler.submit(
+        graph_id, params, key, trigger_source="manual", not_before=not_before
+    )
     status = "pending"  # as committed; an existing run (deduplicated) may be further along
     if done.deduplicated:
         status = str((await scheduler.get_run(done.run_id)).status)

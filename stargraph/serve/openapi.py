@@ -182,6 +182,21 @@ API_OPERATIONS: dict[str, dict[str, Any]] = {
     "/v1/triggers/{trigger_id}/pause": _trigger_op("pause", ("200", _ref("Trigger"), "paused")),
     "/v1/triggers/{trigger_id}/resume": _trigger_op("resume", ("200", _ref("Trigger"), "resumed")),
     "/v1/triggers/{trigger_id}/fire": _trigger_op("fire", ("202", _ref("Run"), "run enqueued")),
+    "/v1/triggers/{trigger_id}/backfill": {
+        "post": _v1(
+            "Backfill a cron or interval trigger over [from, to]",
+            ("200", _ref("Backfill"), "runs enqueued with live-fire keys (dry run: the plan)"),
+            ("400", "bad body or a time without an offset"),
+            ("404", "unknown trigger"),
+            ("409", "the trigger has no planned fires"),
+            ("422", "from after to, or more than 10,000 fires (the limit per call)"),
+            parameters=[_path_param("trigger_id")],
+            requestBody={
+                "required": True,
+                "content": {"application/json": {"schema": _ref("BackfillRequest")}},
+            },
+        )
+    },
     "/v1/plugins": {"get": _v1("List plugins", ("200", _list_of("Plugin"), "every plugin"))},
     "/healthz": {"get": _op("Liveness", ("200", {"type": "object"}, "alive"), secured=False)},
     "/readyz": {
@@ -224,6 +239,8 @@ _RUN_PROPS = {
     "trigger_id": _NULL_STR,
     "trigger_source": {"type": "string"},
     "scheduled_fire": _TIME,
+    "not_before": _TIME,
+    "backfill": {"type": "boolean"},
     "enqueued_at": _TIME,
     "started_at": _TIME,
     "finished_at": _TIME,
@@ -266,8 +283,28 @@ SCHEMAS: dict[str, Any] = {
                 "maxLength": MAX_KEY_LENGTH,
                 "pattern": _NAME["pattern"],
             },
+            not_before={"type": ["string", "null"], "format": "date-time"},
         ),
         additionalProperties=False,
+    ),
+    "BackfillRequest": dict(
+        _obj(
+            ["from", "to"],
+            **{"from": {"type": "string", "format": "date-time"}},
+            to={"type": "string", "format": "date-time"},
+            dry_run={"type": "boolean", "default": False},
+        ),
+        additionalProperties=False,
+    ),
+    "Backfill": _obj(
+        ["planned", "enqueued", "deduplicated", "first", "last"],
+        planned={"type": "integer"},
+        enqueued={"type": "integer"},
+        deduplicated={"type": "integer"},
+        first=_TIME,
+        last=_TIME,
+        dry_run={"type": "boolean"},
+        instants={"type": "array", "items": {"type": "string", "format": "date-time"}},
     ),
     "RunAccepted": _obj(
         ["run_id", "status", "deduplicated"],

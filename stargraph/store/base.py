@@ -114,6 +114,8 @@ class NewRun:
     max_attempts: int = 1
     max_interruptions: int = 3
     retry_of: str | None = None
+    #: True for a run that ``POST /v1/triggers/{id}/backfill`` enqueued for a past fire.
+    backfill: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -145,6 +147,10 @@ class EnqueueRequest:
     run: NewRun
     cursor: CursorAdvance | None = None
     nonce: Nonce | None = None
+    #: A time trigger's overlap policy (``skip``, ``buffer_one``, ``cancel_previous``), decided
+    #: in the insert's transaction against unfinished runs of ``run.trigger_id``; ``None`` (or
+    #: ``allow``): insert as usual. See ``docs/time.md``.
+    overlap: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -158,6 +164,9 @@ class Enqueued:
     run_id: str
     deduplicated: bool
     replay: bool = False
+    #: True when an overlap policy refused the fire (``run_id`` is then the unfinished run of
+    #: the trigger that blocked it; nothing was inserted, the cursor still advanced).
+    skipped: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -196,6 +205,7 @@ class Run:
     interruptions: int = 0
     max_interruptions: int = 3
     retry_of: str | None = None
+    backfill: bool = False
 
     @property
     def finished(self) -> bool:
@@ -242,13 +252,17 @@ class RunPage:
 
 @attrs.frozen(kw_only=True)
 class TriggerState:
-    """Persisted state of one trigger: its cursor (last planned fire) and pause flag."""
+    """Persisted state of one trigger: its cursor (last planned fire) and pause flag.
+
+    ``anchor`` is an interval trigger's default ``start_at`` (the first time any node saw it).
+    """
 
     trigger_id: str
     cursor: datetime | None = None
     paused: bool = False
     note: str | None = None
     updated_at: datetime | None = None
+    anchor: datetime | None = None
 
 
 @runtime_checkable
@@ -384,6 +398,14 @@ class RunStore(Protocol):
         cursor: datetime | None = None,
     ) -> TriggerState:
         """Set the pause flag (and note); a given *cursor* is stored as is ("resume from now")."""
+
+    async def claim_trigger_anchors(
+        self, anchors: Mapping[str, datetime], *, now: datetime
+    ) -> dict[str, datetime]:
+        """Store each trigger's anchor unless one is stored already; return the stored ones.
+
+        First writer wins across nodes, so every node computes the same interval instants.
+        """
 
     # -- wake-ups -------------------------------------------------------------------------------
 

@@ -182,7 +182,9 @@ class Enqueuer(Protocol):
     """What ``deps["scheduler"]`` offers a trigger (the :class:`~stargraph.scheduler.Scheduler`,
     or the per-plugin view of it that the trigger host hands each plugin).
 
-    ``enqueue`` is the seed contract: synchronous, non-blocking, returns an awaitable receipt.
+    ``enqueue`` is the seed contract: synchronous, non-blocking, returns an awaitable receipt;
+    its optional ``not_before`` (timezone-aware) delays the run. ``emit``'s ``overlap`` is a
+    time trigger's overlap policy (``docs/time.md``).
     Its ``trigger_source`` defaults to ``manual`` on the scheduler itself and to ``plugin`` (with
     ``trigger_id`` defaulting to the plugin's name) in a hosted plugin's ``deps["scheduler"]``.
     """
@@ -209,6 +211,7 @@ class Enqueuer(Protocol):
         trigger_source: TriggerSource | str = ...,
         scheduled_fire: datetime | None = None,
         cursor: CursorAdvance | None = None,
+        not_before: datetime | None = None,
     ) -> EnqueueReceipt: ...
 
     async def submit(
@@ -221,6 +224,7 @@ class Enqueuer(Protocol):
         trigger_source: TriggerSource | str = ...,
         scheduled_fire: datetime | None = None,
         cursor: CursorAdvance | None = None,
+        not_before: datetime | None = None,
     ) -> Enqueued: ...
 
     def emit(
@@ -231,4 +235,5 @@ class Enqueuer(Protocol):
         source: TriggerSource = TriggerSource.plugin,
         cursor: CursorAdvance | None = None,
         nonce: Nonce | None = None,
+        overlap: str | None = None,
     ) -> EnqueueReceipt: ...

@@ -373,3 +373,54 @@ def test_runs_show_prints_attempts_with_traceback_and_retry_links(
     )
     code, _, err = _run(capsys, "runs", "retry", retried["run_id"], *cfg)
     assert code == 1 and "is pending, not finished" in err
+
+
+# -- delayed runs: run --at / --in (issue 12) ---------------------------------------------------
+
+
+def test_run_at_and_in_store_not_before(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    cfg = ("--config", str(project))
+    code, out, _ = _run(capsys, "run", "hello", "--at", "2099-12-05T14:05:00+01:00", "--json", *cfg)
+    assert code == 0
+    at_id = json.loads(out)["run_id"]
+    before = datetime.now(UTC)
+    code, out, _ = _run(capsys, "run", "hello", "--in", "10m", "--json", *cfg)
+    after = datetime.now(UTC)
+    assert code == 0
+    in_id = json.loads(out)["run_id"]
+    code, out, _ = _run(capsys, "runs", "show", at_id, "--json", *cfg)
+    shown = json.loads(out)
+    assert shown["status"] == "pending"
+    assert datetime.fromisoformat(shown["not_before"]) == datetime(2099, 12, 5, 13, 5, tzinfo=UTC)
+    code, out, _ = _run(capsys, "runs", "show", in_id, "--json", *cfg)
+    due = datetime.fromisoformat(json.loads(out)["not_before"])
+    assert before + timedelta(minutes=10) <= due <= after + timedelta(minutes=10)
+    code, out, _ = _run(capsys, "runs", "cancel", at_id, "--json", *cfg)  # never starts
+    assert code == 0 and json.loads(out)["status"] == "cancelled"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("--at", "2026-12-05T14:05:00"), "--at '2026-12-05T14:05:00' has no UTC offset"),
+        (("--at", "tomorrow"), "--at 'tomorrow' is not ISO-8601"),
+        (("--in", "500ms"), "--in '500ms' is not a duration"),
+        (("--in", "1.5"), "--in '1.5' is not a duration"),
+    ],
+)
+def test_run_at_and_in_errors_name_the_flag(
+    project: Path, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], message: str
+) -> None:
+    code, _, err = _run(capsys, "run", "hello", *argv, "--config", str(project))
+    first, last = err.splitlines()  # the config/store line, then the one error line
+    assert first.startswith(f"stargraph: config {project} (from --config); store sqlite:///")
+    assert code == 1 and last.startswith("stargraph: error: " + message), err
+
+
+def test_run_at_and_in_are_exclusive(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "hello", "--at", "2099-01-01T00:00:00Z", "--in", "1m", "-c", str(project)])
+    assert exc.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err

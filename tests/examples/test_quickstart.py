@@ -1,7 +1,7 @@
 """The quickstart end to end: ``stargraph serve`` as a real process on asyncio and trio.
 
-A cron run, a signed webhook run, a manual run (from ``stargraph run``), the CLI listings, and
-a graceful SIGTERM with runs in flight.
+A cron run, an interval run, a signed webhook run, a manual run and a delayed one (from
+``stargraph run``, ``--in``), the CLI listings, and a graceful SIGTERM with runs in flight.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -77,13 +78,27 @@ def test_quickstart_end_to_end(backend: str, quickstart: Path, spawn: Any, tmp_p
         replay = httpx.post(f"{url}/hooks/demo", content=body, headers=headers)
         assert replay.status_code == 409
 
-        # cron: every 5 seconds
+        # delayed: pending until not_before, then run
+        delayed = _cli("run", "hello", "-p", "name=later", "--in", "2s", env=env, cwd=tmp_path)
+        pending = client.get(f"/v1/runs/{delayed['run_id']}").json()
+        assert pending["status"] == "pending" and pending["not_before"] is not None
+
+        # cron: every 5 seconds; interval: every 3 seconds
         cron = _wait_cron_run(client)
         assert cron["result"]["source"] == "quickstart"
         assert cron["result"]["planned"] == cron["scheduled_fire"]
+        interval = _wait_cron_run(client, "interval:sync")
+        assert interval["result"]["source"] == "interval"
+        assert interval["trigger_source"] == "interval"
+
+        run = wait_run(client, delayed["run_id"], "succeeded")
+        started, due = run["started_at"], pending["not_before"]
+        assert datetime.fromisoformat(started) >= datetime.fromisoformat(due)
 
         triggers = _cli("triggers", "list", "--url", url, env=env, cwd=tmp_path)["items"]
-        assert {"cron:tick", "webhook:demo"} <= {t["trigger_id"] for t in triggers}
+        kinds = {t["trigger_id"]: t["kind"] for t in triggers}
+        assert {"cron:tick", "webhook:demo"} <= kinds.keys()
+        assert kinds["interval:sync"] == "interval"
 
         # graceful shutdown: a short run finishes within the grace, a long one is released
         short = client.post("/v1/runs", json={"graph_id": "hello", "params": {"seconds": 1}})
@@ -101,13 +116,13 @@ def test_quickstart_end_to_end(backend: str, quickstart: Path, spawn: Any, tmp_p
     assert "serve.listening" in server.output() and "serve.stopped" in server.output()
 
 
-def _wait_cron_run(client: httpx.Client) -> dict[str, Any]:
+def _wait_cron_run(client: httpx.Client, trigger_id: str = "cron:tick") -> dict[str, Any]:
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         items = client.get(
-            "/v1/runs", params={"trigger_id": "cron:tick", "status": "succeeded"}
+            "/v1/runs", params={"trigger_id": trigger_id, "status": "succeeded"}
         ).json()["items"]
         if items:
             return dict(items[0])
         time.sleep(0.2)
-    pytest.fail("no cron run within 15 s")
+    pytest.fail(f"no {trigger_id} run within 15 s")

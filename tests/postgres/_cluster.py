@@ -51,12 +51,32 @@ target = "graphs:echo"
 [graphs.hook]
 target = "graphs:echo"
 
+[graphs.itick]
+target = "graphs:echo"
+
+[graphs.overlapped]
+target = "graphs:echo"
+
 [[cron]]
 trigger_id = "cron:tick"
 schedule = "* * * * * *"
 graph_id = "tick"
 missed_fire_policy = "fire_all"
 catchup_window = 60
+
+[[interval]]
+trigger_id = "interval:tick"
+every = "1s"
+graph_id = "itick"
+missed_fire_policy = "fire_all"
+catchup_window = 60
+
+[[interval]]
+trigger_id = "interval:skip"
+every = "1s"
+graph_id = "overlapped"
+params = { sleep = 1.5 }
+overlap = "skip"
 
 [[webhook]]
 trigger_id = "webhook:hook"

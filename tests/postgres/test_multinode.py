@@ -1,6 +1,7 @@
 """Three ``stargraph serve`` processes on one PostgreSQL database: one queue, no leader.
 
-Every node runs the same config (graphs, a per-second cron trigger, a signed webhook). The
+Every node runs the same config (graphs, a per-second cron trigger, two per-second interval
+triggers, one of them ``overlap = "skip"`` over a slow graph, and a signed webhook). The
 tests talk to the nodes over HTTP and check the outcome in the database.
 """
 
@@ -163,6 +164,66 @@ async def test_every_cron_fire_makes_exactly_one_run(cluster: Cluster) -> None:
     assert cursor and cursor[0][0] >= fires[-1]
     finished = [row for row in rows if row[1] in ("succeeded", "failed")]
     assert finished and all(row[1] == "succeeded" and row[2] == 1 for row in finished)
+
+
+async def test_every_interval_fire_makes_exactly_one_run(cluster: Cluster) -> None:
+    with anyio.fail_after(60):
+        await wait_rows(
+            cluster.url,
+            "SELECT scheduled_fire FROM runs WHERE trigger_id = 'interval:tick'",
+            until=lambda rows: len(rows) >= 5,
+        )
+    rows = await query(
+        cluster.url,
+        "SELECT scheduled_fire, idempotency_key, trigger_source FROM runs "
+        "WHERE trigger_id = 'interval:tick' ORDER BY scheduled_fire",
+    )
+    fires = [row[0] for row in rows]
+    assert len(set(fires)) == len(fires)
+    assert all(b - a == timedelta(seconds=1) for a, b in itertools.pairwise(fires))
+    [(anchor,)] = await query(
+        cluster.url, "SELECT anchor FROM trigger_state WHERE trigger_id = 'interval:tick'"
+    )
+    assert anchor is not None and fires[0] >= anchor  # one anchor, shared by the three nodes
+    assert all((f - anchor) % timedelta(seconds=1) == timedelta(0) for f in fires)
+    assert {r[1] for r in rows} == {f"interval:interval:tick:{f.isoformat()}" for f in fires}
+    assert {r[2] for r in rows} == {"interval"}
+
+
+async def test_overlap_skip_holds_across_nodes(cluster: Cluster) -> None:
+    """A 1 s interval over a 1.5 s graph with ``skip``: never two unfinished runs at once."""
+    unfinished = (
+        "SELECT count(*) FROM runs WHERE trigger_id = 'interval:skip' "
+        "AND status IN ('pending', 'running')"
+    )
+    succeeded = (
+        "SELECT count(*) FROM runs WHERE trigger_id = 'interval:skip' AND status = 'succeeded'"
+    )
+    [(before,)] = await query(cluster.url, succeeded)
+    peak = 0
+    with anyio.fail_after(90):
+        while True:
+            [(count,)] = await query(cluster.url, unfinished)  # one snapshot of the store
+            peak = max(peak, count)
+            assert count <= 1, f"{count} unfinished runs of interval:skip at once"
+            [(done,)] = await query(cluster.url, succeeded)
+            if done >= before + 3:  # watched across three more runs
+                break
+            await anyio.sleep(0.1)
+    assert peak == 1  # a run really was unfinished while the checks ran
+    rows = await query(
+        cluster.url,
+        "SELECT scheduled_fire, result FROM runs WHERE trigger_id = 'interval:skip' "
+        "AND status = 'succeeded' ORDER BY scheduled_fire",
+    )
+    windows = [(r[1]["start"], r[1]["end"]) for r in rows]
+    assert _max_overlap(windows) == 1
+    [(cursor,)] = await query(
+        cluster.url, "SELECT cursor FROM trigger_state WHERE trigger_id = 'interval:skip'"
+    )
+    # fires were skipped (fewer runs than planned seconds) and the cursor moved past them
+    planned = int((cursor - rows[0][0]).total_seconds()) + 1
+    assert cursor >= rows[-1][0] and len(rows) < planned, (len(rows), planned)
 
 
 async def test_a_webhook_replay_to_another_node_is_refused(cluster: Cluster) -> None:

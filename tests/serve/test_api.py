@@ -551,3 +551,95 @@ async def test_cli_pauses_resumes_and_fires_through_stargraph_url(
     assert code == 0 and fired["trigger_id"] == "cron:yearly" and fired["graph_id"] == "ok"
     code, _, err = await cli("triggers", "fire", "nope")
     assert code == 1 and "answered 404" in err
+
+
+# -- time: delayed runs and backfill (issue 12) ------------------------------------------------
+
+
+async def test_delayed_run_waits_is_listed_and_can_be_cancelled(server: Server) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    soon = datetime.now(UTC) + timedelta(seconds=0.5)
+    later = datetime.now(UTC) + timedelta(hours=1)
+    a = await server.client.post(
+        "/v1/runs", json={"graph_id": "ok", "not_before": soon.isoformat()}
+    )
+    b = await server.client.post(
+        "/v1/runs",
+        json={"graph_id": "ok", "not_before": later.isoformat(), "idempotency_key": "d1"},
+    )
+    assert a.status_code == b.status_code == 202
+    pending = (await server.client.get("/v1/runs", params={"status": "pending"})).json()["items"]
+    row = next(r for r in pending if r["run_id"] == b.json()["run_id"])
+    assert datetime.fromisoformat(row["not_before"]) == later.replace(microsecond=later.microsecond)
+    again = await server.client.post(  # the same key with another not_before: the same run
+        "/v1/runs", json={"graph_id": "ok", "not_before": soon.isoformat(), "idempotency_key": "d1"}
+    )
+    assert again.json()["run_id"] == b.json()["run_id"] and again.json()["deduplicated"]
+    done = await wait_status(server.client, a.json()["run_id"], "succeeded")
+    assert datetime.fromisoformat(done["started_at"]) >= soon
+    cancelled = await server.client.post(f"/v1/runs/{b.json()['run_id']}/cancel")
+    assert cancelled.json()["status"] == "cancelled" and cancelled.json()["started_at"] is None
+    naive = await server.client.post(
+        "/v1/runs", json={"graph_id": "ok", "not_before": "2026-12-05T14:05:00"}
+    )
+    assert naive.status_code == 400 and "not_before" in naive.json()["error"]["message"]
+
+
+async def test_backfill_enqueues_live_keys_once_and_validates(server: Server) -> None:
+    url = "/v1/triggers/cron:yearly/backfill"
+    body = {"from": "2020-01-01T00:00:00Z", "to": "2022-06-01T00:00:00+00:00"}
+    dry = await server.client.post(url, json=dict(body, dry_run=True))
+    assert dry.status_code == 200
+    assert dry.json()["planned"] == 3 and len(dry.json()["instants"]) == 3
+    first = await server.client.post(url, json=body)
+    assert first.status_code == 200
+    assert (first.json()["planned"], first.json()["enqueued"], first.json()["deduplicated"]) == (
+        3,
+        3,
+        0,
+    )
+    assert first.json()["first"] == "2020-01-01T00:00:00+00:00"
+    second = (await server.client.post(url, json=body)).json()
+    assert (second["enqueued"], second["deduplicated"]) == (0, 3)
+    runs = (await server.client.get("/v1/runs", params={"trigger_id": "cron:yearly"})).json()
+    keys = {r["idempotency_key"] for r in runs["items"] if r["backfill"]}
+    assert "cron:cron:yearly:2021-01-01T00:00:00+00:00" in keys
+    assert {r["trigger_source"] for r in runs["items"] if r["backfill"]} == {"cron"}
+    inverted = await server.client.post(url, json={"from": body["to"], "to": body["from"]})
+    assert inverted.status_code == 422 and "is after to" in inverted.json()["error"]["message"]
+    naive = await server.client.post(url, json={"from": "2020-01-01T00:00:00", "to": body["to"]})
+    assert naive.status_code == 400 and "from" in naive.json()["error"]["message"]
+    hook = await server.client.post("/v1/triggers/webhook:test/backfill", json=body)
+    assert hook.status_code in (404, 409)
+
+
+async def test_cli_backfill_dry_run_lists_and_changes_nothing(
+    server: Server, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stargraph.cli import main
+
+    logger = logging.getLogger("stargraph")
+    monkeypatch.setattr(logger, "handlers", logger.handlers[:])  # main() configures logging
+    monkeypatch.setattr(logger, "propagate", logger.propagate)
+    monkeypatch.setattr(logger, "level", logger.level)
+    monkeypatch.setenv("STARGRAPH_API_TOKEN", TOKEN)
+    monkeypatch.delenv("STARGRAPH_CONFIG", raising=False)
+    argv = ["triggers", "backfill", "cron:yearly", "--from", "2010-01-01T00:00:00Z"]
+    argv += ["--to", "2012-12-31T00:00:00Z", "--dry-run", "--url", server.url]
+    before = (await server.client.get("/v1/runs", params={"limit": 1000})).json()["items"]
+    code = await anyio.to_thread.run_sync(main, [*argv, "--json"])
+    plan = json.loads(capsys.readouterr().out)
+    assert code == 0 and plan["planned"] == 3
+    assert plan["instants"] == [f"{y}-01-01T00:00:00+00:00" for y in (2010, 2011, 2012)]
+    code = await anyio.to_thread.run_sync(main, argv)
+    out = capsys.readouterr().out
+    assert code == 0 and "instants" not in out and "2010-01-01T00:00:00+00:00" in out
+    after = (await server.client.get("/v1/runs", params={"limit": 1000})).json()["items"]
+    assert len(after) == len(before)  # a dry run enqueues nothing
+    bad = ["triggers", "backfill", "cron:yearly", "--from", "2012-01-01T00:00:00Z"]
+    code = await anyio.to_thread.run_sync(
+        main, [*bad, "--to", "2010-01-01T00:00:00Z", "--dry-run", "--url", server.url]
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and "answered 422" in err and "is after to" in err

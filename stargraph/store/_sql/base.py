@@ -77,6 +77,10 @@ class QuerySQL(Protocol):
         cursor: datetime | None,
     ) -> TriggerState: ...  # fmt: skip
 
+    def claim_trigger_anchors(
+        self, conn: Any, *, anchors: Mapping[str, datetime], now: datetime
+    ) -> dict[str, datetime]: ...
+
 
 class SQLStore:
     """A RunStore over SQL: the protocol once, the backend's blocking operations below it."""
@@ -254,6 +258,15 @@ class SQLStore:
             note=note, cursor=cursor,
         )  # fmt: skip
         return await self._run(op, what="set_trigger_paused")
+
+    async def claim_trigger_anchors(
+        self, anchors: Mapping[str, datetime], *, now: datetime
+    ) -> dict[str, datetime]:
+        """Store each anchor unless one is stored (first writer wins); return the stored ones."""
+        if not anchors:
+            return {}
+        op = partial(self.query_sql.claim_trigger_anchors, anchors=dict(anchors), now=now)
+        return await self._run(op, what="claim_trigger_anchors")
 
     # -- what a backend supplies (blocking; ``conn`` is the backend's connection) ---------------
 

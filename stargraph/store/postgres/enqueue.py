@@ -12,19 +12,21 @@ from datetime import datetime
 from typing import Any
 
 from stargraph._json import dumps
+from stargraph.store._sql.overlap import decide, unfinished_sql
 from stargraph.store.base import Enqueued, EnqueueRequest, NewRun
 from stargraph.store.postgres.exec import Conn
+from stargraph.store.postgres.schema import LOCK_NAMESPACE
 
 __all__ = ["ADVANCE_CURSORS", "enqueue_batch", "notify"]
 
 _INSERT = (
     "INSERT INTO runs (run_id, graph_id, idempotency_key, status, params, trigger_id, "
     "trigger_source, scheduled_fire, enqueued_at, not_before, attempt, max_attempts, "
-    "max_interruptions, retry_of) "
-    "SELECT r, g, k, 'pending', p::jsonb, t, s, f, e, nb, 1, m, mi, ro FROM unnest("
+    "max_interruptions, retry_of, backfill, buffered) "
+    "SELECT r, g, k, 'pending', p::jsonb, t, s, f, e, nb, 1, m, mi, ro, bf, bu FROM unnest("
     "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
-    "%s::timestamptz[], %s::timestamptz[], %s::timestamptz[], %s::int[], %s::int[], %s::text[]) "
-    "AS u(r, g, k, p, t, s, f, e, nb, m, mi, ro) "
+    "%s::timestamptz[], %s::timestamptz[], %s::timestamptz[], %s::int[], %s::int[], %s::text[], "
+    "%s::bool[], %s::bool[]) AS u(r, g, k, p, t, s, f, e, nb, m, mi, ro, bf, bu) "
     "ON CONFLICT (graph_id, idempotency_key) DO NOTHING RETURNING run_id"
 )
 #: The insert plus a NOTIFY per inserted row (PostgreSQL folds them into one per transaction).
@@ -50,13 +52,13 @@ def notify(conn: Conn, channel: str) -> None:
 # -- enqueue ----------------------------------------------------------------------------------
 
 
-def _insert(conn: Conn, runs: Sequence[NewRun], channel: str) -> set[str]:
-    columns: list[list[Any]] = [[] for _ in range(12)]
+def _insert(conn: Conn, runs: Sequence[NewRun], channel: str, buffered: bool = False) -> set[str]:
+    columns: list[list[Any]] = [[] for _ in range(14)]
     for run in runs:
         values = (
             run.run_id, run.graph_id, run.idempotency_key, dumps(run.params), run.trigger_id,
             run.trigger_source, run.scheduled_fire, run.enqueued_at, run.not_before,
-            run.max_attempts, run.max_interruptions, run.retry_of,
+            run.max_attempts, run.max_interruptions, run.retry_of, run.backfill, buffered,
         )  # fmt: skip
         for column, value in zip(columns, values, strict=True):
             column.append(value)
@@ -105,6 +107,9 @@ def enqueue_batch(
     conn: Conn, *, requests: Sequence[EnqueueRequest], channel: str
 ) -> list[Enqueued]:
     """Insert every request in one transaction; report which ones already held their key."""
+    if any(req.overlap not in (None, "allow") for req in requests):
+        with conn.transaction():
+            return _with_overlap(conn, requests, channel)
     firsts: dict[tuple[str, str], NewRun] = {}
     for req in requests:
         firsts.setdefault((req.run.graph_id, req.run.idempotency_key), req.run)
@@ -124,6 +129,63 @@ def enqueue_batch(
         )
     return outcomes
 
+
+def _with_overlap(conn: Conn, requests: Sequence[EnqueueRequest], channel: str) -> list[Enqueued]:
+    """A batch with overlap policies (inside the caller's transaction): lock each trigger of an
+    overlap request (sorted: one lock order for every node), then the plain requests as a batch
+    and the overlap ones one by one, each deciding on what the locked trigger has unfinished."""
+    ids = sorted({req.run.trigger_id or "" for req in requests if _has_overlap(req)})
+    conn.execute(_LOCK_TRIGGERS, (LOCK_NAMESPACE, ids))
+    plain = [i for i, req in enumerate(requests) if not _has_overlap(req)]
+    outcomes: dict[int, Enqueued] = {}
+    if plain:
+        done = enqueue_batch(conn, requests=[requests[i] for i in plain], channel=channel)
+        outcomes.update(zip(plain, done, strict=True))
+    for i, req in enumerate(requests):
+        if i not in outcomes:
+            outcomes[i] = _overlap_one(conn, req, channel)
+    return [outcomes[i] for i in range(len(requests))]
+
+
+def _has_overlap(req: EnqueueRequest) -> bool:
+    return req.overlap not in (None, "allow")
+
+
+def _overlap_one(conn: Conn, req: EnqueueRequest, channel: str) -> Enqueued:
+    run = req.run
+    key = ([run.graph_id], [run.idempotency_key])
+    row = conn.execute(_HOLDERS, key).fetchone()
+    if row is not None:
+        outcome = Enqueued(run_id=row[2], deduplicated=True)
+    else:
+        rows = conn.execute(unfinished_sql("%s"), (run.trigger_id,)).fetchall()
+        decision = decide(req.overlap or "allow", [(r[0], r[1]) for r in rows])
+        if decision.insert:
+            _insert(conn, [run], channel, decision.buffered)
+            for run_id in decision.cancel:
+                _cancel(conn, run_id, run.enqueued_at)
+            outcome = Enqueued(run_id=run.run_id, deduplicated=False)
+        else:
+            outcome = Enqueued(run_id=decision.blocker or "", deduplicated=False, skipped=True)
+    _advance(conn, [req])
+    return outcome
+
+
+def _cancel(conn: Conn, run_id: str, now: datetime) -> None:
+    """Cancel a pending run at once, flag a running one (as ``request_cancel`` does)."""
+    conn.execute(
+        "UPDATE runs SET status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END, "
+        "finished_at = CASE WHEN status = 'pending' THEN %s ELSE finished_at END, "
+        "cancel_requested = (status = 'running') WHERE run_id = %s "
+        "AND status IN ('pending', 'running')",
+        (now, run_id),
+    )
+
+
+_LOCK_TRIGGERS = (
+    "SELECT count(pg_advisory_xact_lock(%s, hashtext('overlap:' || t))) "
+    "FROM unnest(%s::text[]) AS t"
+)
 
 _NONCE_SWEEP = 500  # expired nonces deleted per enqueue transaction at most
 _SWEEP_NONCES = (

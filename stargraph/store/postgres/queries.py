@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -80,3 +81,24 @@ def set_trigger_paused(
     ).fetchone()
     assert row is not None  # an upsert always returns its row
     return trigger_from_row(row)
+
+
+_CLAIM_ANCHORS = (
+    "INSERT INTO trigger_state (trigger_id, paused, updated_at, anchor) "
+    "SELECT t, false, %s, a FROM unnest(%s::text[], %s::timestamptz[]) AS u(t, a) "
+    "ON CONFLICT (trigger_id) DO UPDATE SET "
+    "anchor = COALESCE(trigger_state.anchor, excluded.anchor) RETURNING trigger_id, anchor"
+)
+
+
+def claim_trigger_anchors(
+    conn: Conn, *, anchors: Mapping[str, datetime], now: datetime
+) -> dict[str, datetime]:
+    """Store each anchor unless one is stored (first writer wins); return the stored ones."""
+    ids = sorted(anchors)  # one lock order for every node
+    rows = conn.execute(_CLAIM_ANCHORS, (now, ids, [anchors[t] for t in ids])).fetchall()
+    stored: dict[str, datetime] = {}
+    for trigger_id, anchor in rows:
+        if (when := utc(anchor)) is not None:
+            stored[trigger_id] = when
+    return stored

@@ -48,6 +48,7 @@ def run_from_row(row: Sequence[Any]) -> Run:
         interruptions=row[20],
         max_interruptions=row[21],
         retry_of=row[22],
+        backfill=bool(row[24]),
     )
 
 
@@ -69,7 +70,7 @@ def trigger_from_row(row: Sequence[Any]) -> TriggerState:
     """Decode one row selected with :data:`~stargraph.store._sql.text.TRIGGER_COLUMNS`."""
     return TriggerState(
         trigger_id=row[0], cursor=utc(row[1]), paused=bool(row[2]), note=row[3],
-        updated_at=utc(row[4]),
+        updated_at=utc(row[4]), anchor=utc(row[5]),
     )  # fmt: skip
 
 

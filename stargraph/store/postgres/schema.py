@@ -87,8 +87,18 @@ CREATE TABLE run_attempts (
 );
 """
 
+# Version 3 (issue 12, time): interval anchors, backfill and buffer_one markers, and the index
+# the overlap decision reads (unfinished runs of one trigger).
+_V3 = """
+ALTER TABLE runs ADD COLUMN backfill boolean NOT NULL DEFAULT false;
+ALTER TABLE runs ADD COLUMN buffered boolean NOT NULL DEFAULT false;
+ALTER TABLE trigger_state ADD COLUMN anchor timestamptz;
+CREATE INDEX runs_trigger_unfinished ON runs (trigger_id, status)
+    WHERE status IN ('pending', 'running') AND trigger_id IS NOT NULL;
+"""
+
 #: ``MIGRATIONS[n - 1]`` brings the schema from version ``n - 1`` to ``n``.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 #: First key of every advisory lock Stargraph takes (the two-int form); the second is a hash.

@@ -10,7 +10,9 @@ import attrs
 
 from stargraph._json import dumps
 from stargraph.store._sql.micros import to_us, to_us_opt
+from stargraph.store._sql.overlap import decide, unfinished_sql
 from stargraph.store.base import Enqueued, EnqueueRequest
+from stargraph.store.sqlite import leases
 from stargraph.store.sqlite.tx import bump, chunks, marks, write_tx
 
 __all__ = ["ADVANCE_CURSOR", "enqueue_batch"]
@@ -18,7 +20,8 @@ __all__ = ["ADVANCE_CURSOR", "enqueue_batch"]
 _INSERT_RUN = (
     "INSERT INTO runs (run_id, graph_id, idempotency_key, status, params, trigger_id, "
     "trigger_source, scheduled_fire, enqueued_at, not_before, attempt, max_attempts, "
-    "max_interruptions, retry_of) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, 1, ?, ?, ?) "
+    "max_interruptions, retry_of, backfill, buffered) "
+    "VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?) "
     "ON CONFLICT (graph_id, idempotency_key) DO NOTHING"
 )
 ADVANCE_CURSOR = (
@@ -33,7 +36,7 @@ _ADD_NONCE = (
 )
 
 
-def _insert_row(req: EnqueueRequest) -> tuple[Any, ...]:
+def _insert_row(req: EnqueueRequest, buffered: bool = False) -> tuple[Any, ...]:
     run = req.run
     enqueued = to_us(run.enqueued_at)
     due = enqueued if run.not_before is run.enqueued_at else to_us(run.not_before)
@@ -41,12 +44,61 @@ def _insert_row(req: EnqueueRequest) -> tuple[Any, ...]:
         run.run_id, run.graph_id, run.idempotency_key, dumps(run.params) if run.params else "{}",
         run.trigger_id,
         run.trigger_source, to_us_opt(run.scheduled_fire), enqueued, due, run.max_attempts,
-        run.max_interruptions, run.retry_of,
+        run.max_interruptions, run.retry_of, int(run.backfill), int(buffered),
     )  # fmt: skip
 
 
 def enqueue_batch(conn: sqlite3.Connection, requests: Sequence[EnqueueRequest]) -> list[Enqueued]:
-    """Insert every request in one transaction; report which ones already held their key."""
+    """Insert every request in one transaction; report which ones already held their key.
+
+    Requests with an overlap policy are decided one by one after the plain ones, in the same
+    transaction (:mod:`stargraph.store._sql.overlap`).
+    """
+    if any(req.overlap not in (None, "allow") for req in requests):
+        return _with_overlap(conn, requests)
+    return _plain_batch(conn, requests)
+
+
+def _with_overlap(conn: sqlite3.Connection, requests: Sequence[EnqueueRequest]) -> list[Enqueued]:
+    plain = [i for i, req in enumerate(requests) if req.overlap in (None, "allow")]
+    outcomes: dict[int, Enqueued] = {}
+    with write_tx(conn):
+        if plain:
+            done = _plain_batch(conn, [requests[i] for i in plain])
+            outcomes.update(zip(plain, done, strict=True))
+        for i, req in enumerate(requests):
+            if i not in outcomes:
+                outcomes[i] = _overlap_one(conn, req)
+    return [outcomes[i] for i in range(len(requests))]
+
+
+def _overlap_one(conn: sqlite3.Connection, req: EnqueueRequest) -> Enqueued:
+    """Decide and insert one fire under its overlap policy (inside the caller's transaction)."""
+    run = req.run
+    row = conn.execute(
+        "SELECT run_id FROM runs WHERE graph_id = ? AND idempotency_key = ?",
+        (run.graph_id, run.idempotency_key),
+    ).fetchone()
+    if row is not None:
+        outcome = Enqueued(run_id=row[0], deduplicated=True)
+    else:
+        rows = conn.execute(unfinished_sql("?"), (run.trigger_id,)).fetchall()
+        decision = decide(req.overlap or "allow", rows)
+        if decision.insert:
+            conn.execute(_INSERT_RUN, _insert_row(req, decision.buffered))
+            bump(conn, {"pending": 1})
+            for run_id in decision.cancel:
+                leases.request_cancel(conn, run_id=run_id, now=run.enqueued_at)
+            outcome = Enqueued(run_id=run.run_id, deduplicated=False)
+        else:
+            outcome = Enqueued(run_id=decision.blocker or "", deduplicated=False, skipped=True)
+    if req.cursor is not None:
+        conn.execute(ADVANCE_CURSOR, (req.cursor.trigger_id, to_us(req.cursor.cursor),
+                                      to_us(run.enqueued_at)))  # fmt: skip
+    return outcome
+
+
+def _plain_batch(conn: sqlite3.Connection, requests: Sequence[EnqueueRequest]) -> list[Enqueued]:
     rows = [_insert_row(req) for req in requests]
     advances = [
         (req.cursor.trigger_id, to_us(req.cursor.cursor), to_us(req.run.enqueued_at))

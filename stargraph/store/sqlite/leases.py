@@ -38,6 +38,14 @@ def _remaining(conn: sqlite3.Connection, graph_limits: Mapping[str, int]) -> dic
     return {g: limit - int(running.get(g, 0)) for g, limit in graph_limits.items()}
 
 
+#: A buffer_one run (``buffered``) waits while a run of its trigger is running (docs/time.md).
+_NOT_HELD = (
+    " AND (buffered = 0 OR NOT EXISTS (SELECT 1 FROM runs AS r INDEXED BY "
+    "runs_trigger_unfinished WHERE r.trigger_id = runs.trigger_id "
+    "AND r.status IN ('pending', 'running') AND r.status = 'running'))"
+)
+
+
 def _due_page(
     conn: sqlite3.Connection,
     now_us: int,
@@ -50,7 +58,7 @@ def _due_page(
         "SELECT run_id, graph_id, not_before, enqueued_at FROM runs INDEXED BY runs_due "
         "WHERE status = 'pending'"
     )
-    sql += " AND not_before <= ?"
+    sql += " AND not_before <= ?" + _NOT_HELD
     args: list[Any] = [now_us]
     if only is not None:
         sql += f" AND graph_id IN ({marks(len(only))})"

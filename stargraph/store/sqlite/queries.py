@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
 
-from stargraph.store._sql.micros import from_us_opt, to_us, to_us_opt
+from stargraph.store._sql.micros import from_us, from_us_opt, to_us, to_us_opt
 from stargraph.store._sql.text import TRIGGER_COLUMNS
 from stargraph.store.base import RunStatus, TriggerState
 from stargraph.store.sqlite.enqueue import ADVANCE_CURSOR
@@ -99,3 +100,28 @@ def set_trigger_paused(
             f"SELECT {TRIGGER_COLUMNS} FROM trigger_state WHERE trigger_id = ?", (trigger_id,)
         ).fetchone()
     return trigger_from_row(row)
+
+
+_CLAIM_ANCHOR = (
+    "INSERT INTO trigger_state (trigger_id, paused, updated_at, anchor) VALUES (?, 0, ?, ?) "
+    "ON CONFLICT (trigger_id) DO UPDATE SET anchor = COALESCE(anchor, excluded.anchor)"
+)
+
+
+def claim_trigger_anchors(
+    conn: sqlite3.Connection, *, anchors: Mapping[str, datetime], now: datetime
+) -> dict[str, datetime]:
+    """Store each anchor unless one is stored (first writer wins); return the stored ones."""
+    ids = sorted(anchors)
+    stored: dict[str, datetime] = {}
+    with write_tx(conn):
+        now_us = to_us(now)
+        conn.executemany(_CLAIM_ANCHOR, [(t, now_us, to_us(anchors[t])) for t in ids])
+        for part in chunks(ids):
+            rows = conn.execute(
+                f"SELECT trigger_id, anchor FROM trigger_state WHERE trigger_id IN "
+                f"({marks(len(part))})",
+                part,
+            ).fetchall()
+            stored.update((t, from_us(a)) for t, a in rows)
+    return stored

@@ -47,6 +47,7 @@ def run_from_row(row: Sequence[Any]) -> Run:
         interruptions=row[20],
         max_interruptions=row[21],
         retry_of=row[22],
+        backfill=bool(row[24]),
     )
 
 
@@ -72,6 +73,7 @@ def trigger_from_row(row: Sequence[Any]) -> TriggerState:
         paused=bool(row[2]),
         note=row[3],
         updated_at=from_us_opt(row[4]),
+        anchor=from_us_opt(row[5]),
     )
 
 

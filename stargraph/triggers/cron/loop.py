@@ -40,11 +40,11 @@ from stargraph.clock import Clock
 from stargraph.errors import SchedulerBusy, SchedulerClosed, StargraphError, StoreError
 from stargraph.metrics import Metrics
 from stargraph.scheduler.receipt import EnqueueReceipt
-from stargraph.store.base import CursorAdvance, RunStore
+from stargraph.store.base import CursorAdvance, RunStore, TriggerState
 from stargraph.triggers import Enqueuer, TriggerEvent, TriggerSource
+from stargraph.triggers.cron.interval import IntervalSpec, TimeSpec, jitter_offset
 from stargraph.triggers.cron.policy import CatchUp, next_fire, plan_missed
 from stargraph.triggers.cron.schedule import from_epoch, to_epoch
-from stargraph.triggers.cron.spec import CronSpec
 
 __all__ = ["LATE_GRACE", "CronLoop", "fire_key"]
 
@@ -77,8 +77,8 @@ class _SharedNext:
     def __init__(self) -> None:
         self._memo: dict[tuple[int, int], int | None] = {}
 
-    def __call__(self, spec: CronSpec, after: int) -> int | None:
-        if spec.start_at is not None or spec.end_at is not None:
+    def __call__(self, spec: TimeSpec, after: int) -> int | None:
+        if spec.start_at is not None or spec.end_at is not None or spec.kind != "cron":
             return next_fire(spec, after)
         key = (id(spec.compiled), after)
         if key not in self._memo:
@@ -86,10 +86,11 @@ class _SharedNext:
         return self._memo[key]
 
 
-def fire_key(trigger_id: str, fire: int, iso: str | None = None) -> str:
+def fire_key(trigger_id: str, fire: int, iso: str | None = None, kind: str = "cron") -> str:
     """The idempotency key of the planned fire at epoch *fire* (DESIGN §5a); *iso* may pass
-    ``from_epoch(fire).isoformat()`` when the caller already has it."""
-    return f"cron:{trigger_id}:{from_epoch(fire).isoformat() if iso is None else iso}"
+    ``from_epoch(fire).isoformat()`` when the caller already has it. *kind* is the spec's
+    (``cron`` or ``interval``): a backfill computes the same key as the live fire."""
+    return f"{kind}:{trigger_id}:{from_epoch(fire).isoformat() if iso is None else iso}"
 
 
 class CronLoop:
@@ -97,17 +98,22 @@ class CronLoop:
 
     def __init__(
         self,
-        specs: Sequence[CronSpec],
+        specs: Sequence[TimeSpec],
         *,
         scheduler: Enqueuer,
         store: RunStore,
         clock: Clock,
         metrics: Metrics,
     ) -> None:
-        self.specs = specs
+        self.specs: list[TimeSpec] = list(specs)  # interval specs get their anchors here
         self.index = {s.trigger_id: i for i, s in enumerate(specs)}
         self.scheduler, self.store, self.clock, self.metrics = scheduler, store, clock, metrics
         self._next: list[int | None] = [None] * len(specs)
+        self._jitter = {
+            i: s.jitter_seconds
+            for i, s in enumerate(specs)
+            if isinstance(s, IntervalSpec) and s.jitter_seconds
+        }
         self._paused = bytearray(len(specs))
         self._fired = bytearray(len(specs))
         self._heap: list[int] = []
@@ -137,8 +143,14 @@ class CronLoop:
         """Make *fire* the next planned fire of spec *i* and wake the loop."""
         self._next[i] = fire
         if fire is not None:
-            heapq.heappush(self._heap, fire << _SHIFT | i)
+            heapq.heappush(self._heap, self.due_at(i, fire) << _SHIFT | i)
         self.wake()
+
+    def due_at(self, i: int, fire: int) -> int:
+        """When the planned fire *fire* of spec *i* is enqueued: the fire plus its jitter."""
+        if self._jitter and i in self._jitter:
+            return fire + jitter_offset(self.specs[i].trigger_id, fire, self._jitter[i])
+        return fire
 
     def set_paused(self, i: int, paused: bool, cursor: int) -> None:
         """Pause spec *i*, or resume it with no fire at or before *cursor*."""
@@ -160,6 +172,7 @@ class CronLoop:
         states = {st.trigger_id: st for st in await self.store.list_trigger_states()}
         now = to_epoch(self.clock.now())
         self._started_at = now
+        await self._anchor(states, now)
         plans: list[tuple[int, CatchUp]] = []
         shared = _SharedNext()
         for i, spec in enumerate(self.specs):
@@ -179,9 +192,41 @@ class CronLoop:
                 plans.append((i, plan_missed(spec, cursor, now)))
                 first = shared(spec, now)
             self._next[i] = first
-        self._heap = [n << _SHIFT | i for i, n in enumerate(self._next) if n is not None]
+        self._heap = [
+            self.due_at(i, n) << _SHIFT | i for i, n in enumerate(self._next) if n is not None
+        ]
         heapq.heapify(self._heap)
         return plans
+
+    async def _anchor(self, states: dict[str, TriggerState], now: int) -> None:
+        """Give every interval spec without ``start_at`` its persisted anchor (first sight).
+
+        Anchors not stored yet are claimed in one write; the store keeps the first one any node
+        wrote, so every node plans the same instants.
+        """
+        need = [
+            i
+            for i, s in enumerate(self.specs)
+            if isinstance(s, IntervalSpec) and s.start_at is None
+        ]
+        if not need:
+            return
+        anchors = {}
+        for i in need:
+            st = states.get(self.specs[i].trigger_id)
+            if st is not None and st.anchor is not None:
+                anchors[self.specs[i].trigger_id] = st.anchor
+        missing = {
+            self.specs[i].trigger_id: from_epoch(now)
+            for i in need
+            if self.specs[i].trigger_id not in anchors
+        }
+        if missing:
+            anchors.update(await self.store.claim_trigger_anchors(missing, now=self.clock.now()))
+        for i in need:
+            spec = self.specs[i]
+            assert isinstance(spec, IntervalSpec)
+            self.specs[i] = spec.anchored(anchors[spec.trigger_id])
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Prepare, report started, then schedule until cancelled."""
@@ -219,20 +264,23 @@ class CronLoop:
                 await self._wait()
 
     def _pop_due(self, now: int) -> list[tuple[int, int]]:
-        heap, nxt, due, last = self._heap, self._next, [], -1
+        heap, nxt, due, jit, last = self._heap, self._next, [], self._jitter, -1
         while heap and heap[0] >> _SHIFT <= now:
             item = heapq.heappop(heap)
             if item == last:  # equal items pop together: a re-pushed fire is accepted once
                 continue
             last = item
-            fire, i = item >> _SHIFT, item & _MASK
-            if nxt[i] == fire and not self._paused[i]:
+            at, i = item >> _SHIFT, item & _MASK
+            fire = nxt[i]
+            if fire is None or self._paused[i]:
+                continue
+            if fire == at if not (jit and i in jit) else self.due_at(i, fire) == at:
                 due.append((fire, i))
         return due
 
     async def _fire_due(self, due: list[tuple[int, int]], now: int) -> None:
-        late = [(f, i) for f, i in due if now - f > LATE_GRACE]
-        on_time = [(f, i) for f, i in due if now - f <= LATE_GRACE]
+        late = [(f, i) for f, i in due if now - self.due_at(i, f) > LATE_GRACE]
+        on_time = [(f, i) for f, i in due if now - self.due_at(i, f) <= LATE_GRACE]
         for n, (fire, i) in enumerate(on_time, 1):
             self._enqueue(i, fire)
             if n % _YIELD_EVERY == 0:
@@ -251,7 +299,7 @@ class CronLoop:
             return
         self._next[i] = fire
         if fire is not None:
-            heapq.heappush(self._heap, fire << _SHIFT | i)
+            heapq.heappush(self._heap, self.due_at(i, fire) << _SHIFT | i)
 
     async def _wait(self) -> None:
         targets = [] if not self._heap else [float(self._heap[0] >> _SHIFT)]
@@ -303,7 +351,7 @@ class CronLoop:
         return TriggerEvent(
             trigger_id=spec.trigger_id,
             scheduled_fire=when,
-            idempotency_key=fire_key(spec.trigger_id, fire, iso),
+            idempotency_key=fire_key(spec.trigger_id, fire, iso, spec.kind),
             payload=spec.params,
         )
 
@@ -311,12 +359,16 @@ class CronLoop:
         spec = self.specs[i]
         try:
             event = self._event(i, fire)
-            receipt = self.scheduler.emit(
-                event,
-                graph_id=spec.graph_id,
-                source=TriggerSource.cron,
-                cursor=CursorAdvance(trigger_id=spec.trigger_id, cursor=event.scheduled_fire),
-            )
+            cursor = CursorAdvance(trigger_id=spec.trigger_id, cursor=event.scheduled_fire)
+            if spec.overlap == "allow" and spec.kind == "cron":  # the hot path, as before
+                receipt = self.scheduler.emit(
+                    event, graph_id=spec.graph_id, source=TriggerSource.cron, cursor=cursor
+                )
+            else:
+                receipt = self.scheduler.emit(
+                    event, graph_id=spec.graph_id, source=TriggerSource(spec.kind), cursor=cursor,
+                    overlap=None if spec.overlap == "allow" else spec.overlap,
+                )  # fmt: skip
         except (SchedulerBusy, SchedulerClosed) as exc:
             self._schedule_retry(i, fire, BUSY_RETRY if isinstance(exc, SchedulerBusy) else 1.0)
             return
@@ -363,9 +415,24 @@ class CronLoop:
             return
         if self._failures:
             self._recovered(i)
-        if not result.deduplicated:
-            delay = self.clock.now().timestamp() - fire
+        if result.skipped:
+            self._overlap_skipped(i, fire, result.run_id)
+        elif not result.deduplicated:
+            delay = self.clock.now().timestamp() - self.due_at(i, fire)
             self.metrics.cron_fire_lag.labels(self.label(i)).observe(max(delay, 0.0))
+
+    def _overlap_skipped(self, i: int, fire: int, blocker: str) -> None:
+        spec = self.specs[i]
+        self.metrics.trigger_fires_skipped.labels(self.label(i), "overlap").inc()
+        log_event(
+            logger,
+            "trigger.fire.skipped",
+            trigger_id=spec.trigger_id,
+            fire=from_epoch(fire).isoformat(),
+            reason="overlap",
+            overlap=spec.overlap,
+            unfinished_run_id=blocker,
+        )
 
     def _note_failure(self, i: int, fire: int, exc: Exception, delay: float) -> None:
         """Count a failed commit of spec *i*; one line per ``RETRY_LOG_EVERY`` with the count."""

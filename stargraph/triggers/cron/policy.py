@@ -15,21 +15,21 @@ from __future__ import annotations
 
 import attrs
 
+from stargraph.triggers.cron.interval import TimeSpec
 from stargraph.triggers.cron.schedule import to_epoch
-from stargraph.triggers.cron.spec import CronSpec
 
 __all__ = ["COUNT_CAP", "CatchUp", "count_between", "next_fire", "plan_missed"]
 
 COUNT_CAP = 10_000  # skipped fires are counted exactly up to this many per catch-up
 
 
-def _bounds(spec: CronSpec) -> tuple[int | None, int | None]:
+def _bounds(spec: TimeSpec) -> tuple[int | None, int | None]:
     start = None if spec.start_at is None else to_epoch(spec.start_at)
     end = None if spec.end_at is None else to_epoch(spec.end_at)
     return start, end
 
 
-def next_fire(spec: CronSpec, after: int) -> int | None:
+def next_fire(spec: TimeSpec, after: int) -> int | None:
     """The first planned fire of *spec* strictly after *after*, within start_at/end_at."""
     start, end = _bounds(spec)
     if start is not None and after < start - 1:
@@ -40,7 +40,7 @@ def next_fire(spec: CronSpec, after: int) -> int | None:
     return nxt
 
 
-def count_between(spec: CronSpec, after: int, until: int, cap: int = COUNT_CAP) -> int:
+def count_between(spec: TimeSpec, after: int, until: int, cap: int = COUNT_CAP) -> int:
     """How many planned fires lie in (after, until], counting at most *cap*."""
     n, f = 0, next_fire(spec, after)
     while f is not None and f <= until and n < cap:
@@ -49,7 +49,7 @@ def count_between(spec: CronSpec, after: int, until: int, cap: int = COUNT_CAP) 
     return n
 
 
-def _latest(spec: CronSpec, cursor: int, now: int) -> int | None:
+def _latest(spec: TimeSpec, cursor: int, now: int) -> int | None:
     start, end = _bounds(spec)
     first = next_fire(spec, cursor)
     if first is None or first > now:
@@ -73,7 +73,7 @@ class CatchUp:
         return self.skipped >= COUNT_CAP
 
 
-def plan_missed(spec: CronSpec, cursor: int, now: int) -> CatchUp:
+def plan_missed(spec: TimeSpec, cursor: int, now: int) -> CatchUp:
     """Apply ``spec.missed_fire_policy`` to the planned fires in (cursor, now]."""
     latest = _latest(spec, cursor, now)
     if latest is None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 from zoneinfo import ZoneInfoNotFoundError
 
 import attrs
@@ -12,58 +13,100 @@ import attrs
 from stargraph._json import JSONObject, ensure_json_object
 from stargraph._table import Reader, Table, init_fields
 from stargraph.errors import ConfigError
+from stargraph.store._sql.overlap import OVERLAP_POLICIES
 from stargraph.triggers.cron._expr import ExprError
 from stargraph.triggers.cron.schedule import Schedule, compile_schedule
 
-__all__ = ["FALL_BACK_MODES", "MISSED_FIRE_POLICIES", "CronSpec", "MissedFirePolicy"]
+__all__ = [
+    "FALL_BACK_MODES",
+    "MISSED_FIRE_POLICIES",
+    "CronSpec",
+    "MissedFirePolicy",
+    "OverlapPolicy",
+]
 
 MissedFirePolicy = Literal["skip", "fire_once_catchup", "fire_all"]
+#: What a due fire does while an earlier run of its trigger is unfinished (docs/time.md).
+OverlapPolicy = Literal["allow", "skip", "buffer_one", "cancel_previous"]
 MISSED_FIRE_POLICIES: tuple[str, ...] = get_args(MissedFirePolicy)
 FALL_BACK_MODES = ("first", "both")
+
+
+Where = Callable[[Any], str]
+Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
 
 def _where(inst: Any) -> str:
     return f"cron trigger {getattr(inst, 'trigger_id', '?')!r}"
 
 
-def _nonempty(inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{_where(inst)}: {attr.name} must be a non-empty string, got {value!r}")
+def nonempty(where: Where) -> Validator:
+    """A validator: a non-empty string (errors start with ``where(instance)``)."""
 
-
-def _one_of(choices: tuple[str, ...]) -> Any:
     def check(inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
-        if value not in choices:
+        if not isinstance(value, str) or not value.strip():
             raise ConfigError(
-                f"{_where(inst)}: {attr.name} {value!r} is not one of {', '.join(choices)}"
+                f"{where(inst)}: {attr.name} must be a non-empty string, got {value!r}"
             )
 
     return check
 
 
-def _window(inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, timedelta) or value < timedelta(0):
-        raise ConfigError(
-            f"{_where(inst)}: catchup_window must be a non-negative timedelta, got {value!r}"
-        )
+def check_one_of(choices: tuple[str, ...], where: Where) -> Validator:
+    """A validator: one of *choices*."""
+
+    def check(inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
+        if value not in choices:
+            raise ConfigError(
+                f"{where(inst)}: {attr.name} {value!r} is not one of {', '.join(choices)}"
+            )
+
+    return check
 
 
-def _aware(inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
-    if value is None:
-        return
-    if not isinstance(value, datetime) or value.utcoffset() is None:
-        raise ConfigError(
-            f"{_where(inst)}: {attr.name} must be a timezone-aware datetime, got {value!r}"
-        )
+def check_window(where: Where) -> Validator:
+    """A validator: a non-negative timedelta."""
+
+    def check(inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
+        if not isinstance(value, timedelta) or value < timedelta(0):
+            raise ConfigError(
+                f"{where(inst)}: {attr.name} must be a non-negative timedelta, got {value!r}"
+            )
+
+    return check
 
 
-def _params(value: Any) -> JSONObject:
+def check_aware(where: Where) -> Validator:
+    """A validator: ``None`` or a timezone-aware datetime."""
+
+    def check(inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
+        if value is None:
+            return
+        if not isinstance(value, datetime) or value.utcoffset() is None:
+            raise ConfigError(
+                f"{where(inst)}: {attr.name} must be a timezone-aware datetime, got {value!r}"
+            )
+
+    return check
+
+
+def check_params(value: Any) -> JSONObject:
+    """A converter: a JSON object (ConfigError otherwise)."""
     if isinstance(value, dict) and not value:
         return value
     try:
-        return ensure_json_object(value, "cron params")
+        return ensure_json_object(value, "trigger params")
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+
+
+_nonempty = nonempty(_where)
+_window = check_window(_where)
+_aware = check_aware(_where)
+
+
+def _one_of(choices: tuple[str, ...]) -> Validator:
+    return check_one_of(choices, _where)
 
 
 @attrs.frozen(kw_only=True)
@@ -74,11 +117,13 @@ class CronSpec:
     the trigger and the value) when the spec is built.
     """
 
+    kind: ClassVar[str] = "cron"
+
     trigger_id: str = attrs.field(validator=_nonempty)
     schedule: str = attrs.field(validator=_nonempty)
     graph_id: str = attrs.field(validator=_nonempty)
     tz: str = attrs.field(default="UTC", validator=_nonempty)
-    params: JSONObject = attrs.field(factory=dict, converter=_params, repr=False)
+    params: JSONObject = attrs.field(factory=dict, converter=check_params, repr=False)
     missed_fire_policy: MissedFirePolicy = attrs.field(
         default="fire_once_catchup", validator=_one_of(MISSED_FIRE_POLICIES)
     )
@@ -89,6 +134,7 @@ class CronSpec:
     start_at: datetime | None = attrs.field(default=None, validator=_aware)
     end_at: datetime | None = attrs.field(default=None, validator=_aware)
     paused: bool = False
+    overlap: OverlapPolicy = attrs.field(default="allow", validator=_one_of(OVERLAP_POLICIES))
     _compiled: Schedule = attrs.field(init=False, eq=False, repr=False, alias="_compiled")
 
     def __attrs_post_init__(self) -> None:
