@@ -44,11 +44,12 @@ class Size:
     big_bodies_mb: tuple[int, ...]
     slowloris_sockets: int
     plugin_seconds: float
+    timeout: float  # pytest-timeout per test: a campaign runs inside its first test's setup
 
 
 SIZES = {
-    "ci": Size("ci", 2, 2, 3.0, 5, 500, (10,), 50, 5.0),
-    "full": Size("full", 20, 20, 10.0, 40, 2000, (10, 100), 400, 20.0),
+    "ci": Size("ci", 2, 2, 3.0, 5, 500, (10,), 50, 5.0, 600.0),
+    "full": Size("full", 20, 20, 10.0, 40, 2000, (10, 100), 400, 20.0, 3600.0),
 }
 
 

@@ -19,7 +19,7 @@ from ._abuse import bad_inputs, big_body, slowloris, storm
 from ._harness import Node, seeded, size, write_project
 from ._phases import Probe
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(size().timeout)]
 # Measured: slowloris and the storm add ~20 MiB, one accepted 10 MB run request ~95 MiB (its
 # body, parsed params, encoded row and the result all live at once); the bound leaves room.
 RSS_GROWTH_BOUND_MIB = 160

@@ -29,7 +29,7 @@ from ._harness import (
     write_project,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(size().timeout)]
 
 
 @attrs.frozen

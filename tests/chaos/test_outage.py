@@ -25,7 +25,7 @@ from ._checks import duplicated, lost_acks, not_terminal, pg_database
 from ._harness import Load, Node, read_runs, seeded, size, wait_drained, write_project
 from ._phases import Probe, phase_codes, wait_recovered
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(size().timeout)]
 TMPFS_BYTES = 32 * 1024 * 1024
 
 
