@@ -16,7 +16,7 @@ import attrs
 import pytest
 
 from ._abuse import bad_inputs, big_body, slowloris, storm
-from ._harness import Node, seeded, size, write_project
+from ._harness import Node, report, seeded, size, write_project
 from ._phases import Probe
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(size().timeout)]
@@ -26,7 +26,7 @@ RSS_GROWTH_BOUND_MIB = 160
 REFUSED_BODY_BOUND_MIB = 32  # the 100 MB body (over the 16 MiB limit) is refused, never read
 # Bytes HTTP allows and the server rightly serves (obs-text in a header value).
 TOLERATED = frozenset({"invalid UTF-8 in a header"})
-SLOWLORIS_SECONDS = 6.0
+SLOWLORIS_SECONDS = 5.0
 
 
 @attrs.frozen
@@ -101,6 +101,11 @@ def abuse(tmp_path_factory: pytest.TempPathFactory, anyio_backend: str) -> Itera
                 peaks[f"{mb} MB body"] = rss.peak
         result = Abuse(label, answers, bad, stormed, dict(probe.seen), base, rss.peak, peaks)
         print(f"chaos {result.context()}")
+        report(
+            label, answers={k: dict(v) for k, v in answers.items()}, bad_inputs=bad,
+            storm=stormed, rss_base_kib=base, rss_peak_kib=rss.peak, rss_by_attack=peaks,
+            probes={k: dict(v) for k, v in probe.seen.items()},
+        )  # fmt: skip
         yield result
     finally:
         node.stop()

@@ -21,8 +21,9 @@ from ._harness import (
     TIME_TRIGGERS,
     Load,
     Node,
-    ci_backend,
+    one_backend_in_ci,
     read_runs,
+    report,
     seeded,
     size,
     wait_drained,
@@ -91,11 +92,21 @@ def run_campaign(label: str, nodes: Sequence[Node], store_url: str, rounds: int)
         since, until,
     )  # fmt: skip
     print(f"chaos {campaign.context()}")
+    fires = [r for r in campaign.runs if r.scheduled_fire is not None]
+    report(
+        label, kills=rounds, nodes=len(nodes), requests=sum(load.codes.values()),
+        answers=dict(load.codes), acked=len(load.acks), runs=len(campaign.runs), fires=len(fires),
+        lost=len(lost_acks(campaign.acks, campaign.runs)), duplicated=duplicated(campaign.runs),
+        stuck=len(not_terminal(drained)),
+        not_succeeded=sum(1 for r in drained if r.finished and r.status != "succeeded"),
+        fire_problems=sum(len(fire_gaps(campaign.runs, t, since, until)) for t in TIME_TRIGGERS),
+    )  # fmt: skip
     return campaign
 
 
 @pytest.fixture(scope="module")
 def sqlite_campaign(tmp_path_factory: pytest.TempPathFactory, anyio_backend: str) -> Campaign:
+    one_backend_in_ci(anyio_backend, "SQLite kill")
     folder = tmp_path_factory.mktemp(f"kill-sqlite-{anyio_backend}")
     config = write_project(folder)
     url = f"sqlite:///{folder / 'chaos.db'}"
@@ -107,11 +118,7 @@ def sqlite_campaign(tmp_path_factory: pytest.TempPathFactory, anyio_backend: str
 def pg_campaign(
     tmp_path_factory: pytest.TempPathFactory, anyio_backend: str, pg_admin_url: str
 ) -> Iterator[Campaign]:
-    if size().name == "ci" and anyio_backend != ci_backend():
-        pytest.skip(
-            f"the ci size runs the three-node campaign on {ci_backend()} this time "
-            "(by seed); STARGRAPH_CHAOS=full (nox -s chaos) runs both"
-        )
+    one_backend_in_ci(anyio_backend, "three-node kill")
     folder = tmp_path_factory.mktemp(f"kill-pg-{anyio_backend}")
     config = write_project(folder)
     with pg_database(pg_admin_url) as url:

@@ -22,7 +22,17 @@ import pytest
 from stargraph.store.base import Run
 
 from ._checks import duplicated, lost_acks, not_terminal, pg_database
-from ._harness import Load, Node, read_runs, seeded, size, wait_drained, write_project
+from ._harness import (
+    Load,
+    Node,
+    one_backend_in_ci,
+    read_runs,
+    report,
+    seeded,
+    size,
+    wait_drained,
+    write_project,
+)
 from ._phases import Probe, phase_codes, wait_recovered
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(size().timeout)]
@@ -58,6 +68,7 @@ class Outage:
 @pytest.fixture(scope="module")
 def tmpfs(tmp_path_factory: pytest.TempPathFactory, anyio_backend: str) -> Iterator[Path]:
     """A small tmpfs of its own for each backend's disk-full outage."""
+    one_backend_in_ci(anyio_backend, "disk-full")
     mnt = tmp_path_factory.mktemp(f"tmpfs-{anyio_backend}")
     cmd = ["mount", "-t", "tmpfs", "-o", f"size={TMPFS_BYTES}", "tmpfs", str(mnt)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -108,6 +119,12 @@ def run_outage(label: str, node: Node, url: str, fault: object) -> tuple[Outage,
         dict(load.bodies), recovered_in, restarted, dict(load.acks), read_runs(url), drained,
     )  # fmt: skip
     print(f"chaos {outage.context()}")
+    report(
+        label, faults=faults, requests=sum(load.codes.values()), acked=len(load.acks),
+        during=dict(during), after=dict(after), recovered_in=round(recovered_in, 2),
+        lost=len(lost_acks(outage.acks, outage.runs)), duplicated=duplicated(outage.runs),
+        stuck=len(not_terminal(drained)), restarted=restarted,
+    )  # fmt: skip
     return outage, load
 
 
@@ -134,6 +151,7 @@ def disk_full(tmp_path_factory: pytest.TempPathFactory, tmpfs: Path, anyio_backe
     )
     with sqlite3.connect(db) as conn:
         integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
+    report(f"disk-full-{anyio_backend}-integrity", integrity=integrity)
     return attrs.evolve(outage, integrity=integrity)
 
 
@@ -143,6 +161,7 @@ def pg_terminated(
 ) -> Iterator[Outage]:
     import psycopg
 
+    one_backend_in_ci(anyio_backend, "pg_terminate_backend")
     folder = tmp_path_factory.mktemp(f"pgterm-{anyio_backend}")
     with pg_database(pg_admin_url) as url:
         dbname = url.rsplit("/", 1)[1]
@@ -178,6 +197,18 @@ def test_the_fault_was_real(outage: Outage) -> None:
 def test_recovers_without_restart(outage: Outage) -> None:
     assert not outage.restarted, outage.context()
     assert outage.after.get("202", 0) > 5, outage.context()
+
+
+def test_no_error_once_recovered(outage: Outage, request: pytest.FixtureRequest) -> None:
+    if outage.label.startswith("pg-terminate"):
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=False,  # it takes a pooled connection killed but not yet reused
+                reason="issue 11 chaos finding (not a numbered defect): a pooled PostgreSQL "
+                "connection terminated during the outage fails the first request that uses "
+                "it after recovery (the pool does not check connections on checkout)",
+            )
+        )
     assert set(outage.after) == {"202"}, f"errors after recovery ({outage.context()})"
 
 

@@ -30,7 +30,7 @@ from stargraph.store.base import Run, RunFilter
 from stargraph.triggers.cron import CronSpec
 
 from ._checks import fire_gaps
-from ._harness import TimeTrigger, seeded, size
+from ._harness import TimeTrigger, report, seeded, size
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(size().timeout)]
 OPTIONS = HostOptions(
@@ -196,8 +196,17 @@ async def phase(tmp_path: Path, backend: str, faulty: bool) -> Phase:
     if (backend, faulty) not in _PHASES:
         seeded(f"plugins-{backend}-{'faulty' if faulty else 'baseline'}")
         _PHASES[backend, faulty] = await run_phase(tmp_path, faulty)
-        print(f"chaos plugins {backend} {'faulty' if faulty else 'baseline'}: "
-              f"{_PHASES[backend, faulty].summary()}")  # fmt: skip
+        done = _PHASES[backend, faulty]
+        label = f"plugins-{backend}-{'faulty' if faulty else 'baseline'}"
+        print(f"chaos {label}: {done.summary()}")
+        lags = sorted(done.lags) or [0.0]
+        report(
+            label, faulty_plugins=len(FAULTY) if faulty else 0, fires=len(done.lags),
+            lag_median_ms=round(statistics.median(lags) * 1000, 1),
+            lag_max_ms=round(lags[-1] * 1000, 1), shutdown_s=round(done.shutdown, 2),
+            fire_problems=len(fire_gaps(done.runs, TICK, done.since, done.until)),
+            statuses={k: [str(v[0]), v[1], v[2]] for k, v in done.statuses.items()},
+        )  # fmt: skip
     return _PHASES[backend, faulty]
 
 
