@@ -88,8 +88,14 @@ def report(scenario: str, **figures: object) -> None:
 
 
 def ci_backend() -> str:
-    """The one backend a ``ci``-size run gives the store campaigns (alternates by seed)."""
-    return ("asyncio", "trio")[SEED % 2]
+    """The one backend a ``ci``-size run gives the store campaigns (alternates by seed).
+
+    Chosen among the backends this session tests (``STARGRAPH_TEST_BACKENDS``, as in
+    tests/conftest.py), so a session narrowed to one backend still runs every campaign.
+    """
+    env = os.environ.get("STARGRAPH_TEST_BACKENDS", "asyncio,trio")
+    backends = [b for b in env.split(",") if b] or ["asyncio"]
+    return backends[SEED % len(backends)]
 
 
 def one_backend_in_ci(backend: str, campaign: str) -> None:

@@ -20,9 +20,9 @@ from ._harness import Node, report, seeded, size, write_project
 from ._phases import Probe
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(size().timeout)]
-# Measured: slowloris and the storm add ~20 MiB, one accepted 10 MB run request ~95 MiB (its
-# body, parsed params, encoded row and the result all live at once); the bound leaves room.
-RSS_GROWTH_BOUND_MIB = 160
+CONNECTION_BUDGET_KIB = 64  # resident memory one open (slow or storming) connection may cost
+CONNECTION_SLACK_MIB = 16
+ACCEPTED_BODY_FACTOR = 4  # an accepted body may cost this many times its size while handled
 REFUSED_BODY_BOUND_MIB = 32  # the 100 MB body (over the 16 MiB limit) is refused, never read
 # Bytes HTTP allows and the server rightly serves (obs-text in a header value).
 TOLERATED = frozenset({"invalid UTF-8 in a header"})
@@ -38,6 +38,7 @@ class Abuse:
     bad: dict[str, str]
     storm: tuple[int, int, int]
     probes: dict[str, Counter[str]]
+    slowest_probe: float
     rss_base_kib: int
     rss_peak_kib: int
     rss_by_attack: dict[str, int]  # the peak (KiB) once each attack was over
@@ -46,6 +47,7 @@ class Abuse:
         return (
             f"{self.label} answers={ {k: dict(v) for k, v in self.answers.items()} } "
             f"bad={self.bad} storm={self.storm} probes={self.probes} "
+            f"slowest probe={self.slowest_probe:.1f}s "
             f"rss={self.rss_base_kib}->{self.rss_peak_kib} KiB by attack {self.rss_by_attack}"
         )
 
@@ -99,12 +101,15 @@ def abuse(tmp_path_factory: pytest.TempPathFactory, anyio_backend: str) -> Itera
                 answers[f"{mb} MB body"] = Counter([big_body(node.port, mb)])
                 time.sleep(0.5)
                 peaks[f"{mb} MB body"] = rss.peak
-        result = Abuse(label, answers, bad, stormed, dict(probe.seen), base, rss.peak, peaks)
+        result = Abuse(
+            label, answers, bad, stormed, dict(probe.seen), probe.slowest, base, rss.peak, peaks
+        )
         print(f"chaos {result.context()}")
         report(
             label, answers={k: dict(v) for k, v in answers.items()}, bad_inputs=bad,
             storm=stormed, rss_base_kib=base, rss_peak_kib=rss.peak, rss_by_attack=peaks,
             probes={k: dict(v) for k, v in probe.seen.items()},
+            slowest_probe_s=round(probe.slowest, 2),
         )  # fmt: skip
         yield result
     finally:
@@ -154,9 +159,26 @@ def test_health_answers_throughout(abuse: Abuse) -> None:
     assert seen["/healthz 200"] > 10, abuse.context()
 
 
-def test_memory_stays_bounded(abuse: Abuse) -> None:
-    grew = (abuse.rss_peak_kib - abuse.rss_base_kib) / 1024
-    assert grew < RSS_GROWTH_BOUND_MIB, f"RSS grew {grew:.0f} MiB ({abuse.context()})"
-    if "100 MB body" in abuse.rss_by_attack:  # refused, never held
-        held = abuse.rss_by_attack["100 MB body"] - abuse.rss_by_attack["10 MB body"]
-        assert held / 1024 < REFUSED_BODY_BOUND_MIB, abuse.context()
+def test_connections_cost_bounded_memory(abuse: Abuse) -> None:
+    chaos = size()
+    connections = 2 * chaos.slowloris_sockets + chaos.storm_connections
+    grew_kib = abuse.rss_by_attack["bad inputs"] - abuse.rss_base_kib
+    bound_kib = connections * CONNECTION_BUDGET_KIB + CONNECTION_SLACK_MIB * 1024
+    assert grew_kib < bound_kib, f"{connections} connections: +{grew_kib} KiB ({abuse.context()})"
+
+
+def test_a_refused_huge_body_is_never_held(abuse: Abuse) -> None:
+    if "100 MB body" not in abuse.rss_by_attack:
+        pytest.skip("the 100 MB body runs at STARGRAPH_CHAOS=full (nox -s chaos)")
+    held = abuse.rss_by_attack["100 MB body"] - abuse.rss_by_attack["10 MB body"]
+    assert held / 1024 < REFUSED_BODY_BOUND_MIB, abuse.context()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 11 chaos finding (not a numbered defect): one accepted 10 MB run request "
+    "raises the server's RSS by ~95 MiB (body, parsed params, encoded row held at once)",
+)
+def test_an_accepted_big_body_costs_a_few_times_its_size(abuse: Abuse) -> None:
+    grew_kib = abuse.rss_by_attack["10 MB body"] - abuse.rss_by_attack["bad inputs"]
+    assert grew_kib < ACCEPTED_BODY_FACTOR * 10 * 1024, abuse.context()
