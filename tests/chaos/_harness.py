@@ -45,12 +45,13 @@ class Size:
     big_bodies_mb: tuple[int, ...]
     slowloris_sockets: int
     plugin_seconds: float
+    slowloris_seconds: float
     timeout: float  # pytest-timeout per test: a campaign runs inside its first test's setup
 
 
 SIZES = {
-    "ci": Size("ci", 2, 2, 3.0, 5, 500, (10,), 50, 4.0, 600.0),
-    "full": Size("full", 20, 20, 10.0, 40, 2000, (10, 100), 400, 20.0, 3600.0),
+    "ci": Size("ci", 2, 2, 3.0, 5, 500, (10,), 50, 4.0, 3.0, 600.0),
+    "full": Size("full", 20, 20, 10.0, 40, 2000, (10, 100), 400, 20.0, 10.0, 3600.0),
 }
 
 
@@ -235,11 +236,16 @@ class Node:
         self.popen.send_signal(signal.SIGKILL)
         self.popen.wait(30)
 
+    def signal_stop(self) -> None:
+        """Send SIGTERM without waiting (stop several nodes at once, then :meth:`stop` each)."""
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+
     def stop(self) -> None:
         """SIGTERM and wait (SIGKILL after 60 s)."""
         if self.popen is None or self.popen.poll() is not None:
             return
-        self.popen.send_signal(signal.SIGTERM)
+        self.signal_stop()
         try:
             self.popen.wait(60)
         except subprocess.TimeoutExpired:

@@ -26,7 +26,6 @@ ACCEPTED_BODY_FACTOR = 4  # an accepted body may cost this many times its size w
 REFUSED_BODY_BOUND_MIB = 32  # the 100 MB body (over the 16 MiB limit) is refused, never read
 # Bytes HTTP allows and the server rightly serves (obs-text in a header value).
 TOLERATED = frozenset({"invalid UTF-8 in a header"})
-SLOWLORIS_SECONDS = 5.0
 
 
 @attrs.frozen
@@ -90,7 +89,7 @@ def abuse(tmp_path_factory: pytest.TempPathFactory, anyio_backend: str) -> Itera
             for body in (False, True):
                 name = f"slowloris {'bodies' if body else 'heads'} x{chaos.slowloris_sockets}"
                 answers[name] = slowloris(
-                    node.port, chaos.slowloris_sockets, SLOWLORIS_SECONDS, body=body
+                    node.port, chaos.slowloris_sockets, chaos.slowloris_seconds, body=body
                 )
                 peaks[name] = rss.peak
             stormed = storm(node.port, chaos.storm_connections)

@@ -82,6 +82,8 @@ def run_campaign(label: str, nodes: Sequence[Node], store_url: str, rounds: int)
     finally:
         t3 = time.monotonic()
         for node in nodes:
+            node.signal_stop()
+        for node in nodes:
             node.stop()
     print(
         f"chaos {label}: start {t1 - t0:.1f}s kills {t2 - t1:.1f}s drain {t3 - t2:.1f}s "
