@@ -51,3 +51,21 @@ def bench(session: nox.Session) -> None:
     """Quick benchmark gate (reduced set, asyncio and trio); ``-- --record`` / ``-- --strict``."""
     session.install("-e", ".[test]")
     session.run("python", "benchmarks/gate.py", *session.posargs)
+
+
+@nox.session(python="3.11")
+def chaos(session: nox.Session) -> None:
+    """The full chaos campaign (tests/chaos at ``full`` size, both backends); docs/reliability.md.
+
+    ``nox -s chaos`` writes each scenario's figures to ``chaos-report.jsonl``; replay a failure
+    with ``STARGRAPH_CHAOS_SEED=<the printed seed> nox -s chaos``. Needs root for the disk-full
+    tmpfs and the local PostgreSQL server (.ci/run starts it); without them those parts skip.
+    """
+    session.install("-e", ".[test]")
+    env = {"STARGRAPH_CHAOS": "full", "STARGRAPH_CHAOS_REPORT": "chaos-report.jsonl"}
+    seed = os.environ.get("STARGRAPH_CHAOS_SEED")
+    if seed:
+        env["STARGRAPH_CHAOS_SEED"] = seed
+    session.run(
+        "pytest", "-q", "-rxXs", "-p", "no:randomly", "tests/chaos", *session.posargs, env=env
+    )
