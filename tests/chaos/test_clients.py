@@ -120,11 +120,6 @@ def test_no_5xx_for_slow_huge_or_many_clients(abuse: Abuse) -> None:
     assert fives == {}, abuse.context()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11 defect 10: deep JSON, a lone surrogate in a pause note and non-ASCII "
-    "digits in ?limit= answer 500 (or are accepted)",
-)
 def test_bad_inputs_get_a_clear_4xx_never_5xx(abuse: Abuse) -> None:
     wrong = {
         name: status

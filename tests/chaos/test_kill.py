@@ -152,10 +152,6 @@ def test_every_planned_fire_has_exactly_one_run(campaign: Campaign) -> None:
         assert gaps == [], campaign.context()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11 defect 1: a run executing when its process died fails LeaseExpired",
-)
 def test_every_acknowledged_run_and_fire_succeeds(campaign: Campaign) -> None:
     done = [r for r in campaign.drained if r.finished]
     failed = [f"{r.idempotency_key}: {r.error}" for r in done if r.status != "succeeded"]

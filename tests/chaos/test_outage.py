@@ -225,7 +225,6 @@ def test_nothing_acknowledged_is_lost_or_corrupted(outage: Outage) -> None:
     assert outage.integrity in {"ok", "n/a"}, outage.integrity
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 defect 7: StoreError answers 400, not 503")
 def test_refused_writes_are_503_with_retry_after(outage: Outage) -> None:
     refused = {code: n for code, n in outage.during.items() if code != "202"}
     assert refused, f"no write was refused: the outage did not show ({outage.context()})"
@@ -237,9 +236,6 @@ def test_readyz_reports_the_outage_and_the_recovery(
     outage: Outage, request: pytest.FixtureRequest
 ) -> None:
     if outage.label.startswith("disk-full"):
-        request.applymarker(
-            pytest.mark.xfail(strict=True, reason="issue 11 defect 9: /readyz only reads")
-        )
         during = outage.probes.get("during", Counter())
         assert any(k.startswith("/readyz 503") for k in during), outage.context()
     # A terminated PostgreSQL connection is replaced at once: ready again is what counts.
