@@ -132,6 +132,12 @@ TIME_TRIGGERS: tuple[TimeTrigger, ...] = (
         '[[cron]]\ntrigger_id = "cron:tick"\nschedule = "* * * * * *"\ngraph_id = "tick"\n'
         'missed_fire_policy = "fire_all"\ncatchup_window = 3600\n',
     ),
+    TimeTrigger(
+        "interval:tick",
+        1.0,
+        '[[interval]]\ntrigger_id = "interval:tick"\nevery = "1s"\ngraph_id = "tick"\n'
+        'missed_fire_policy = "fire_all"\ncatchup_window = 3600\n',
+    ),
 )
 
 GRAPHS = """
