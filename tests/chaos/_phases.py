@@ -66,3 +66,17 @@ def wait_recovered(load: Load) -> float:
             raise AssertionError(f"no 202 within {RECOVERY_DEADLINE} s after the fault ended")
         time.sleep(0.05)
     return time.monotonic() - start
+
+
+def wait_ready_again(url: str) -> float | None:
+    """Seconds until ``/readyz`` answers 200 (``None`` if not within RECOVERY_DEADLINE)."""
+    start = time.monotonic()
+    with httpx.Client(timeout=PROBE_DEADLINE) as client:
+        while time.monotonic() - start < RECOVERY_DEADLINE:
+            try:
+                if client.get(f"{url}/readyz").status_code == 200:
+                    return time.monotonic() - start
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.25)
+    return None
