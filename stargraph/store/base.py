@@ -71,6 +71,15 @@ class RunError:
     message: str
     traceback: str | None = attrs.field(default=None, repr=False)
 
+    @classmethod
+    def from_columns(
+        cls, type_: str | None, message: str | None, traceback: str | None
+    ) -> RunError | None:
+        """The error stored in a row's three error columns, or None (both stores' decoders)."""
+        if type_ is None:
+            return None
+        return cls(type=type_, message=message or "", traceback=traceback)
+
 
 @attrs.frozen(kw_only=True)
 class Attempt:

@@ -24,7 +24,7 @@ def utc(value: datetime | None) -> datetime | None:
 
 def run_from_row(row: Sequence[Any]) -> Run:
     """Decode one row selected with :data:`~stargraph.store._sql.text.RUN_COLUMNS`."""
-    error = _error(row[15], row[16], row[23])
+    error = RunError.from_columns(row[15], row[16], row[23])
     return Run(
         run_id=row[0],
         graph_id=row[1],
@@ -52,17 +52,11 @@ def run_from_row(row: Sequence[Any]) -> Run:
     )
 
 
-def _error(type_: str | None, message: str | None, traceback: str | None) -> RunError | None:
-    if type_ is None:
-        return None
-    return RunError(type=type_, message=message or "", traceback=traceback)
-
-
 def attempt_from_row(row: Sequence[Any]) -> Attempt:
     """Decode one row selected with :data:`~stargraph.store._sql.text.ATTEMPT_COLUMNS`."""
     return Attempt(
         number=row[0], started_at=utc(row[1]), finished_at=utc(row[2]), outcome=row[3],
-        error=_error(row[4], row[5], row[6]),
+        error=RunError.from_columns(row[4], row[5], row[6]),
     )  # fmt: skip
 
 

@@ -22,7 +22,7 @@ _STATUSES = {status.value: status for status in RunStatus}
 def run_from_row(row: Sequence[Any]) -> Run:
     """Decode one row selected with :data:`RUN_COLUMNS`."""
     at = _from_us_cached
-    error = _error(row[15], row[16], row[23])
+    error = RunError.from_columns(row[15], row[16], row[23])
     params = row[4]
     return Run(
         run_id=row[0],
@@ -51,17 +51,11 @@ def run_from_row(row: Sequence[Any]) -> Run:
     )
 
 
-def _error(type_: str | None, message: str | None, traceback: str | None) -> RunError | None:
-    if type_ is None:
-        return None
-    return RunError(type=type_, message=message or "", traceback=traceback)
-
-
 def attempt_from_row(row: Sequence[Any]) -> Attempt:
     """Decode one row selected with :data:`~stargraph.store._sql.text.ATTEMPT_COLUMNS`."""
     return Attempt(
         number=row[0], started_at=from_us_opt(row[1]), finished_at=from_us_opt(row[2]),
-        outcome=row[3], error=_error(row[4], row[5], row[6]),
+        outcome=row[3], error=RunError.from_columns(row[4], row[5], row[6]),
     )  # fmt: skip
 
 
