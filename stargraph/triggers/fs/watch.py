@@ -11,6 +11,7 @@ until it comes back; it never ends the trigger.
 from __future__ import annotations
 
 import logging
+from contextlib import aclosing
 from datetime import datetime
 from pathlib import Path
 
@@ -142,20 +143,22 @@ class FolderWatch:
 
     async def _follow(self, stop: anyio.Event, scope: anyio.CancelScope) -> None:
         """Feed change events into ``pending``; when the folder vanishes, cancel *scope*."""
+        watch = awatch(
+            self._folder,
+            watch_filter=None,
+            debounce=50,
+            step=20,
+            stop_event=stop,
+            rust_timeout=_RUST_TIMEOUT_MS,
+            yield_on_timeout=True,
+            recursive=False,
+        )
         try:
-            async for changes in awatch(
-                self._folder,
-                watch_filter=None,
-                debounce=50,
-                step=20,
-                stop_event=stop,
-                rust_timeout=_RUST_TIMEOUT_MS,
-                yield_on_timeout=True,
-                recursive=False,
-            ):
-                self._note(changes)
-                if not await anyio.to_thread.run_sync(self._folder.is_dir):
-                    break
+            async with aclosing(watch):  # closed here on break or error, not by the GC later
+                async for changes in watch:
+                    self._note(changes)
+                    if not await anyio.to_thread.run_sync(self._folder.is_dir):
+                        break
         except OSError:  # the folder went away under the watcher, or the OS refused a watch
             if await anyio.to_thread.run_sync(self._folder.is_dir):
                 raise  # e.g. the inotify limits: a crash, restarted with backoff by the host
