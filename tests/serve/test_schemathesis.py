@@ -4,7 +4,7 @@ A real Runtime (SQLite file) behind a real Hypercorn on loopback, on each backen
 without an API token; the schemathesis CLI (a client we did not write) reads the document from
 the server and fuzzes every operation with a bounded number of examples. Zero failures.
 
-Two narrowings, in ``schemathesis.toml`` below, each because the check cannot be meaningful:
+Three narrowings, in ``schemathesis.toml`` below, each because the check cannot be meaningful:
 
 - ``GET /v1/runs`` with a ``cursor`` that matches the documented pattern but was not issued by
   a store is ``400 bad_cursor``: the cursor is opaque, so no schema can tell a valid one from a
@@ -12,6 +12,10 @@ Two narrowings, in ``schemathesis.toml`` below, each because the check cannot be
 - the webhook route may answer its documented ``503 trigger_paused``: the fuzzer itself pauses
   the trigger through ``POST /v1/triggers/{trigger_id}/pause``, and a paused webhook tells its
   sender to retry later; ``not_a_server_error`` is told that this 503 is expected there.
+- ``POST /v1/triggers/{trigger_id}/backfill`` refuses a ``from`` after its ``to``, or a range of
+  more than 10,000 fires, with its documented ``422`` (and a trigger with no planned fires with
+  ``409``): a JSON schema cannot relate two fields or count fires, so the positive-data check is
+  told those statuses are expected there.
 """
 
 from __future__ import annotations
@@ -40,6 +44,10 @@ CONFIG = """
 include-path = "/v1/runs"
 include-method = "GET"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "404", "5xx"]
+
+[[operations]]
+include-path-regex = "/backfill$"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "404", "409", "422", "5xx"]
 
 [[operations]]
 include-path-regex = "^/hooks/"
