@@ -7,7 +7,7 @@ import tempfile
 import threading
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TextIO
 
 import anyio
 import sniffio
@@ -90,9 +90,12 @@ class LeakingThread(_Base):
 class LeakingFile(_Base):
     """Opens a file in start() and never closes it."""
 
+    leaked: ClassVar[list[TextIO]] = []  # the test closes them once it has checked
+
     def start(self) -> None:
         super().start()
         self.file = Path(tempfile.mkdtemp(), "leaked.log").open("w")  # noqa: SIM115
+        self.leaked.append(self.file)
 
 
 class UnstableKey(_Base):
