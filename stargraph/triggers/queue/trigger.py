@@ -12,10 +12,9 @@ import importlib
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import anyio
-from quart import Blueprint
 
 from stargraph._log import log_event
 from stargraph.errors import ConfigError, StargraphRuntimeError, StoreError, TriggerNotFound
@@ -24,6 +23,9 @@ from stargraph.triggers.control import TriggerInfo
 from stargraph.triggers.queue.consumer import QueueConsumer
 from stargraph.triggers.queue.core import BrokerClient, messages_counter
 from stargraph.triggers.queue.spec import QueueSpec
+
+if TYPE_CHECKING:
+    from quart import Blueprint
 
 __all__ = [
     "AmqpTrigger",
