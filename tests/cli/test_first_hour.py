@@ -183,6 +183,11 @@ def test_every_command_has_an_example(capsys: pytest.CaptureFixture[str]) -> Non
         main(["serve", "--json"])  # --json only where it does something
 
 
+def _sigint_as_in_a_terminal() -> None:
+    """A suite started in the background (``pytest &``) ignores SIGINT, and children inherit it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_says_what_happens_to_the_run(project: Path) -> None:
     (project.parent / "sleepy.py").write_text(
         "import anyio\n\nasync def nap(params, ctx):\n    await anyio.sleep(60)\n"
@@ -196,6 +201,7 @@ def test_ctrl_c_says_what_happens_to_the_run(project: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         env={k: v for k, v in os.environ.items() if not k.startswith("STARGRAPH_")},
+        preexec_fn=_sigint_as_in_a_terminal,
     ) as proc:  # closes its pipes however the test ends
         assert proc.stderr is not None
         seen = []
