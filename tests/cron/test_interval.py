@@ -238,3 +238,32 @@ async def test_interval_backfill_twice_creates_nothing_the_second_time(store_url
         assert (second.enqueued, second.deduplicated) == (0, 7)
         runs = await runs_of(rt.store)
         assert len(runs) == 7 and all(r.backfill for r in runs)
+
+
+async def test_the_backfill_plan_runs_off_the_event_loop(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Planning up to 10,000 fires is CPU work (seconds for a yearly schedule over millennia):
+    it runs in a worker thread, so other fires and requests go on meanwhile."""
+    import threading
+
+    from stargraph.triggers.cron import backfill
+    from stargraph.triggers.cron.spec import CronSpec
+
+    threads: list[threading.Thread] = []
+    real = backfill.plan_fires
+
+    def plan(*args: Any) -> list[int]:
+        threads.append(threading.current_thread())
+        return real(*args)
+
+    monkeypatch.setattr(backfill, "plan_fires", plan)
+    spec = CronSpec(trigger_id="c:yearly", schedule="0 0 1 1 *", graph_id="g")
+    graphs = [Graph(graph_id="g", fn=Recorder())]
+    deps = {"cron_specs": [spec]}
+    async with Runtime(
+        store_url, graphs=graphs, deps=deps, clock=ManualClock(T0), graph_entry_points=False
+    ) as rt:
+        done = await cron_of(rt).backfill("c:yearly", T0, T0.replace(year=2036), dry_run=True)
+    assert done.planned == 10
+    assert threads and threads[0] is not threading.main_thread()
