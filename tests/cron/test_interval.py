@@ -171,30 +171,44 @@ async def test_overlap_policies_with_a_slow_graph(store_url: str, policy: str) -
         await anyio.sleep(0.05)
         clock.advance(10)
         await wait_for(lambda: _started(slow, 1))  # the fire at T0+10 runs and blocks
-        for _ in range(3):  # three more fires while it runs
+        for k in (2, 3, 4):  # three more fires while it runs, each handled before the next
             clock.advance(10)
-            await anyio.sleep(0.15)
+            await wait_for(lambda k=k: _cursor_at(rt, T0 + 10 * k * S))
+
+        def skipped() -> float | None:
+            return rt.metrics.registry.get_sample_value(
+                "stargraph_trigger_fires_skipped_total", {"trigger_id": "i", "reason": "overlap"}
+            )
+
+        want = {"skip": 3.0, "buffer_one": 2.0}.get(policy)
+        await wait_for(lambda: _true(skipped() == want))  # counted just after the commit
         runs = await runs_of(rt.store)
         statuses = [r.status for r in runs]
-        skipped = rt.metrics.registry.get_sample_value(
-            "stargraph_trigger_fires_skipped_total", {"trigger_id": "i", "reason": "overlap"}
-        )
         state = await rt.store.get_trigger_state("i")
         assert state is not None and state.cursor == T0 + 40 * S  # the cursor always advances
         if policy == "allow":
-            assert len(runs) == 4 and skipped is None
+            assert len(runs) == 4 and skipped() is None
         elif policy == "skip":
-            assert statuses == [RunStatus.running] and skipped == 3
+            assert statuses == [RunStatus.running] and skipped() == 3
         elif policy == "buffer_one":
-            assert statuses == [RunStatus.running, RunStatus.pending] and skipped == 2
+            assert statuses == [RunStatus.running, RunStatus.pending] and skipped() == 2
             assert len(slow.started) == 1  # the buffered run waits for the running one
             slow.release.set()
             await wait_for(lambda: _started(slow, 2))
             assert slow.started[1] == runs[1].run_id
         else:
-            assert len(runs) == 4 and skipped is None
+            assert len(runs) == 4 and skipped() is None
             await wait_for(lambda: _cancel_requested(rt, runs[0].run_id))
         slow.release.set()
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def _cursor_at(rt: Runtime, when: Any) -> bool:
+    state = await rt.store.get_trigger_state("i")
+    return state is not None and state.cursor == when
 
 
 async def _started(slow: Slow, n: int) -> bool:
