@@ -2,27 +2,25 @@
 
 OpenTelemetry sets its global provider once per process; the fixture installs a fresh one and
 resets the globals afterwards (as ``opentelemetry-test-utils``' ``reset_trace_globals`` does),
-so no other test sees a provider.
+so no other test sees a provider. The SDK is imported lazily: ``test_no_import`` runs without it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import pytest
 
-pytest.importorskip("opentelemetry.sdk", reason="install the test extra (opentelemetry-sdk)")
-
-from opentelemetry import trace  # noqa: E402
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
-    InMemorySpanExporter,
-)
-from opentelemetry.util._once import Once  # noqa: E402
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 
 def _reset_globals() -> None:
+    from opentelemetry import trace
+    from opentelemetry.util._once import Once
+
     trace._TRACER_PROVIDER_SET_ONCE = Once()  # type: ignore[attr-defined]
     trace._TRACER_PROVIDER = None  # type: ignore[attr-defined]
 
@@ -30,6 +28,12 @@ def _reset_globals() -> None:
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
     """Every span ended during the test, exported in memory (the global provider is reset)."""
+    pytest.importorskip("opentelemetry.sdk", reason="install the test extra (opentelemetry-sdk)")
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))

@@ -20,6 +20,7 @@ from stargraph.store.base import Run
 
 from .conftest import named, tid
 
+pytest.importorskip("opentelemetry.sdk", reason="install the test extra (opentelemetry-sdk)")
 pytestmark = pytest.mark.anyio
 
 
@@ -176,7 +177,7 @@ async def test_a_run_claimed_by_another_node_joins_the_stored_trace(
 async def test_tracing_off_records_and_stores_nothing(
     store_url: str, spans: InMemorySpanExporter
 ) -> None:
-    async with running(store_url, tracing=False) as (scheduler, store):
+    async with running(store_url, tracing=False) as (scheduler, _):
         with trace.get_tracer("tests").start_as_current_span("caller"):
             done = await scheduler.enqueue("traced")
         run = await _finish(scheduler, done.run_id)
