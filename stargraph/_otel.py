@@ -24,9 +24,10 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from stargraph._batch import Failed
+from stargraph._tracing import NOOP_ATTEMPT, AttemptSpan
 
 if TYPE_CHECKING:
-    from stargraph.store.base import Enqueued, NewRun, Run
+    from stargraph.store.base import Enqueued, Run
 
 __all__ = ["OtelTracer", "parse_context"]
 
@@ -36,12 +37,12 @@ _ROOT = Context()  # an empty context: the span starts a trace of its own
 
 def _stored(span: trace.Span) -> str | None:
     """The span's context as W3C text: ``traceparent`` (and ``\\ntracestate``), or None."""
-    if not span.get_span_context().is_valid:
+    ctx = span.get_span_context()
+    if not ctx.is_valid:
         return None
-    carrier: dict[str, str] = {}
-    _W3C.inject(carrier, trace.set_span_in_context(span, _ROOT))
-    state = carrier.get("tracestate")
-    return carrier["traceparent"] if not state else f"{carrier['traceparent']}\n{state}"
+    parent = f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{ctx.trace_flags:02x}"
+    state = ctx.trace_state.to_header() if ctx.trace_state else ""
+    return f"{parent}\n{state}" if state else parent
 
 
 def parse_context(stored: str | None) -> Context:
@@ -101,15 +102,28 @@ class OtelTracer:
         from stargraph import __version__
 
         self._tracer = trace.get_tracer("stargraph", __version__)
+        self._configured = False
 
-    def enqueue(self, run: NewRun) -> tuple[str | None, object | None]:
+    def _unconfigured(self) -> bool:
+        """True while no tracer provider is set (every span would be a no-op); a provider,
+        once set, stays set, so the check stops as soon as one is."""
+        if not self._configured:
+            self._configured = type(trace.get_tracer_provider()) is not trace.ProxyTracerProvider
+        return not self._configured
+
+    def enqueue(
+        self, graph_id: str, key: str, trigger_id: str | None, source: str
+    ) -> tuple[str | None, object | None]:
+        if self._unconfigured():  # no span to record: pass the caller's context on, if any
+            parent = trace.get_current_span()
+            return (None if parent is trace.INVALID_SPAN else _stored(parent)), None
         attributes: dict[str, Any] = {
-            "stargraph.graph_id": run.graph_id,
-            "stargraph.idempotency_key": run.idempotency_key,
-            "stargraph.trigger_source": run.trigger_source,
+            "stargraph.graph_id": graph_id,
+            "stargraph.idempotency_key": key,
+            "stargraph.trigger_source": source,
         }
-        if run.trigger_id is not None:
-            attributes["stargraph.trigger_id"] = run.trigger_id
+        if trigger_id is not None:
+            attributes["stargraph.trigger_id"] = trigger_id
         span = self._tracer.start_span(
             "stargraph.enqueue", kind=SpanKind.PRODUCER, attributes=attributes
         )
@@ -154,7 +168,9 @@ class OtelTracer:
         context = claim.get_span_context()
         return context if context.is_valid else None
 
-    def attempt(self, run: Run, claim: object | None) -> _Attempt:
+    def attempt(self, run: Run, claim: object | None) -> AttemptSpan:
+        if run.trace_context is None and self._unconfigured():
+            return NOOP_ATTEMPT
         links = [Link(claim)] if isinstance(claim, trace.SpanContext) else None
         span = self._tracer.start_span(
             "stargraph.attempt", parse_context(run.trace_context), kind=SpanKind.CONSUMER,

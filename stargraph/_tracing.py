@@ -19,9 +19,9 @@ from stargraph.errors import ConfigError
 
 if TYPE_CHECKING:
     from stargraph._batch import Failed
-    from stargraph.store.base import Enqueued, NewRun, Run
+    from stargraph.store.base import Enqueued, Run
 
-__all__ = ["NOOP", "AttemptSpan", "RunTracer", "make_tracer"]
+__all__ = ["NOOP", "NOOP_ATTEMPT", "AttemptSpan", "RunTracer", "make_tracer"]
 
 
 class AttemptSpan(Protocol):
@@ -42,8 +42,10 @@ class RunTracer(Protocol):
 
     enabled: bool
 
-    def enqueue(self, run: NewRun) -> tuple[str | None, object | None]:
-        """Start the enqueue span of *run* (parent: the current context).
+    def enqueue(
+        self, graph_id: str, key: str, trigger_id: str | None, source: str
+    ) -> tuple[str | None, object | None]:
+        """Start the span of an enqueue (parent: the current context).
 
         Return the trace context to store with the run and a handle for :meth:`committed`
         (``None`` when the span records nothing).
@@ -84,7 +86,7 @@ class _NoopAttempt:
         return None
 
 
-_NOOP_ATTEMPT = _NoopAttempt()
+NOOP_ATTEMPT: AttemptSpan = _NoopAttempt()
 _NULL = contextlib.nullcontext()
 
 
@@ -93,7 +95,9 @@ class _NoopTracer:
 
     enabled = False
 
-    def enqueue(self, run: NewRun) -> tuple[str | None, object | None]:
+    def enqueue(
+        self, graph_id: str, key: str, trigger_id: str | None, source: str
+    ) -> tuple[str | None, object | None]:
         return None, None
 
     def committed(self, handles: Sequence[object | None], outcomes: Any, started_ns: int) -> None:
@@ -103,7 +107,7 @@ class _NoopTracer:
         return None
 
     def attempt(self, run: Run, claim: object | None) -> AttemptSpan:
-        return _NOOP_ATTEMPT
+        return NOOP_ATTEMPT
 
     def incoming(self, headers: Any) -> AbstractContextManager[object]:
         return _NULL

@@ -19,7 +19,6 @@ from datetime import datetime
 from typing import Any, Self
 
 import anyio
-import attrs
 from anyio import AsyncContextManagerMixin
 from anyio.abc import TaskStatus
 
@@ -364,6 +363,9 @@ class Scheduler(AsyncContextManagerMixin):
     ) -> EnqueueReceipt:
         now = self.clock.now()
         due = now if not_before is None or not_before <= now else not_before
+        stored, span = None, None
+        if self.tracing.enabled:
+            stored, span = self.tracing.enqueue(graph.graph_id, key, trigger_id, source)
         run = NewRun(
             run_id=uuid.uuid4().hex,
             graph_id=graph.graph_id,
@@ -377,11 +379,8 @@ class Scheduler(AsyncContextManagerMixin):
             max_attempts=graph.policy.max_attempts,
             max_interruptions=graph.policy.max_interruptions,
             retry_of=retry_of,
+            trace_context=stored,
         )
-        span = None
-        if self.tracing.enabled:
-            stored, span = self.tracing.enqueue(run)
-            run = attrs.evolve(run, trace_context=stored)
         receipt = EnqueueReceipt(graph_id=graph.graph_id, idempotency_key=key)
         request = EnqueueRequest(run=run, cursor=cursor, nonce=nonce, overlap=overlap)
         self._intake.put(request, receipt, span)
