@@ -153,11 +153,14 @@ class OtelTracer:
         commit.end()
 
     def claimed(self, runs: Sequence[Run], started_ns: int, owner: str) -> object | None:
-        links = [
-            Link(trace.get_current_span(parse_context(run.trace_context)).get_span_context())
+        if self._unconfigured():
+            return None
+        parents = [
+            trace.get_current_span(parse_context(run.trace_context)).get_span_context()
             for run in runs
             if run.trace_context
         ]
+        links = [Link(parent) for parent in parents if parent.is_valid]
         if not links:
             return None
         claim = self._tracer.start_span(

@@ -48,8 +48,13 @@ async def _flaky(params: dict[str, Any], ctx: Any) -> None:
     raise Flaky(f"attempt {ctx.attempt} failed")
 
 
+async def _slow(params: dict[str, Any], ctx: Any) -> None:
+    await anyio.sleep(HANG_BOUND)
+
+
 GRAPHS = (
     Graph(graph_id="traced", fn=_traced),
+    Graph(graph_id="slow", fn=_slow, policy=RunPolicy(timeout=0.05)),
     Graph(graph_id="traced_sync", fn=_traced_sync),
     Graph(
         graph_id="flaky",
@@ -184,3 +189,46 @@ async def test_tracing_off_records_and_stores_nothing(
     assert run.trace_context is None
     # only the test's own spans: the caller, and the graph's span (a root: no attempt span)
     assert sorted(s.name for s in spans.get_finished_spans()) == ["caller", "graph.async"]
+
+
+async def test_a_timeout_is_an_error_with_its_exception(
+    store_url: str, spans: InMemorySpanExporter
+) -> None:
+    async with running(store_url) as (scheduler, _):
+        done = await scheduler.enqueue("slow")
+        run = await _finish(scheduler, done.run_id)
+    assert run.status == "failed"
+    (attempt,) = named(spans.get_finished_spans(), "stargraph.attempt")
+    assert attempt.attributes is not None
+    assert attempt.attributes["stargraph.attempt.outcome"] == "timed_out"
+    assert attempt.status.status_code is StatusCode.ERROR
+    assert attempt.status.description == "TimeoutError: run exceeded its timeout of 0.05 s"
+    assert [e.attributes["exception.type"] for e in attempt.events if e.attributes] == [
+        "TimeoutError"
+    ]
+
+
+async def test_a_provider_set_after_start_up_is_used(sqlite_url: str) -> None:
+    """No provider at first: nothing stored, no span; once one is set, runs are traced."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    from .conftest import _reset_globals
+
+    _reset_globals()
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    try:
+        async with running(sqlite_url) as (scheduler, _):
+            before = await _finish(scheduler, (await scheduler.enqueue("traced")).run_id)
+            trace.set_tracer_provider(provider)
+            after = await _finish(scheduler, (await scheduler.enqueue("traced")).run_id)
+    finally:
+        provider.shutdown()
+        _reset_globals()
+    assert before.trace_context is None and after.trace_context is not None
+    (enqueue,) = named(exporter.get_finished_spans(), "stargraph.enqueue")
+    (attempt,) = named(exporter.get_finished_spans(), "stargraph.attempt")
+    assert attempt.attributes is not None and attempt.attributes["stargraph.run_id"] == after.run_id
+    assert _parent_id(attempt) == enqueue.context.span_id
