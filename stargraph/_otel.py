@@ -199,12 +199,14 @@ def _activated(ctx: Context) -> Iterator[object]:
 
 def _annotate(span: trace.Span, outcome: Enqueued | Failed) -> None:
     """Record an enqueue's committed outcome on its span and end it."""
-    span.set_attribute("stargraph.enqueue.outcome", _outcome(outcome))
     if isinstance(outcome, Failed):
+        span.set_attribute("stargraph.enqueue.outcome", "failed")
         _fail(span, outcome.error)
-    else:  # the run that holds the key (a skipped fire: the run that blocked it)
-        span.set_attribute("stargraph.deduplicated", outcome.deduplicated)
-        span.set_attribute("stargraph.run_id", outcome.run_id)
+    else:  # run_id: the run that holds the key (a skipped fire: the run that blocked it)
+        span.set_attributes({
+            "stargraph.enqueue.outcome": _outcome(outcome),
+            "stargraph.deduplicated": outcome.deduplicated, "stargraph.run_id": outcome.run_id,
+        })  # fmt: skip
     span.end()
 
 
