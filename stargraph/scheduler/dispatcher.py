@@ -8,12 +8,14 @@ plain poll on SQLite), and at the earliest ``not_before`` of a pending run (retr
 from __future__ import annotations
 
 import logging
+import time
 from typing import NoReturn
 
 import anyio
 from anyio.abc import TaskStatus
 
 from stargraph._log import log_event
+from stargraph._tracing import NOOP, RunTracer
 from stargraph._wakeup import Waker
 from stargraph.clock import Clock
 from stargraph.scheduler.executor import Executor
@@ -40,8 +42,10 @@ class Dispatcher:
         clock: Clock,
         owner: str,
         settings: SchedulerSettings,
+        tracer: RunTracer = NOOP,
     ) -> None:
         self._store = store
+        self._tracer = tracer
         self._graphs = graphs
         self._executor = executor
         self._clock = clock
@@ -78,6 +82,7 @@ class Dispatcher:
             if free <= 0 or not len(self._graphs):
                 return poll
             want = min(free, CLAIM_BATCH)
+            started = time.time_ns()
             runs = await self._store.claim(
                 owner=self._owner,
                 limit=want,
@@ -86,8 +91,9 @@ class Dispatcher:
                 graph_limits=self._graphs.graph_limits(),
                 graph_ids=self._graphs.ids(),
             )
+            claim = self._tracer.claimed(runs, started, self._owner) if runs else None
             for run in runs:
-                self._executor.start(run)
+                self._executor.start(run, claim)
             if len(runs) < want:
                 break
         due = await self._store.next_due()  # a delayed run: wake at its not_before

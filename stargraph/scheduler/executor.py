@@ -33,6 +33,7 @@ import attrs
 
 from stargraph import _json
 from stargraph._log import log_event
+from stargraph._tracing import NOOP, AttemptSpan, RunTracer
 from stargraph._wakeup import Broadcast
 from stargraph.clock import Clock
 from stargraph.metrics import Metrics
@@ -55,6 +56,7 @@ class _Active:
     run: Run
     scope: anyio.CancelScope
     reason: StopReason | None = None
+    claim: object | None = None  # the claim span's link, when tracing
 
 
 class Executor:
@@ -70,8 +72,10 @@ class Executor:
         owner: str,
         settings: SchedulerSettings,
         on_change: Callable[[], None],
+        tracer: RunTracer = NOOP,
     ) -> None:
         self._store = store
+        self._tracer = tracer
         self._graphs = graphs
         self._clock = clock
         self._metrics = metrics
@@ -149,10 +153,13 @@ class Executor:
         finally:
             self._serving = False
 
-    def start(self, run: Run) -> None:
-        """Hand a claimed run to an idle worker (the caller keeps within :attr:`free`)."""
+    def start(self, run: Run, claim: object | None = None) -> None:
+        """Hand a claimed run to an idle worker (the caller keeps within :attr:`free`).
+
+        *claim* is the tracer's link to the claim span (``None`` when not tracing).
+        """
         assert self._serving, "Executor.serve() is not running"
-        act = _Active(run=run, scope=anyio.CancelScope())
+        act = _Active(run=run, scope=anyio.CancelScope(), claim=claim)
         self._active[run.run_id] = act
         if run.cancel_requested:
             self.cancel(run.run_id, "cancel")
@@ -238,6 +245,12 @@ class Executor:
             log_event(
                 logger, "run.started", run_id=run.run_id, graph_id=run.graph_id, attempt=run.attempt
             )
+        with self._tracer.attempt(run, act.claim) as span:  # current for the graph's spans
+            await self._settle(act, graph, span)
+
+    async def _settle(self, act: _Active, graph: Graph, span: AttemptSpan) -> None:
+        """Call the graph in the run's cancel scope and record how the attempt ended."""
+        run = act.run
         started = time.perf_counter()
         ok, result, exc = False, None, None
         with act.scope:
@@ -247,12 +260,19 @@ class Executor:
                 exc = err
         duration = time.perf_counter() - started
         if act.reason is not None:
+            span.end(act.reason)
             await self._stopped(act, duration)
         elif exc is None and ok:
-            self._succeeded(run, result, duration)
+            completion = self._succeeded(run, result, duration)
+            invalid = completion.error
+            span.end(
+                str(completion.status), None if invalid is None else TypeError(invalid.message)
+            )
         else:
+            timed_out = exc is None
             if exc is None:
                 exc = TimeoutError(f"run exceeded its timeout of {graph.policy.timeout:g} s")
+            span.end("timed_out" if timed_out else "failed", exc)
             await self._failed(graph, run, exc, duration)
 
     async def _stopped(self, act: _Active, duration: float) -> None:
@@ -279,7 +299,7 @@ class Executor:
                 attempt=run.attempt,
             )
 
-    def _succeeded(self, run: Run, result: Any, duration: float) -> None:
+    def _succeeded(self, run: Run, result: Any, duration: float) -> Completion:
         try:
             if not (result is None or type(result) in _PLAIN):
                 _json.dumps(result)
@@ -293,6 +313,7 @@ class Executor:
         else:
             completion = Completion(run_id=run.run_id, status=RunStatus.succeeded, result=result)
         self._queue(run, completion, duration)
+        return completion
 
     async def _failed(self, graph: Graph, run: Run, exc: Exception, duration: float) -> None:
         error = run_error(exc)

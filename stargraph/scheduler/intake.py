@@ -15,12 +15,14 @@ other store error (an outage) fails the whole batch, as a single commit would.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 
 import anyio
 
 from stargraph._batch import BatchWriter, Failed
 from stargraph._log import log_event
+from stargraph._tracing import NOOP, RunTracer
 from stargraph.errors import (
     InvalidParams,
     SchedulerBusy,
@@ -48,8 +50,11 @@ class Intake:
         capacity: int,
         batch_size: int = 1000,
         on_commit: Callable[[], None] = lambda: None,
+        tracer: RunTracer = NOOP,
     ) -> None:
         self._store = store
+        self._tracer = tracer
+        self._spans: dict[str, object] = {}  # run_id -> enqueue span handle (tracing only)
         self._metrics = metrics
         self.capacity = capacity
         self._on_commit = on_commit
@@ -61,10 +66,17 @@ class Intake:
         """Start accepting requests."""
         self._writer.open()
 
-    def put(self, request: EnqueueRequest, receipt: EnqueueReceipt) -> None:
-        """Queue *request* without waiting; SchedulerBusy when full, SchedulerClosed when closed."""
+    def put(
+        self, request: EnqueueRequest, receipt: EnqueueReceipt, span: object | None = None
+    ) -> None:
+        """Queue *request* without waiting; SchedulerBusy when full, SchedulerClosed when closed.
+
+        *span* (the enqueue span's handle) rides with the request to its commit.
+        """
         try:
             self._writer.put(request, receipt)
+            if span is not None:
+                self._spans[request.run.run_id] = span
         except anyio.WouldBlock:
             raise SchedulerBusy(self.capacity) from None
         except anyio.ClosedResourceError:
@@ -87,6 +99,21 @@ class Intake:
         await self._writer.run()
 
     async def _commit(self, requests: list[EnqueueRequest]) -> list[Enqueued | Failed]:
+        if not self._spans:
+            return await self._commit_batch(requests)
+        spans = [self._spans.pop(request.run.run_id, None) for request in requests]
+        if not any(spans):
+            return await self._commit_batch(requests)
+        started = time.time_ns()
+        try:
+            results = await self._commit_batch(requests)
+        except BaseException as exc:
+            self._tracer.committed(spans, exc, started)
+            raise
+        self._tracer.committed(spans, results, started)
+        return results
+
+    async def _commit_batch(self, requests: list[EnqueueRequest]) -> list[Enqueued | Failed]:
         outcomes: Sequence[Enqueued | Failed]
         try:
             outcomes = await self._store.enqueue_batch(requests)
@@ -137,6 +164,9 @@ class Intake:
 
     def finish(self, error: BaseException) -> int:
         """Fail every receipt still queued with *error*, close the intake; return the count."""
+        if self._spans:
+            self._tracer.committed(list(self._spans.values()), error, time.time_ns())
+            self._spans.clear()
         return self._writer.fail_all(error)
 
 

@@ -23,6 +23,7 @@ from anyio import AsyncContextManagerMixin
 from anyio.abc import TaskStatus
 
 from stargraph._log import log_event
+from stargraph._tracing import make_tracer
 from stargraph.clock import Clock, SystemClock
 from stargraph.errors import (
     InvalidParams,
@@ -91,6 +92,8 @@ class Scheduler(AsyncContextManagerMixin):
         self.clock: Clock = clock or SystemClock()
         self.metrics = metrics or Metrics()
         self.node_id = node_id or _node_id()
+        #: The tracing hooks (``docs/observability.md``): a no-op unless OpenTelemetry is on.
+        self.tracing = make_tracer(self.settings.tracing)
         common: dict[str, Any] = {
             "store": store,
             "clock": self.clock,
@@ -98,12 +101,15 @@ class Scheduler(AsyncContextManagerMixin):
             "settings": self.settings,
         }
         self._executor = Executor(
-            graphs=self.graphs, metrics=self.metrics, on_change=self.wake, **common
-        )
+            graphs=self.graphs, metrics=self.metrics, on_change=self.wake, tracer=self.tracing,
+            **common,
+        )  # fmt: skip
         claimable = self.graphs
         if claim_graphs is not None:
             claimable = GraphRegistry(self.graphs.get(graph_id) for graph_id in claim_graphs)
-        self._dispatcher = Dispatcher(graphs=claimable, executor=self._executor, **common)
+        self._dispatcher = Dispatcher(
+            graphs=claimable, executor=self._executor, tracer=self.tracing, **common
+        )
         self._maintenance = Maintenance(
             executor=self._executor, metrics=self.metrics, wake=self.wake, **common
         )
@@ -113,6 +119,7 @@ class Scheduler(AsyncContextManagerMixin):
             capacity=self.settings.intake_capacity,
             batch_size=self.settings.batch_size,
             on_commit=self.wake,
+            tracer=self.tracing,
         )
         self._state = LifecycleState.new
         self._services: anyio.CancelScope | None = None
@@ -356,6 +363,9 @@ class Scheduler(AsyncContextManagerMixin):
     ) -> EnqueueReceipt:
         now = self.clock.now()
         due = now if not_before is None or not_before <= now else not_before
+        stored, span = None, None
+        if self.tracing.enabled:
+            stored, span = self.tracing.enqueue(graph.graph_id, key, trigger_id, source)
         run = NewRun(
             run_id=uuid.uuid4().hex,
             graph_id=graph.graph_id,
@@ -369,10 +379,11 @@ class Scheduler(AsyncContextManagerMixin):
             max_attempts=graph.policy.max_attempts,
             max_interruptions=graph.policy.max_interruptions,
             retry_of=retry_of,
+            trace_context=stored,
         )
         receipt = EnqueueReceipt(graph_id=graph.graph_id, idempotency_key=key)
         request = EnqueueRequest(run=run, cursor=cursor, nonce=nonce, overlap=overlap)
-        self._intake.put(request, receipt)
+        self._intake.put(request, receipt, span)
         return receipt
 
     async def submit(

@@ -35,6 +35,8 @@ class SchedulerSettings:
     sleeps before looking at the store again (at least 0.01 s). ``max_concurrent_runs`` is at
     most 10,000 (see :data:`MAX_CONCURRENT_RUNS`). ``heartbeat_interval``: default
     ``min(lease_seconds / 3, 5)``. ``batch_size``: most enqueues per commit.
+    ``tracing``: OpenTelemetry spans (``docs/observability.md``): ``None`` (default) when
+    ``opentelemetry-api`` is installed, ``True`` requires it, ``False`` never imports it.
     """
 
     max_concurrent_runs: int = attrs.field(
@@ -54,6 +56,9 @@ class SchedulerSettings:
     )
     heartbeat_interval: float | None = attrs.field(default=None, validator=optional(positive))
     batch_size: int = attrs.field(default=1000, validator=positive_int)
+    tracing: bool | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(bool))
+    )
 
     @property
     def heartbeat_every(self) -> float:

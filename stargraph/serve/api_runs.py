@@ -82,9 +82,11 @@ async def create_run() -> Any:
     raw = body.get("not_before")
     not_before = None if raw is None else parse_instant(raw, "not_before")
     scheduler = current_runtime().scheduler
-    done = await scheduler.submit(
-        graph_id, params, key, trigger_source="manual", not_before=not_before
-    )
+    with scheduler.tracing.incoming(request.headers):  # a W3C traceparent continues its trace
+        receipt = scheduler.enqueue(
+            graph_id, params, key, trigger_source="manual", not_before=not_before
+        )
+    done = await receipt
     status = "pending"  # as committed; an existing run (deduplicated) may be further along
     if done.deduplicated:
         status = str((await scheduler.get_run(done.run_id)).status)

@@ -125,6 +125,9 @@ class NewRun:
     retry_of: str | None = None
     #: True for a run that ``POST /v1/triggers/{id}/backfill`` enqueued for a past fire.
     backfill: bool = False
+    #: The W3C trace context (``traceparent``, then ``tracestate`` after a newline) that the
+    #: run's attempts continue; ``None`` when tracing is off (``docs/observability.md``).
+    trace_context: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -215,6 +218,7 @@ class Run:
     max_interruptions: int = 3
     retry_of: str | None = None
     backfill: bool = False
+    trace_context: str | None = attrs.field(default=None, repr=False)
 
     @property
     def finished(self) -> bool:

@@ -76,7 +76,8 @@ def _cli(plain_bin: Path, *argv: str, cwd: Path) -> subprocess.CompletedProcess[
 
 
 def test_no_test_extras_in_the_plain_venv(plain_bin: Path) -> None:
-    probe = "import importlib.util as u; print([m for m in ('httpx', 'pytest') if u.find_spec(m)])"
+    names = "('httpx', 'pytest', 'opentelemetry')"  # opentelemetry: the [otel] extra, absent here
+    probe = f"import importlib.util as u; print([m for m in {names} if u.find_spec(m)])"
     done = _run([str(plain_bin / "python"), "-c", probe], env=_CLEAN_ENV)
     assert done.stdout.strip() == "[]"  # else this venv could not catch a test-only import
 

@@ -9,7 +9,7 @@ RUN_COLUMNS = (
     "run_id, graph_id, status, idempotency_key, params, trigger_id, trigger_source, "
     "scheduled_fire, enqueued_at, started_at, finished_at, attempt, max_attempts, not_before, "
     "result, error_type, error_message, lease_owner, lease_expires_at, cancel_requested, "
-    "interruptions, max_interruptions, retry_of, error_traceback, backfill"
+    "interruptions, max_interruptions, retry_of, error_traceback, backfill, trace_context"
 )
 
 #: Column order of every ``SELECT`` that a dialect's ``attempt_from_row`` decodes.

@@ -22,11 +22,11 @@ __all__ = ["ADVANCE_CURSORS", "enqueue_batch", "notify"]
 _INSERT = (
     "INSERT INTO runs (run_id, graph_id, idempotency_key, status, params, trigger_id, "
     "trigger_source, scheduled_fire, enqueued_at, not_before, attempt, max_attempts, "
-    "max_interruptions, retry_of, backfill, buffered) "
-    "SELECT r, g, k, 'pending', p::jsonb, t, s, f, e, nb, 1, m, mi, ro, bf, bu FROM unnest("
+    "max_interruptions, retry_of, backfill, buffered, trace_context) "
+    "SELECT r, g, k, 'pending', p::jsonb, t, s, f, e, nb, 1, m, mi, ro, bf, bu, tc FROM unnest("
     "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
     "%s::timestamptz[], %s::timestamptz[], %s::timestamptz[], %s::int[], %s::int[], %s::text[], "
-    "%s::bool[], %s::bool[]) AS u(r, g, k, p, t, s, f, e, nb, m, mi, ro, bf, bu) "
+    "%s::bool[], %s::bool[], %s::text[]) AS u(r, g, k, p, t, s, f, e, nb, m, mi, ro, bf, bu, tc) "
     "ON CONFLICT (graph_id, idempotency_key) DO NOTHING RETURNING run_id"
 )
 #: The insert plus a NOTIFY per inserted row (PostgreSQL folds them into one per transaction).
@@ -53,12 +53,13 @@ def notify(conn: Conn, channel: str) -> None:
 
 
 def _insert(conn: Conn, runs: Sequence[NewRun], channel: str, buffered: bool = False) -> set[str]:
-    columns: list[list[Any]] = [[] for _ in range(14)]
+    columns: list[list[Any]] = [[] for _ in range(15)]
     for run in runs:
         values = (
             run.run_id, run.graph_id, run.idempotency_key, dumps(run.params), run.trigger_id,
             run.trigger_source, run.scheduled_fire, run.enqueued_at, run.not_before,
             run.max_attempts, run.max_interruptions, run.retry_of, run.backfill, buffered,
+            run.trace_context,
         )  # fmt: skip
         for column, value in zip(columns, values, strict=True):
             column.append(value)

@@ -49,6 +49,7 @@ def run_from_row(row: Sequence[Any]) -> Run:
         max_interruptions=row[21],
         retry_of=row[22],
         backfill=bool(row[24]),
+        trace_context=row[25],
     )
 
 

@@ -97,8 +97,14 @@ CREATE INDEX runs_trigger_unfinished ON runs (trigger_id, status)
     WHERE status IN ('pending', 'running') AND trigger_id IS NOT NULL;
 """
 
+# Version 4 (issue 16, tracing): the W3C trace context of the enqueue, so an attempt claimed
+# later or on another node joins the run's trace (NULL when tracing is off).
+_V4 = """
+ALTER TABLE runs ADD COLUMN trace_context text;
+"""
+
 #: ``MIGRATIONS[n - 1]`` brings the schema from version ``n - 1`` to ``n``.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 #: First key of every advisory lock Stargraph takes (the two-int form); the second is a hash.

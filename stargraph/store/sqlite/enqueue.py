@@ -20,8 +20,8 @@ __all__ = ["ADVANCE_CURSOR", "enqueue_batch"]
 _INSERT_RUN = (
     "INSERT INTO runs (run_id, graph_id, idempotency_key, status, params, trigger_id, "
     "trigger_source, scheduled_fire, enqueued_at, not_before, attempt, max_attempts, "
-    "max_interruptions, retry_of, backfill, buffered) "
-    "VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?) "
+    "max_interruptions, retry_of, backfill, buffered, trace_context) "
+    "VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (graph_id, idempotency_key) DO NOTHING"
 )
 ADVANCE_CURSOR = (
@@ -44,7 +44,7 @@ def _insert_row(req: EnqueueRequest, buffered: bool = False) -> tuple[Any, ...]:
         run.run_id, run.graph_id, run.idempotency_key, dumps(run.params) if run.params else "{}",
         run.trigger_id,
         run.trigger_source, to_us_opt(run.scheduled_fire), enqueued, due, run.max_attempts,
-        run.max_interruptions, run.retry_of, int(run.backfill), int(buffered),
+        run.max_interruptions, run.retry_of, int(run.backfill), int(buffered), run.trace_context,
     )  # fmt: skip
 
 

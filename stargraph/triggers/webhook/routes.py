@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -30,6 +30,7 @@ from stargraph._http import answer_for, retry_after
 from stargraph._http import error_response as _error
 from stargraph._http import json_response as _json
 from stargraph._log import log_event
+from stargraph._tracing import NOOP
 from stargraph.clock import Clock
 from stargraph.errors import (
     InvalidParams,
@@ -154,14 +155,17 @@ def _enqueue(
     key: str,
     now: datetime,
     nonce: Nonce | None,
+    headers: Mapping[str, str],
 ) -> EnqueueReceipt:
+    tracing = getattr(host.scheduler, "tracing", NOOP)
     try:
         event = TriggerEvent(
             trigger_id=spec.trigger_id, scheduled_fire=now, idempotency_key=key, payload=params
         )
-        return host.scheduler.emit(
-            event, graph_id=spec.graph_id, source=TriggerSource.webhook, nonce=nonce
-        )
+        with tracing.incoming(headers):  # a W3C traceparent continues its trace
+            return host.scheduler.emit(
+                event, graph_id=spec.graph_id, source=TriggerSource.webhook, nonce=nonce
+            )
     except SchedulerClosed:
         raise _Unavailable("unavailable", "the scheduler is not running", 5) from None
     except UnknownGraph:
@@ -212,7 +216,8 @@ async def _accept(host: WebhookHost, ep: Endpoint) -> Response:
         return _json(200, {"challenge": challenge})  # Slack's signed endpoint check: no run
     params = await make_params(spec.params, ep.extractor, body, headers)
     key = f"{spec.trigger_id}:{delivery.dedup_id}"
-    enqueued = await _enqueue(host, spec, params, key, now, _nonce(spec, delivery, now))
+    nonce = _nonce(spec, delivery, now)
+    enqueued = await _enqueue(host, spec, params, key, now, nonce, headers)
     if enqueued.replay:
         raise _replay()
     host.accepted(spec.trigger_id, now)
