@@ -32,7 +32,12 @@ from stargraph.errors import (
 )
 from stargraph.lifecycle import LifecycleState
 from stargraph.metrics import Metrics
-from stargraph.scheduler._params import PLANNED_SOURCES, snapshot_params, stored_source
+from stargraph.scheduler._params import (
+    PLANNED_SOURCES,
+    new_run_id,
+    snapshot_params,
+    stored_source,
+)
 from stargraph.scheduler.dispatcher import Dispatcher
 from stargraph.scheduler.executor import Executor
 from stargraph.scheduler.graphs import Graph, GraphRegistry
@@ -357,7 +362,7 @@ class Scheduler(AsyncContextManagerMixin):
         now = self.clock.now()
         due = now if not_before is None or not_before <= now else not_before
         run = NewRun(
-            run_id=uuid.uuid4().hex,
+            run_id=new_run_id(),
             graph_id=graph.graph_id,
             idempotency_key=key,
             params=params,
