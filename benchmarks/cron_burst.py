@@ -5,14 +5,24 @@ Lag = commit of the run (receipt resolved) minus the planned instant, per fire, 
 straight into the scheduler at the planned instant and awaits their receipts (the cost of the
 durable group commit alone). The dispatcher runs the (no-op) graphs meanwhile, as in production.
 
-Usage: .venv/bin/python benchmarks/cron_burst.py [N] [RUNS]
+Floor, same run (issue 17): one raw ``sqlite3`` transaction (``BEGIN IMMEDIATE``,
+``executemany`` of the N prebuilt rows into ``runs`` with all its indexes, ``COMMIT``) on a fresh
+file with the store's pragmas, no scheduler, no thread hop; the goal is p99 lag <= 2x floor.
+The same transaction with the N cursor upserts is printed next to it.
+
+Usage: .venv/bin/python benchmarks/cron_burst.py [N] [RUNS] [BACKENDS]   (BACKENDS: asyncio,trio)
 """
 
 from __future__ import annotations
 
 import math
+import sqlite3
 import sys
+import tempfile
+import time
+import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -21,21 +31,39 @@ from cron_common import median, pct, scheduler_on_sqlite
 from stargraph._log import configure_logging
 from stargraph.clock import SystemClock
 from stargraph.metrics import Metrics
+from stargraph.store._sql.micros import to_us
 from stargraph.store.base import CursorAdvance
+from stargraph.store.sqlite.enqueue import _INSERT_RUN, ADVANCE_CURSOR
+from stargraph.store.sqlite.schema import migrate
 from stargraph.triggers.cron import CronSpec, CronTrigger
 
 
 class _Recorder:
-    """Stands in for the lag histogram and keeps every observation."""
+    """Stands in for the lag histogram and keeps every observation (and the process CPU time
+    at each one, into *cpu* if given)."""
 
-    def __init__(self, sink: list[float]) -> None:
-        self.sink = sink
+    def __init__(self, sink: list[float], cpu: list[float] | None = None) -> None:
+        self.sink, self.cpu = sink, cpu
 
     def labels(self, *_: Any) -> _Recorder:
         return self
 
     def observe(self, value: float) -> None:
         self.sink.append(value)
+        if self.cpu is not None:
+            self.cpu.append(time.process_time())
+
+
+async def _mark_cpu(when: datetime, cpu: list[float]) -> None:
+    """Record the process CPU time just before the planned instant (the loop is idle then)."""
+    await SystemClock().sleep_until(when - timedelta(seconds=0.05))
+    cpu.insert(0, time.process_time())
+
+
+def cpu_to_p99(cpu: list[float]) -> float:
+    """CPU seconds the process used from the planned instant until 99 % of fires committed."""
+    observed = cpu[1:]
+    return observed[max(0, math.ceil(0.99 * len(observed)) - 1)] - cpu[0]
 
 
 def _target() -> datetime:
@@ -43,10 +71,11 @@ def _target() -> datetime:
     return datetime.fromtimestamp(math.ceil(now.timestamp()) + 3, UTC)
 
 
-async def _cron_run(n: int) -> list[float]:
+async def _cron_run(n: int, cpu: list[float] | None = None) -> list[float]:
+    """Lags of *n* same-second fires; with *cpu*, the CPU marks for :func:`cpu_to_p99`."""
     lags: list[float] = []
     metrics = Metrics()
-    metrics.cron_fire_lag = _Recorder(lags)  # type: ignore[assignment]
+    metrics.cron_fire_lag = _Recorder(lags, cpu)  # type: ignore[assignment]
     when = _target()
     expr = f"{when.minute} {when.hour} * * * {when.second}"
     specs = [
@@ -56,6 +85,8 @@ async def _cron_run(n: int) -> list[float]:
         trig = CronTrigger()
         trig.init({"cron_specs": specs, "scheduler": sched, "task_group": tg})
         await trig.start()
+        if cpu is not None:
+            tg.start_soon(_mark_cpu, when, cpu)
         with anyio.fail_after(60):
             while len(lags) < n:
                 await anyio.sleep(0.2)
@@ -90,30 +121,98 @@ async def _baseline_run(n: int) -> list[float]:
     return lags
 
 
+def _floor_rows(n: int) -> tuple[list[tuple[Any, ...]], list[tuple[str, int, int]]]:
+    """The N rows a burst inserts (cron fires of ``_cron_run``) and their cursor upserts."""
+    when = _target()
+    fire, rows, advances = to_us(when), [], []
+    for i in range(n):
+        tid, now = f"cron:burst-{i}", to_us(datetime.now(UTC))
+        key = f"cron:{tid}:{when.isoformat()}"
+        rows.append((uuid.uuid4().hex, "work", key, "{}", tid, "cron", fire, now, now, 1, 3,
+                     None, 0, 0))  # fmt: skip
+        advances.append((tid, fire, now))
+    return rows, advances
+
+
+def raw_floor(n: int, cursors: bool = False) -> tuple[float, float]:
+    """Wall and CPU seconds of one raw transaction inserting *n* burst rows (+ cursor upserts
+    if asked)."""
+    rows, advances = _floor_rows(n)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "floor.db"
+        conn = sqlite3.connect(path, isolation_level=None)
+        for pragma in ("journal_mode=WAL", "synchronous=FULL", "cache_size=-65536"):
+            conn.execute(f"PRAGMA {pragma}")
+        migrate(conn, str(path))
+        start, cpu = time.perf_counter(), time.process_time()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(_INSERT_RUN, rows)
+        if cursors:
+            conn.executemany(ADVANCE_CURSOR, advances)
+        conn.execute("COMMIT")
+        seconds = time.perf_counter() - start, time.process_time() - cpu
+        conn.close()
+    return seconds
+
+
+def _p99s(lags: list[list[float]]) -> list[int]:
+    return [round(pct(x, 99) * 1000) for x in lags]
+
+
+def _ms(values: list[float]) -> str:
+    return f"{median(values) * 1000:.0f} ms"
+
+
 def main() -> None:
     configure_logging("warning")
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
-    cron = [anyio.run(_cron_run, n) for _ in range(runs)]
-    base = [anyio.run(_baseline_run, n) for _ in range(runs)]
+    backends = (sys.argv[3] if len(sys.argv) > 3 else "asyncio,trio").split(",")
+    print(f"cron burst: {n:,} specs due in the same second, SQLite (WAL, durable), "
+          f"median of {runs} runs")  # fmt: skip
+    floors: list[tuple[float, float]] = []
+    with_cursors: list[tuple[float, float]] = []
+    for backend in backends:
+        cron: list[list[float]] = []
+        cpus: list[float] = []
+        base: list[list[float]] = []
+        for _ in range(runs):  # interleaved, so the floor sees the same machine load
+            floors.append(raw_floor(n))
+            with_cursors.append(raw_floor(n, cursors=True))
+            marks: list[float] = []
+            cron.append(anyio.run(_cron_run, n, marks, backend=backend))
+            cpus.append(cpu_to_p99(marks))
+            base.append(anyio.run(_baseline_run, n, backend=backend))
+        _report(backend, cron, base, cpus, floors[-runs:])
+    walls, cpu = [f[0] for f in floors], [f[1] for f in floors]
+    print(f"floor: one raw transaction of {n:,} rows {_ms(walls)} (CPU {_ms(cpu)}; with the "
+          f"{n:,} cursor upserts: {_ms([f[0] for f in with_cursors])}); per run "
+          f"{[round(x * 1000) for x in walls]}")  # fmt: skip
+
+
+def _report(
+    backend: str,
+    cron: list[list[float]],
+    base: list[list[float]],
+    cpus: list[float],
+    floors: list[tuple[float, float]],
+) -> None:
     c50, c99 = median([pct(x, 50) for x in cron]), median([pct(x, 99) for x in cron])
     b50, b99 = median([pct(x, 50) for x in base]), median([pct(x, 99) for x in base])
+    f, f_cpu = median([x[0] for x in floors]), median([x[1] for x in floors])
     print(
-        f"cron burst: {n:,} specs due in the same second, SQLite (WAL, durable), "
-        f"median of {runs} runs"
+        f"  {backend:8}cron lag p50 {c50 * 1000:.0f} ms, p99 {c99 * 1000:.0f} ms "
+        f"(max {median([max(x) for x in cron]) * 1000:.0f}); direct enqueue p50 {b50 * 1000:.0f}, "
+        f"p99 {b99 * 1000:.0f} ms; raw floor {f * 1000:.0f} ms"
     )
     print(
-        f"  cron:     lag p50 {c50 * 1000:.0f} ms, p99 {c99 * 1000:.0f} ms, "
-        f"max {median([max(x) for x in cron]) * 1000:.0f} ms"
+        f"          p99 / floor: cron {c99 / f:.2f} (goal <= 2), direct {b99 / f:.2f}; "
+        f"cron/direct {c99 / b99:.2f}; CPU to p99 {median(cpus) * 1000:.0f} ms = "
+        f"{median(cpus) / f_cpu:.2f}x the floor's CPU ({f_cpu * 1000:.0f} ms)"
     )
     print(
-        f"  baseline: lag p50 {b50 * 1000:.0f} ms, p99 {b99 * 1000:.0f} ms "
-        "(direct enqueue of the same requests at the planned instant)"
-    )
-    print(f"  ratio cron/baseline p99: {c99 / b99:.2f}")
-    print(
-        f"  per run p99 (ms): cron {[round(pct(x, 99) * 1000) for x in cron]}, "
-        f"baseline {[round(pct(x, 99) * 1000) for x in base]}"
+        f"          per run p99 (ms) cron {_p99s(cron)}, direct {_p99s(base)}, "
+        f"floor {[round(x[0] * 1000) for x in floors]}, CPU to p99 {[round(c * 1e3) for c in cpus]}"
     )
 
 

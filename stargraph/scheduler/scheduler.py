@@ -33,7 +33,12 @@ from stargraph.errors import (
 )
 from stargraph.lifecycle import LifecycleState
 from stargraph.metrics import Metrics
-from stargraph.scheduler._params import PLANNED_SOURCES, snapshot_params, stored_source
+from stargraph.scheduler._params import (
+    PLANNED_SOURCES,
+    new_run_id,
+    snapshot_params,
+    stored_source,
+)
 from stargraph.scheduler.dispatcher import Dispatcher
 from stargraph.scheduler.executor import Executor
 from stargraph.scheduler.graphs import Graph, GraphRegistry
@@ -367,7 +372,7 @@ class Scheduler(AsyncContextManagerMixin):
         if self.tracing.enabled:
             stored, span = self.tracing.enqueue(graph.graph_id, key, trigger_id, source)
         run = NewRun(
-            run_id=uuid.uuid4().hex,
+            run_id=new_run_id(),
             graph_id=graph.graph_id,
             idempotency_key=key,
             params=params,

@@ -94,6 +94,25 @@ async def test_duplicates_inside_one_batch(store: RunStore) -> None:
     assert counts[RunStatus.pending] == 2
 
 
+async def test_a_large_batch_keeps_order_duplicates_and_cursors(store: RunStore) -> None:
+    """300 requests (more than one multi-row statement): duplicates across statements, a key
+    held before the batch, and two cursors moving back and forth inside the batch."""
+    await enqueue(store, new_run("old", key="k-7"))
+    requests = [
+        req(new_run(f"r{i}", key=f"k-{i % 290}"), ("odd", at(i)) if i % 2 else ("even", at(-i)))
+        for i in range(300)
+    ]
+    outcomes = await store.enqueue_batch(requests)
+    holders = ["old" if i % 290 == 7 else f"r{i % 290}" for i in range(300)]
+    assert [o.run_id for o in outcomes] == holders
+    assert [o.deduplicated for o in outcomes] == [i == 7 or i >= 290 for i in range(300)]
+    assert (await store.count_by_status())[RunStatus.pending] == 290
+    assert await store.get_run("r295") is None
+    odd, even = await store.get_trigger_state("odd"), await store.get_trigger_state("even")
+    assert odd is not None and odd.cursor == at(299)
+    assert even is not None and even.cursor == at(0)
+
+
 async def test_same_key_on_two_graphs_makes_two_runs(store: RunStore) -> None:
     outcomes = await store.enqueue_batch(
         [req(new_run("r1", graph="g1", key="k")), req(new_run("r2", graph="g2", key="k"))]

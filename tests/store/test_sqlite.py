@@ -24,6 +24,7 @@ from stargraph.store._sql.micros import from_us, to_us
 from stargraph.store._sql.paging import decode_page_cursor, encode_page_cursor
 from stargraph.store.sqlite import SQLiteStore, parse_sqlite_url
 from stargraph.store.sqlite.schema import SCHEMA_VERSION
+from stargraph.store.sqlite.tx import insert_rows
 
 from ._helpers import at, new_run, req
 
@@ -193,6 +194,43 @@ def test_forged_cursor_is_refused() -> None:
     for bad in (forged, "", "%%%", base64.urlsafe_b64encode(b"v1:x:r1").decode()):
         with pytest.raises(InvalidCursor, match="next_cursor"):
             decode_page_cursor(bad)
+
+
+# -- multi-row writes ---------------------------------------------------------------------------
+
+_UPSERT = (
+    "INSERT INTO t (k, v, n) VALUES (?, ?, 1) "
+    "ON CONFLICT (k) DO UPDATE SET v = MAX(v, excluded.v), n = n + 1"
+)
+
+
+def _table() -> sqlite3.Connection:
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER, n INTEGER)")
+    return conn
+
+
+@given(st.lists(st.tuples(st.sampled_from("abcdefghij"), st.integers(0, 99)), max_size=600))
+def test_insert_rows_does_what_executemany_does(rows: list[tuple[str, int]]) -> None:
+    plain, multi = _table(), _table()
+    for sql in (_UPSERT, _UPSERT.partition(" ON CONFLICT")[0] + " ON CONFLICT DO NOTHING"):
+        expected = plain.executemany(sql, rows).rowcount
+        assert insert_rows(multi, sql, rows) == expected
+        query = "SELECT k, v, n FROM t ORDER BY k"
+        assert multi.execute(query).fetchall() == plain.execute(query).fetchall()
+
+
+def test_insert_rows_stays_under_the_bound_variable_limit() -> None:
+    conn = _table()
+    conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 20)  # 6 rows of 3 at most
+    rows = [(f"k{i}", i) for i in range(300)]
+    assert insert_rows(conn, _UPSERT, rows) == 300
+    assert conn.execute("SELECT COUNT(*), SUM(v) FROM t").fetchone() == (300, sum(range(300)))
+
+
+def test_insert_rows_needs_a_values_group() -> None:
+    with pytest.raises(ValueError, match="VALUES"):
+        insert_rows(_table(), "INSERT INTO t SELECT ?, 1, 1", [("a",)])
 
 
 # -- several processes on one file --------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -13,7 +14,7 @@ from stargraph.store._sql.micros import to_us, to_us_opt
 from stargraph.store._sql.overlap import decide, unfinished_sql
 from stargraph.store.base import Enqueued, EnqueueRequest
 from stargraph.store.sqlite import leases
-from stargraph.store.sqlite.tx import bump, chunks, marks, write_tx
+from stargraph.store.sqlite.tx import bump, chunks, insert_rows, marks, write_tx
 
 __all__ = ["ADVANCE_CURSOR", "enqueue_batch"]
 
@@ -36,16 +37,41 @@ _ADD_NONCE = (
 )
 
 
-def _insert_row(req: EnqueueRequest, buffered: bool = False) -> tuple[Any, ...]:
+def _insert_row(
+    req: EnqueueRequest, buffered: bool, enqueued: int, fire: int | None
+) -> tuple[Any, ...]:
+    """The insert row of *req*, given its ``enqueued_at`` and ``scheduled_fire`` in microseconds."""
     run = req.run
-    enqueued = to_us(run.enqueued_at)
     due = enqueued if run.not_before is run.enqueued_at else to_us(run.not_before)
     return (
         run.run_id, run.graph_id, run.idempotency_key, dumps(run.params) if run.params else "{}",
         run.trigger_id,
-        run.trigger_source, to_us_opt(run.scheduled_fire), enqueued, due, run.max_attempts,
+        run.trigger_source, fire, enqueued, due, run.max_attempts,
         run.max_interruptions, run.retry_of, int(run.backfill), int(buffered), run.trace_context,
     )  # fmt: skip
+
+
+def _batch_rows(
+    requests: Sequence[EnqueueRequest],
+) -> tuple[list[tuple[Any, ...]], list[tuple[str, int, int]]]:
+    """The insert rows and cursor-advance rows of *requests*, converting each time once.
+
+    A burst's fires share one fire-time object (their ``scheduled_fire`` and cursor), and a
+    run's ``enqueued_at`` serves its row and its cursor advance.
+    """
+    rows, advances = [], []
+    last: datetime | None = None
+    last_us: int | None = None
+    for req in requests:
+        run = req.run
+        enqueued = to_us(run.enqueued_at)
+        if run.scheduled_fire is not last:
+            last, last_us = run.scheduled_fire, to_us_opt(run.scheduled_fire)
+        rows.append(_insert_row(req, False, enqueued, last_us))
+        if (cursor := req.cursor) is not None:
+            at = last_us if cursor.cursor is last and last_us is not None else to_us(cursor.cursor)
+            advances.append((cursor.trigger_id, at, enqueued))
+    return rows, advances
 
 
 def enqueue_batch(conn: sqlite3.Connection, requests: Sequence[EnqueueRequest]) -> list[Enqueued]:
@@ -85,7 +111,10 @@ def _overlap_one(conn: sqlite3.Connection, req: EnqueueRequest) -> Enqueued:
         rows = conn.execute(unfinished_sql("?"), (run.trigger_id,)).fetchall()
         decision = decide(req.overlap or "allow", rows)
         if decision.insert:
-            conn.execute(_INSERT_RUN, _insert_row(req, decision.buffered))
+            row = _insert_row(
+                req, decision.buffered, to_us(run.enqueued_at), to_us_opt(run.scheduled_fire)
+            )
+            conn.execute(_INSERT_RUN, row)
             bump(conn, {"pending": 1})
             for run_id in decision.cancel:
                 leases.request_cancel(conn, run_id=run_id, now=run.enqueued_at)
@@ -99,21 +128,16 @@ def _overlap_one(conn: sqlite3.Connection, req: EnqueueRequest) -> Enqueued:
 
 
 def _plain_batch(conn: sqlite3.Connection, requests: Sequence[EnqueueRequest]) -> list[Enqueued]:
-    rows = [_insert_row(req) for req in requests]
-    advances = [
-        (req.cursor.trigger_id, to_us(req.cursor.cursor), to_us(req.run.enqueued_at))
-        for req in requests
-        if req.cursor is not None
-    ]
+    rows, advances = _batch_rows(requests)
     with write_tx(conn):
-        inserted = conn.executemany(_INSERT_RUN, rows).rowcount
+        inserted = insert_rows(conn, _INSERT_RUN, rows)
         bump(conn, {"pending": inserted})
         if inserted == len(requests):
             outcomes = [Enqueued(run_id=r.run.run_id, deduplicated=False) for r in requests]
         else:
             outcomes = _outcomes(conn, requests)
         if advances:
-            conn.executemany(ADVANCE_CURSOR, advances)
+            insert_rows(conn, ADVANCE_CURSOR, advances)
         if any(req.nonce is not None for req in requests):
             outcomes = _record_nonces(conn, requests, outcomes)
     return outcomes
