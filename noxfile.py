@@ -67,5 +67,14 @@ def chaos(session: nox.Session) -> None:
     if seed:
         env["STARGRAPH_CHAOS_SEED"] = seed
     session.run(
-        "pytest", "-q", "-n", "0", "-rxXs", "-p", "no:randomly", "tests/chaos", *session.posargs, env=env
+        "pytest",
+        "-q",
+        "-n",
+        "0",
+        "-rxXs",
+        "-p",
+        "no:randomly",
+        "tests/chaos",
+        *session.posargs,
+        env=env,
     )
