@@ -1,0 +1,99 @@
+"""tests/browser fixtures: Debian's Chromium, driven by Playwright, on a real ``stargraph serve``.
+
+One server per (server backend, token or not) for the whole folder, one Chromium per session;
+each test opens its own page. Without Chromium or Playwright every test here skips, saying why.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from console_server import API_TOKEN, Console, seed, start
+from page_watch import new_context, screenshot_dir
+
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+BACKENDS = [b for b in os.environ.get("STARGRAPH_TEST_BACKENDS", "asyncio,trio").split(",") if b]
+
+
+def chromium_path() -> str | None:
+    """``STARGRAPH_CHROMIUM``, else Debian's ``/usr/bin/chromium``, else one on PATH."""
+    given = os.environ.get("STARGRAPH_CHROMIUM")
+    if given:
+        return given if Path(given).is_file() else None
+    for name in ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def _unavailable(reason: str) -> None:
+    """Skip, or fail where ``STARGRAPH_REQUIRE_BROWSER=1`` (.ci/run sets it once Chromium is in)."""
+    if os.environ.get("STARGRAPH_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"STARGRAPH_REQUIRE_BROWSER=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """A headless Chromium (Debian's, never a downloaded build); skips when there is none."""
+    path = chromium_path()
+    if path is None:
+        _unavailable(
+            "no Chromium: apt-get install -y chromium (.ci/run does) or set STARGRAPH_CHROMIUM"
+        )
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed: pip install -e '.[test]'")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(path), args=CHROMIUM_FLAGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(
+    scope="session",
+    params=[(b, t) for b in BACKENDS for t in (False, True)],
+    ids=lambda p: f"{p[0]}-{'token' if p[1] else 'open'}",
+)
+def console(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, browser: Any
+) -> Iterator[Console]:
+    """A seeded ``stargraph serve`` on a free loopback port (server backend x API token)."""
+    backend, with_token = request.param
+    token = API_TOKEN if with_token else None
+    folder = tmp_path_factory.mktemp(f"console-{backend}-{'token' if token else 'open'}")
+    proc, url = start(folder, backend, token)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        with httpx.Client(base_url=url, headers=headers, timeout=10) as api:
+            yield Console(
+                url=url, backend=backend, token=token, api=api, runs=seed(api), folder=folder
+            )
+    finally:
+        proc.close()
+
+
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where screenshots go: ``$STARGRAPH_SCREENSHOTS`` or ``<basetemp>/screenshots``."""
+    return screenshot_dir(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture
+def context(browser: Any, console: Console) -> Iterator[Any]:
+    """A fresh browser context, logged in through the login form when the server has a token."""
+    ctx = new_context(browser, console)
+    yield ctx
+    ctx.close()

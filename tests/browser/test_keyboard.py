@@ -1,0 +1,85 @@
+"""Keyboard-only use in a real Chromium: Tab reaches every action, Enter performs it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from console_server import Console
+from page_watch import open_page
+
+# What a keyboard user must be able to reach: links, buttons, form fields, disclosures.
+FOCUSABLE = "a[href], button, input:not([type=hidden]), select, textarea, summary"
+DESCRIBE = """e => `${e.tagName.toLowerCase()}|${e.getAttribute("href") || ""}|` +
+  `${e.getAttribute("name") || e.id || ""}|${(e.innerText || e.value || "").trim()}|` +
+  `${e.closest("form") ? e.closest("form").getAttribute("action") : ""}`"""
+
+
+def _tab_stops(page: Any, limit: int = 400) -> list[str]:
+    """Press Tab from the top until focus comes back around; describe each focused element."""
+    page.locator("body").focus()
+    stops: list[str] = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        here = page.evaluate(f"({DESCRIBE})(document.activeElement)")
+        if stops and here == stops[0]:
+            return stops
+        stops.append(here)
+    raise AssertionError(f"Tab did not cycle within {limit} presses: {stops[-5:]}")
+
+
+def _visible_controls(page: Any) -> list[str]:
+    controls = page.locator(FOCUSABLE)
+    return [
+        controls.nth(i).evaluate(DESCRIBE)
+        for i in range(controls.count())
+        if controls.nth(i).is_visible()
+    ]
+
+
+def test_tab_reaches_every_control_of_every_page(context: Any, console: Console) -> None:
+    paths = [
+        "/ui/", "/ui/runs", "/ui/triggers", "/ui/plugins",
+        f"/ui/runs/{console.runs['failed']}", f"/ui/runs/{console.runs['running']}",
+    ]  # fmt: skip
+    page, watch = open_page(context)
+    for path in paths:
+        page.goto(path)
+        missing = set(_visible_controls(page)) - set(_tab_stops(page))
+        assert not missing, (path, sorted(missing))
+    watch.check()
+
+
+def _tab_to(page: Any, button_text: str, form_action: str) -> None:
+    for _ in range(400):
+        page.keyboard.press("Tab")
+        parts = page.evaluate(f"({DESCRIBE})(document.activeElement)").split("|")
+        if parts[0] == "button" and parts[3] == button_text and parts[4].endswith(form_action):
+            return
+    raise AssertionError(f"Tab never reached {button_text!r} of {form_action}")
+
+
+def _press_enter_and_confirm(page: Any) -> None:
+    page.once("dialog", lambda dialog: dialog.accept())
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    if page.locator("input[name=confirm][value=yes]").count():
+        page.locator("body").focus()
+        for _ in range(100):
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.type") == "submit":
+                break
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+
+
+def test_pause_and_resume_with_the_keyboard_alone(context: Any, console: Console) -> None:
+    page, watch = open_page(context)
+    page.goto("/ui/triggers")
+    _tab_to(page, "Pause", "/ui/triggers/webhook:demo/pause")
+    _press_enter_and_confirm(page)
+    assert console.trigger("webhook:demo")["paused"] is True
+    page.locator("body").focus()
+    _tab_to(page, "Resume", "/ui/triggers/webhook:demo/resume")
+    _press_enter_and_confirm(page)
+    assert console.trigger("webhook:demo")["paused"] is False
+    watch.check()
