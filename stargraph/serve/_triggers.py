@@ -9,9 +9,20 @@ from stargraph.triggers.control import ControllableTrigger
 from stargraph.views import trigger_to_json
 
 if TYPE_CHECKING:
+    from stargraph.hosting import PluginStatus
     from stargraph.runtime import Runtime
+    from stargraph.store.base import Enqueued
 
-__all__ = ["describe_all", "find_trigger", "plugin_states"]
+__all__ = [
+    "describe_all",
+    "describe_one",
+    "find_trigger",
+    "fire",
+    "pause",
+    "plugin_states",
+    "plugin_statuses",
+    "resume",
+]
 
 
 def plugin_states(runtime: Runtime) -> dict[str, str]:
@@ -50,3 +61,28 @@ async def describe_one(runtime: Runtime, trigger_id: str) -> dict[str, Any]:
         if info.trigger_id == trigger_id:
             return trigger_to_json(info, name, plugin_states(runtime).get(name, "unknown"))
     raise TriggerNotFound(trigger_id)
+
+
+async def pause(runtime: Runtime, trigger_id: str, note: str | None) -> dict[str, Any]:
+    """Pause *trigger_id* (persisted) and return its API view."""
+    name, obj = find_trigger(runtime, trigger_id)
+    info = await obj.pause(trigger_id, note)
+    return trigger_to_json(info, name, plugin_states(runtime).get(name, "unknown"))
+
+
+async def resume(runtime: Runtime, trigger_id: str) -> dict[str, Any]:
+    """Resume *trigger_id* from now (no catch-up burst) and return its API view."""
+    name, obj = find_trigger(runtime, trigger_id)
+    info = await obj.resume(trigger_id)
+    return trigger_to_json(info, name, plugin_states(runtime).get(name, "unknown"))
+
+
+async def fire(runtime: Runtime, trigger_id: str) -> Enqueued:
+    """Enqueue one run of *trigger_id* now."""
+    _, obj = find_trigger(runtime, trigger_id)
+    return await obj.fire(trigger_id)
+
+
+def plugin_statuses(runtime: Runtime) -> list[PluginStatus]:
+    """Every registered plugin (running, failed with the reason, disabled, ...) by name."""
+    return sorted(runtime.host.statuses(), key=lambda status: status.name)

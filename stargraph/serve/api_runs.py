@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from quart import Blueprint, jsonify, request
 
@@ -18,11 +19,27 @@ from stargraph.store.base import RunFilter, RunStatus, attempt_history
 from stargraph.triggers import MAX_KEY_LENGTH
 from stargraph.views import DEFAULT_LIST_LIMIT, run_to_json
 
-__all__ = ["CURSOR_PATTERN", "MAX_LIMIT", "parse_instant", "runs_bp"]
+if TYPE_CHECKING:
+    from stargraph.scheduler import Scheduler
+    from stargraph.store.base import Attempt, Run, RunPage
+
+__all__ = [
+    "CURSOR_PATTERN",
+    "FILTER_KEYS",
+    "MAX_LIMIT",
+    "list_page",
+    "parse_instant",
+    "run_filter",
+    "run_with_attempts",
+    "runs_bp",
+]
 
 MAX_LIMIT = 1000
 _BODY_KEYS = {"graph_id", "params", "idempotency_key", "not_before"}
-_QUERY_KEYS = {"graph_id", "status", "trigger_id", "limit", "cursor", "since", "until"}
+FILTER_KEYS = frozenset(
+    {"graph_id", "status", "trigger_id", "trigger_source", "limit", "cursor", "since", "until"}
+)
+"""The query parameters of ``GET /v1/runs`` (the console's run filters use the same names)."""
 CURSOR_PATTERN = "^[A-Za-z0-9_-]{1,2048}$"
 """What a page cursor looks like (opaque URL-safe base64); anything else is 400 bad_cursor."""
 _CURSOR = re.compile(CURSOR_PATTERN)
@@ -94,10 +111,10 @@ async def create_run() -> Any:
 
 def _query() -> dict[str, str]:
     args = request.args
-    if unknown := sorted(set(args.keys()) - _QUERY_KEYS):
+    if unknown := sorted(set(args.keys()) - FILTER_KEYS):
         raise ApiError(400, "bad_filter", f"unknown query parameter(s) {', '.join(unknown)}")
     out = {}
-    for name in _QUERY_KEYS & set(args.keys()):
+    for name in FILTER_KEYS & set(args.keys()):
         if len(args.getlist(name)) > 1:
             raise ApiError(400, "bad_filter", f"{name} is given more than once")
         value = args.get(name, "")
@@ -107,8 +124,11 @@ def _query() -> dict[str, str]:
     return out
 
 
-def _filter() -> tuple[RunFilter, int, str | None]:
-    args = _query()
+def run_filter(args: Mapping[str, str]) -> tuple[RunFilter, int, str | None]:
+    """``(filter, limit, cursor)`` from non-empty *args* named as in :data:`FILTER_KEYS`.
+
+    Raises ApiError 400 ``bad_filter`` / ``bad_cursor`` naming the bad value.
+    """
     status = args.get("status")
     if status is not None and status not in RunStatus.__members__:
         raise ApiError(
@@ -127,17 +147,17 @@ def _filter() -> tuple[RunFilter, int, str | None]:
     flt = RunFilter(
         graph_id=args.get("graph_id"),
         trigger_id=args.get("trigger_id"),
+        trigger_source=args.get("trigger_source"),
         status=RunStatus(status) if status else None,
-        enqueued_after=_instant("since"),
-        enqueued_before=_instant("until"),
+        enqueued_after=_instant("since", args.get("since")),
+        enqueued_before=_instant("until", args.get("until")),
     )
     return flt, limit, cursor
 
 
-def _instant(name: str) -> datetime | None:
+def _instant(name: str, text: str | None) -> datetime | None:
     """``since`` (enqueued at or after) / ``until`` (before): ISO-8601 with an offset."""
-    text = request.args.get(name) or None
-    if text is None:
+    if not text:
         return None
     text = re.sub(r" (\d\d:\d\d)$", r"+\1", text)  # an unencoded '+' arrives as a space
     try:
@@ -154,25 +174,36 @@ def _instant(name: str) -> datetime | None:
     return value
 
 
+async def list_page(
+    scheduler: Scheduler, flt: RunFilter, limit: int, cursor: str | None
+) -> RunPage:
+    """One page of runs (``GET /v1/runs`` and the console); a stale cursor is 400."""
+    try:
+        return await scheduler.list_runs(flt, limit=limit, cursor=cursor)
+    except ValueError as exc:
+        raise ApiError(400, "bad_cursor", f"invalid cursor: {exc}") from None
+
+
+async def run_with_attempts(scheduler: Scheduler, run_id: str) -> tuple[Run, list[Attempt]]:
+    """One run and every attempt of it; RunNotFound (404) when there is none."""
+    run = await scheduler.get_run(_run_id(run_id))
+    earlier = await scheduler.store.list_attempts(run.run_id)
+    return run, attempt_history(run, earlier)
+
+
 @runs_bp.get("/v1/runs")
 async def list_runs() -> Any:
     """List runs newest first, filtered (``since``/``until`` bound ``enqueued_at``), one page at
     a time."""
-    flt, limit, cursor = _filter()
-    try:
-        page = await current_runtime().scheduler.list_runs(flt, limit=limit, cursor=cursor)
-    except ValueError as exc:
-        raise ApiError(400, "bad_cursor", f"invalid cursor: {exc}") from None
+    flt, limit, cursor = run_filter(_query())
+    page = await list_page(current_runtime().scheduler, flt, limit, cursor)
     return {"items": [run_to_json(r) for r in page.items], "next_cursor": page.next_cursor}
 
 
 @runs_bp.get("/v1/runs/<run_id>")
 async def get_run(run_id: str) -> Any:
     """Show one run with every attempt (error and traceback included)."""
-    scheduler = current_runtime().scheduler
-    run = await scheduler.get_run(_run_id(run_id))
-    earlier = await scheduler.store.list_attempts(run_id)
-    return run_to_json(run, attempt_history(run, earlier))
+    return run_to_json(*await run_with_attempts(current_runtime().scheduler, run_id))
 
 
 @runs_bp.post("/v1/runs/<run_id>/cancel")

@@ -10,9 +10,17 @@ from quart import Blueprint, jsonify
 from stargraph.serve._errors import ApiError
 from stargraph.serve._input import check_text, json_object_body, optional_json_object_body
 from stargraph.serve._state import current_runtime
-from stargraph.serve._triggers import describe_all, describe_one, find_trigger, plugin_states
+from stargraph.serve._triggers import (
+    describe_all,
+    describe_one,
+    find_trigger,
+    fire,
+    pause,
+    plugin_statuses,
+    resume,
+)
 from stargraph.serve.api_runs import parse_instant
-from stargraph.views import iso, plugin_to_json, run_to_json, trigger_to_json
+from stargraph.views import iso, plugin_to_json, run_to_json
 
 __all__ = ["triggers_bp"]
 
@@ -42,27 +50,20 @@ async def _note() -> str | None:
 @triggers_bp.post("/v1/triggers/<trigger_id>/pause")
 async def pause_trigger(trigger_id: str) -> Any:
     """Pause a trigger (persisted); optional body ``{"note": "..."}``."""
-    runtime = current_runtime()
-    name, obj = find_trigger(runtime, trigger_id)
-    info = await obj.pause(trigger_id, await _note())
-    return trigger_to_json(info, name, plugin_states(runtime).get(name, "unknown"))
+    return await pause(current_runtime(), trigger_id, await _note())
 
 
 @triggers_bp.post("/v1/triggers/<trigger_id>/resume")
 async def resume_trigger(trigger_id: str) -> Any:
     """Resume a paused trigger from now (no catch-up burst)."""
-    runtime = current_runtime()
-    name, obj = find_trigger(runtime, trigger_id)
-    info = await obj.resume(trigger_id)
-    return trigger_to_json(info, name, plugin_states(runtime).get(name, "unknown"))
+    return await resume(current_runtime(), trigger_id)
 
 
 @triggers_bp.post("/v1/triggers/<trigger_id>/fire")
 async def fire_trigger(trigger_id: str) -> Any:
     """Enqueue one run of the trigger now; 202 with the run."""
     runtime = current_runtime()
-    _, obj = find_trigger(runtime, trigger_id)
-    done = await obj.fire(trigger_id)
+    done = await fire(runtime, trigger_id)
     run = await runtime.scheduler.get_run(done.run_id)
     return jsonify(dict(run_to_json(run), deduplicated=done.deduplicated)), 202
 
@@ -113,8 +114,10 @@ async def get_trigger(trigger_id: str) -> Any:
 @triggers_bp.get("/v1/plugins")
 async def list_plugins() -> Any:
     """List every registered plugin: running, failed (with the reason), disabled, ..."""
-    statuses = current_runtime().host.statuses()
-    items = [
-        plugin_to_json(s.name, str(getattr(s.state, "value", s.state)), s.error) for s in statuses
-    ]
-    return {"items": sorted(items, key=lambda item: item["name"])}
+    statuses = plugin_statuses(current_runtime())
+    return {
+        "items": [
+            plugin_to_json(s.name, str(getattr(s.state, "value", s.state)), s.error)
+            for s in statuses
+        ]
+    }

@@ -15,6 +15,7 @@ from stargraph.serve._errors import install_error_handlers
 from stargraph.serve._state import STATE_KEY, AppState, current_runtime, current_state
 from stargraph.serve.api_runs import runs_bp
 from stargraph.serve.api_triggers import triggers_bp
+from stargraph.serve.console import install_console
 from stargraph.serve.ops import ops_bp
 
 if TYPE_CHECKING:
@@ -23,8 +24,14 @@ if TYPE_CHECKING:
 __all__ = ["AppState", "attach_runtime", "create_app", "current_runtime", "current_state"]
 
 
-def create_app(backend: str = "asyncio", *, api_token: str | None = None) -> Quart:
-    """Return a new app for *backend* (``asyncio`` or ``trio``) with the API mounted."""
+def create_app(
+    backend: str = "asyncio", *, api_token: str | None = None, console_secret: str | None = None
+) -> Quart:
+    """Return a new app for *backend* (``asyncio`` or ``trio``) with the API and console mounted.
+
+    *console_secret* signs console sessions; without it ``$STARGRAPH_CONSOLE_SECRET`` is used,
+    else a random per-process secret (see ``docs/console.md``).
+    """
     app: Quart
     if backend == "trio":
         from quart_trio import QuartTrio
@@ -40,6 +47,7 @@ def create_app(backend: str = "asyncio", *, api_token: str | None = None) -> Qua
     for bp in (runs_bp, triggers_bp, ops_bp):
         app.register_blueprint(bp)
     app.before_request(guard_api)  # every /v1/ route, plugins' included (unless public)
+    install_console(app, console_secret)  # /ui: login session, CSRF, loopback rule, CSP
     install_error_handlers(app)
     return app
 

@@ -92,6 +92,7 @@ _LIST_PARAMS = [
     _query("graph_id", _NAME),
     _query("status", {"type": "string", "enum": _STATUSES}),
     _query("trigger_id", _NAME),
+    _query("trigger_source", _NAME, "what enqueued the run: manual, cron, webhook, plugin, ..."),
     _query(
         "limit",
         {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIST_LIMIT},

@@ -44,6 +44,7 @@ __all__ = [
     "RunPage",
     "RunStatus",
     "RunStore",
+    "RunTiming",
     "TriggerState",
     "attempt_history",
     "attempt_outcome",
@@ -247,8 +248,22 @@ class RunFilter:
     graph_id: str | None = None
     status: RunStatus | None = None
     trigger_id: str | None = None
+    trigger_source: str | None = None
     enqueued_after: datetime | None = None
     enqueued_before: datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RunTiming:
+    """The times of one finished run (what the console's charts and fire lag read)."""
+
+    trigger_id: str | None
+    trigger_source: str
+    status: RunStatus
+    scheduled_fire: datetime | None
+    enqueued_at: datetime
+    started_at: datetime | None
+    finished_at: datetime
 
 
 @attrs.frozen(kw_only=True)
@@ -376,6 +391,9 @@ class RunStore(Protocol):
 
     async def list_runs(self, flt: RunFilter, *, limit: int, cursor: str | None) -> RunPage:
         """Return runs matching *flt*, newest ``enqueued_at`` first, paginated by *cursor*."""
+
+    async def finished_since(self, since: datetime, *, limit: int) -> list[RunTiming]:
+        """Return the times of up to *limit* runs finished at or after *since*, newest first."""
 
     async def next_due(self) -> datetime | None:
         """Return the earliest ``not_before`` of any pending run, or ``None``."""

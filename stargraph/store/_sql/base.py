@@ -28,6 +28,7 @@ from stargraph.store.base import (
     RunFilter,
     RunPage,
     RunStatus,
+    RunTiming,
     TriggerState,
 )
 
@@ -202,6 +203,11 @@ class SQLStore:
             return queries.list_runs(conn, self.dialect, flt, limit, cursor, hint)
 
         return await self._run(page, what="list_runs")
+
+    async def finished_since(self, since: datetime, *, limit: int) -> list[RunTiming]:
+        """Return the times of up to *limit* runs finished at or after *since*, newest first."""
+        op = partial(queries.finished_since, d=self.dialect, since=since, limit=limit)
+        return await self._run(op, what="finished_since")
 
     async def next_due(self) -> datetime | None:
         """Return the earliest ``not_before`` of any pending run."""

@@ -21,6 +21,8 @@ class Dialect:
     mark: str
     #: An aware UTC datetime as the database stores it (integer µs, or ``timestamptz`` as is).
     time: Callable[[datetime], Any]
+    #: A stored instant (or NULL) as an aware UTC datetime (or ``None``).
+    read_time: Callable[[Any], datetime | None]
     #: Decode one row selected with :data:`~stargraph.store._sql.text.RUN_COLUMNS`.
     run_from_row: Callable[[Sequence[Any]], Run]
     #: Decode one row selected with :data:`~stargraph.store._sql.text.TRIGGER_COLUMNS`.

@@ -7,6 +7,7 @@ both offer ``execute(sql, params)`` returning a cursor with ``fetchone``/``fetch
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from stargraph.store._sql.dialect import Dialect
@@ -20,10 +21,12 @@ from stargraph.store.base import (
     RunFilter,
     RunPage,
     RunStatus,
+    RunTiming,
     TriggerState,
 )
 
 __all__ = [
+    "finished_since",
     "get_run",
     "get_trigger_state",
     "list_attempts",
@@ -67,7 +70,11 @@ def _where(d: Dialect, flt: RunFilter, cursor: str | None) -> tuple[str, list[An
     args: list[Any] = []
     if flt.status is not None:  # a literal, so the planner can use the per-status indexes
         clauses.append(f"status = '{RunStatus(flt.status).value}'")
-    for column, value in (("graph_id", flt.graph_id), ("trigger_id", flt.trigger_id)):
+    for column, value in (
+        ("graph_id", flt.graph_id),
+        ("trigger_id", flt.trigger_id),
+        ("trigger_source", flt.trigger_source),
+    ):
         if value is not None:
             clauses.append(f"{column} = {d.mark}")
             args.append(value)
@@ -102,6 +109,27 @@ def list_runs(
     last = items[-1] if items and len(rows) > limit else None
     next_cursor = None if last is None else encode_page_cursor(last.enqueued_at, last.run_id)
     return RunPage(items=items, next_cursor=next_cursor)
+
+
+def finished_since(conn: Any, d: Dialect, since: datetime, limit: int) -> list[RunTiming]:
+    """Return the times of up to *limit* runs finished at or after *since*, newest first."""
+    rows = conn.execute(
+        "SELECT trigger_id, trigger_source, status, scheduled_fire, enqueued_at, started_at, "
+        f"finished_at FROM runs WHERE finished_at IS NOT NULL AND finished_at >= {d.mark} "
+        f"ORDER BY finished_at DESC LIMIT {d.mark}",
+        (d.time(since), limit),
+    ).fetchall()
+    return [_timing(d, row) for row in rows]
+
+
+def _timing(d: Dialect, row: Sequence[Any]) -> RunTiming:
+    enqueued, finished = d.read_time(row[4]), d.read_time(row[6])
+    assert enqueued is not None and finished is not None  # NOT NULL / selected non-null
+    return RunTiming(
+        trigger_id=row[0], trigger_source=row[1], status=RunStatus(row[2]),
+        scheduled_fire=d.read_time(row[3]), enqueued_at=enqueued,
+        started_at=d.read_time(row[5]), finished_at=finished,
+    )  # fmt: skip
 
 
 def unique_terminal(completions: Sequence[Completion]) -> list[Completion]:

@@ -73,6 +73,6 @@ def _same(value: datetime) -> datetime:
 
 
 DIALECT = Dialect(
-    mark="%s", time=_same, run_from_row=run_from_row, trigger_from_row=trigger_from_row,
-    attempt_from_row=attempt_from_row,
+    mark="%s", time=_same, read_time=utc, run_from_row=run_from_row,
+    trigger_from_row=trigger_from_row, attempt_from_row=attempt_from_row,
 )  # fmt: skip

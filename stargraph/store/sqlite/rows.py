@@ -72,6 +72,6 @@ def trigger_from_row(row: Sequence[Any]) -> TriggerState:
 
 
 DIALECT = Dialect(
-    mark="?", time=to_us, run_from_row=run_from_row, trigger_from_row=trigger_from_row,
-    attempt_from_row=attempt_from_row,
+    mark="?", time=to_us, read_time=from_us_opt, run_from_row=run_from_row,
+    trigger_from_row=trigger_from_row, attempt_from_row=attempt_from_row,
 )  # fmt: skip
