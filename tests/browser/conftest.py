@@ -1,7 +1,8 @@
 """tests/browser fixtures: Debian's Chromium, driven by Playwright, on a real ``stargraph serve``.
 
-One server per (server backend, token or not) for the whole folder, one Chromium per session;
-each test opens its own page. Without Chromium or Playwright every test here skips, saying why.
+One server per (server backend, token or not) for the whole folder (see :func:`matrix`), one
+Chromium per session; each test opens its own browser context. Without Chromium or Playwright
+every test here skips, saying why.
 """
 
 from __future__ import annotations
@@ -62,9 +63,21 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+def matrix() -> list[tuple[str, bool]]:
+    """(server backend, with token): each backend and each token mode at least once.
+
+    Both backends: asyncio without a token and trio with one (the console code is the same on
+    both; what differs is the server under it). One backend: with and without a token.
+    ``STARGRAPH_BROWSER_MATRIX=full`` runs every pair.
+    """
+    if os.environ.get("STARGRAPH_BROWSER_MATRIX") == "full" or len(BACKENDS) != 2:
+        return [(b, t) for b in BACKENDS for t in (False, True)]
+    return [(BACKENDS[0], False), (BACKENDS[1], True)]
+
+
 @pytest.fixture(
     scope="session",
-    params=[(b, t) for b in BACKENDS for t in (False, True)],
+    params=matrix(),
     ids=lambda p: f"{p[0]}-{'token' if p[1] else 'open'}",
 )
 def console(
