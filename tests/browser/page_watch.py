@@ -10,6 +10,7 @@ from typing import Any
 from console_server import Console
 
 VIEWPORT = {"width": 1280, "height": 800}
+_SESSIONS: dict[str, Any] = {}  # server URL -> storage state after logging in
 
 # Runs in every page before its own scripts (injected over CDP, so the page's CSP allows it).
 CSP_RECORDER = """
@@ -82,11 +83,21 @@ def login(context: Any, console: Console) -> None:
 
 
 def new_context(browser: Any, console: Console, **options: Any) -> Any:
-    """A browser context on *console* (logged in through the form when it has a token)."""
-    ctx = browser.new_context(viewport=VIEWPORT, base_url=console.url, **options)
-    ctx.set_default_timeout(5000)
-    if console.token:
+    """A browser context on *console*, holding a login session when the server has a token.
+
+    The first context per server logs in through the form; later ones reuse its cookies.
+    """
+    state = _SESSIONS.get(console.url)
+    if console.token and state is None:
+        ctx = browser.new_context(viewport=VIEWPORT, base_url=console.url)
+        ctx.set_default_timeout(5000)
         login(ctx, console)
+        state = _SESSIONS[console.url] = ctx.storage_state()
+        ctx.close()
+    ctx = browser.new_context(
+        viewport=VIEWPORT, base_url=console.url, storage_state=state, **options
+    )
+    ctx.set_default_timeout(5000)
     return ctx
 
 
