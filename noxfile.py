@@ -71,29 +71,8 @@ def chaos(session: nox.Session) -> None:
     )
 
 
-# Screenshot (as the browser tests name it) -> file under docs/console/.
-CONSOLE_SHOTS = {
-    "asyncio-open/overview.png": "overview.png",
-    "asyncio-open/runs.png": "runs.png",
-    "asyncio-open/run-failed.png": "run.png",
-    "asyncio-open/triggers.png": "triggers.png",
-    "asyncio-open/plugins.png": "plugins.png",
-    "asyncio-token/login.png": "login.png",
-}
-
-
 @nox.session(python="3.11")
 def screenshots(session: nox.Session) -> None:
-    """Regenerate docs/console/*.png from the browser tests (needs Debian's chromium)."""
+    """Regenerate docs/console/*.png with the browser tests (needs Debian's chromium)."""
     session.install("-e", ".[test]")
-    shots = Path(session.create_tmp()) / "screenshots"
-    env = {"STARGRAPH_TEST_BACKENDS": "asyncio", "STARGRAPH_SCREENSHOTS": str(shots)}
-    env["STARGRAPH_REQUIRE_BROWSER"] = "1"
-    tests = ["tests/browser/test_pages.py::test_every_page_renders_cleanly"]
-    tests.append("tests/browser/test_login.py::test_login_flow")
-    session.run("pytest", "-q", "-p", "no:randomly", *tests, *session.posargs, env=env)
-    target = Path("docs/console")
-    target.mkdir(exist_ok=True)
-    for source, name in CONSOLE_SHOTS.items():
-        (target / name).write_bytes((shots / source).read_bytes())
-        session.log(f"docs/console/{name} <- {source}")
+    session.run("python", "tests/browser/make_screenshots.py", *session.posargs)
