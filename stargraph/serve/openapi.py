@@ -357,7 +357,7 @@ SCHEMAS: dict[str, Any] = {
 
 
 def app_routes(app: Quart) -> set[tuple[str, str]]:
-    """Return ``(openapi path, lower-case method)`` for every route of *app*."""
+    """Return ``(openapi path, lower-case method)`` for every API route of *app*."""
     return set(_rules(app))
 
 
@@ -401,10 +401,16 @@ def _other(path: str, method: str, secured: bool) -> dict[str, Any]:
     return dict(op, parameters=params) if params else op
 
 
+#: Blueprints of HTML pages, not JSON operations: the console (``/ui``, see docs/console.md).
+_NOT_API = ("stargraph_console.",)
+
+
 def _rules(app: Quart) -> dict[tuple[str, str], str]:
-    """``(openapi path, method) -> endpoint`` for every route of *app*."""
+    """``(openapi path, method) -> endpoint`` for every API route of *app* (not the console)."""
     out = {}
     for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith(_NOT_API):
+            continue
         path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
         for method in rule.methods or ():
             if method not in {"HEAD", "OPTIONS"}:

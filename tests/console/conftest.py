@@ -16,13 +16,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "serve"))
 
-from serve_procs import spawn  # noqa: E402
+from serve_procs import spawn
 
-from stargraph.runtime import Runtime  # noqa: E402
-from stargraph.scheduler import Graph, RunContext  # noqa: E402
-from stargraph.serve import attach_runtime, bind_socket, create_app, serve_app  # noqa: E402
-from stargraph.triggers.cron import CronSpec  # noqa: E402
-from stargraph.triggers.webhook import WebhookSpec  # noqa: E402
+from stargraph.runtime import Runtime
+from stargraph.scheduler import Graph, RunContext
+from stargraph.serve import attach_runtime, bind_socket, create_app, serve_app
+from stargraph.triggers.cron import CronSpec
+from stargraph.triggers.webhook import WebhookSpec
 
 __all__ = ["Console", "csrf_of", "spawn"]
 
@@ -45,7 +45,11 @@ def fail(params: dict[str, Any], ctx: RunContext) -> None:
     raise RuntimeError("graph failed on purpose")
 
 
-GRAPHS = [Graph(graph_id="ok", fn=ok), Graph(graph_id="slow", fn=slow), Graph(graph_id="fail", fn=fail)]
+GRAPHS = [
+    Graph(graph_id="ok", fn=ok),
+    Graph(graph_id="slow", fn=slow),
+    Graph(graph_id="fail", fn=fail),
+]
 
 
 def deps() -> dict[str, Any]:

@@ -11,16 +11,17 @@ from quart import Quart
 
 __all__ = ["duration", "in_zone", "install_filters", "pretty_json", "time_tag"]
 
+_NONE = Markup('<span class="none">—</span>')
+
 
 def time_tag(value: datetime | str | None) -> Markup:
     """``<time datetime="…Z">YYYY-MM-DD HH:MM:SS UTC</time>`` (the JS shows the local zone)."""
     if value is None or value == "":
-        return Markup('<span class="none">—</span>')
+        return _NONE
     when = datetime.fromisoformat(value) if isinstance(value, str) else value
-    when = when.astimezone(UTC)
-    stamp = when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    text = when.strftime("%Y-%m-%d %H:%M:%S UTC")
-    return Markup('<time datetime="{}">{}</time>').format(stamp, text)
+    text = when.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+    # only digits and separators: nothing to escape
+    return Markup(f'<time datetime="{text}Z">{text[:10]} {text[11:19]} UTC</time>')
 
 
 def in_zone(value: datetime | str | None, zone: str | None) -> str:

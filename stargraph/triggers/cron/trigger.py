@@ -23,6 +23,8 @@ from stargraph.triggers.cron.policy import next_fire
 from stargraph.triggers.cron.schedule import from_epoch, to_epoch
 from stargraph.triggers.cron.spec import CronSpec
 
+UPCOMING = 5  # planned fires ``describe`` lists in ``details["next_fires"]``
+
 __all__ = ["CronTrigger"]
 
 logger = logging.getLogger("stargraph.triggers.cron")
@@ -181,7 +183,21 @@ class CronTrigger:
             next_fire=None if nxt is None else from_epoch(nxt),
             schedule=every_text(spec.every) if isinstance(spec, IntervalSpec) else spec.schedule,
             tz=None if isinstance(spec, IntervalSpec) else spec.tz,
+            details={
+                "missed_fire_policy": str(spec.missed_fire_policy),
+                "overlap": str(spec.overlap),
+                "next_fires": self._upcoming(i, state, nxt),
+            },
         )
+
+    def _upcoming(self, i: int, state: TriggerState | None, nxt: int | None) -> list[str]:
+        """The next :data:`UPCOMING` planned fires from *nxt*, ISO-8601 in UTC."""
+        resolved = self._spec(i, state)
+        out: list[str] = []
+        while nxt is not None and resolved is not None and len(out) < UPCOMING:
+            out.append(from_epoch(nxt).isoformat())
+            nxt = next_fire(resolved, nxt)
+        return out
 
     async def describe(self) -> list[TriggerInfo]:
         """State of every cron and interval trigger: paused, last fire, next planned fire."""

@@ -197,7 +197,24 @@ class WebhookTrigger:
             paused=paused,
             note=note,
             last_fire=self._last.get(trigger_id),
+            details={
+                "path": spec.path,
+                "scheme": str(spec.scheme),
+                "rejections": self._rejections(trigger_id),
+            },
         )
+
+    def _rejections(self, trigger_id: str) -> dict[str, int]:
+        """Deliveries this process rejected, by code (read from the metrics counter)."""
+        if self._metrics is None:
+            return {}
+        out: dict[str, int] = {}
+        for family in self._metrics.webhook_rejections.collect():
+            for sample in family.samples:
+                labels = sample.labels
+                if sample.name.endswith("_total") and labels.get("trigger_id") == trigger_id:
+                    out[labels["reason"]] = int(sample.value)
+        return out
 
     def _require(self, trigger_id: str) -> None:
         if trigger_id not in self._endpoints:
