@@ -54,7 +54,7 @@ target = "browser_graphs:slow"
 
 [[cron]]
 trigger_id = "cron:often"
-schedule = "* * * * * */3"
+schedule = "* * * * * */10"
 graph_id = "ok"
 params = {{ source = "cron" }}
 missed_fire_policy = "skip"

@@ -116,16 +116,24 @@ def shoot(page: Any, folder: Path, console: Console, name: str) -> Path:
     return path
 
 
-def act(page: Any, button: Any) -> None:
-    """Press an action *button* and confirm it, whichever way the console asks.
+def act(page: Any, button: Any) -> str:
+    """Press an action *button* and confirm it; return how: ``"dialog"`` or ``"page"``.
 
-    With JavaScript a ``confirm()`` dialog may ask (accepted here); without it, or after it, the
-    server may answer a confirmation page whose form carries ``confirm=yes`` (submitted here).
+    With JavaScript the console asks with a ``confirm()`` dialog (accepted here); without it
+    the server answers a confirmation page whose form carries ``confirm=yes`` (submitted here).
     """
-    page.once("dialog", lambda dialog: dialog.accept())
+    asked: list[str] = []
+
+    def accept(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", accept)
     with page.expect_navigation():
         button.click()
     confirm = page.locator("form:has(input[name=confirm][value=yes]) [type=submit]")
-    if confirm.count():
-        with page.expect_navigation():
-            confirm.first.click()
+    if asked or not confirm.count():
+        return "dialog"
+    with page.expect_navigation():
+        confirm.first.click()
+    return "page"

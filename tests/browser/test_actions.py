@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from console_server import Console
-from page_watch import act, open_page
+from page_watch import act, new_context, open_page
 
 
 def _trigger_button(page: Any, trigger_id: str, label: str) -> Any:
@@ -20,7 +20,7 @@ def test_cancel_a_running_run(context: Any, console: Console) -> None:
     console.wait(run_id, "running")
     page, watch = open_page(context)
     page.goto(f"/ui/runs/{run_id}")
-    act(page, page.get_by_role("button", name="Cancel run"))
+    assert act(page, page.get_by_role("button", name="Cancel run")) == "dialog"
     assert page.url.startswith(f"{console.url}/ui/runs/{run_id}"), page.url
     assert console.wait(run_id, "cancelled")["cancel_requested"] is True
     page.reload()
@@ -84,3 +84,28 @@ def test_a_post_without_the_csrf_token_changes_nothing(context: Any, console: Co
     assert answer.status == 403, answer.status
     time.sleep(0.1)
     assert console.trigger("cron:often")["paused"] is False
+
+
+def test_fire_now_without_javascript_asks_on_a_page(browser: Any, console: Console) -> None:
+    before = {r["run_id"] for r in _runs_of(console, "cron:held")}
+    ctx = new_context(browser, console, java_script_enabled=False)
+    try:
+        page = ctx.new_page()
+        page.goto("/ui/triggers")
+        assert act(page, _trigger_button(page, "cron:held", "Fire now")) == "page"
+        fired = {r["run_id"] for r in _runs_of(console, "cron:held")} - before
+        assert len(fired) == 1 and next(iter(fired)) in page.url, (fired, page.url)
+    finally:
+        ctx.close()
+
+
+def test_live_refresh_shows_a_new_run_without_a_reload(context: Any, console: Console) -> None:
+    page, watch = open_page(context)
+    page.goto("/ui/runs?graph_id=ok")
+    page.evaluate("window.__samePage = true")
+    page.get_by_label("Refresh every", exact=False).check()
+    run_id = console.enqueue("ok", note="live")
+    page.locator(f'#runs-table a:text-is("{run_id}")').wait_for(timeout=15_000)
+    assert page.evaluate("window.__samePage") is True  # swapped in place, not reloaded
+    assert page.get_by_label("Refresh every", exact=False).is_checked()
+    watch.check()
