@@ -10,6 +10,9 @@ from page_watch import open_page
 
 # What a keyboard user must be able to reach: links, buttons, form fields, disclosures.
 FOCUSABLE = "a[href], button, input:not([type=hidden]), select, textarea, summary"
+# Form fields a screen reader could not name (no <label for>, no aria-label).
+UNLABELLED_FIELDS = "input:not([type=hidden]):not([aria-label]), select:not([aria-label])"
+NO_LABEL = "els => els.filter(e => !e.labels.length).map(e => e.name || e.id)"
 DESCRIBE = """e => `${e.tagName.toLowerCase()}|${e.getAttribute("href") || ""}|` +
   `${e.getAttribute("name") || e.id || ""}|${(e.innerText || e.value || "").trim()}|` +
   `${e.closest("form") ? e.closest("form").getAttribute("action") : ""}`"""
@@ -53,6 +56,8 @@ def test_tab_reaches_every_control_of_the_action_pages(context: Any, console: Co
         controls = set(_visible_controls(page))
         missing = controls - _tab_stops(page, controls)
         assert not missing, (path, sorted(missing))
+        unlabelled = page.eval_on_selector_all(UNLABELLED_FIELDS, NO_LABEL)
+        assert not unlabelled, (path, unlabelled)
     watch.check()
 
 

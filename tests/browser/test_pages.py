@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from console_server import API_TOKEN, WEBHOOK_SECRET, Console
 from page_watch import Watch, new_context, open_page, shoot
@@ -48,18 +48,29 @@ def test_every_page_renders_cleanly(context: Any, console: Console, shots: Path)
 
 
 def test_every_link_answers(context: Any, console: Console) -> None:
-    """Every console link on every page answers 200 (run links: the first three per page)."""
+    """Every console link on every page answers 200 (run links: the first three per page),
+    and every ``#fragment`` it names is an element id on the page it leads to."""
     page, _ = open_page(context)
     links: set[str] = set()
+    fragments: dict[str, set[str]] = {}
     for _, path, _ in pages(console):
         page.goto(path)
         hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
-        run_links = [h for h in _console_links(hrefs, console.url) if h.startswith("/ui/runs/")]
-        links.update(h for h in _console_links(hrefs, console.url) if h not in run_links[3:])
+        found = _console_links(hrefs, console.url)
+        runs = [h for h in found if h.startswith("/ui/runs/")]
+        links.update(h for h in found if h not in runs[3:])
+        for href in hrefs:
+            parts = urlsplit(href)
+            if parts.fragment and parts.path.startswith("/ui"):
+                fragments.setdefault(parts.path, set()).add(unquote(parts.fragment))
     for link in sorted(links):
         response = page.request.get(link)
         assert response.status == 200, (link, response.status)
-    assert len(links) >= 8, links
+    for path, names in fragments.items():
+        page.goto(path)
+        ids = set(page.eval_on_selector_all("[id]", "els => els.map(e => e.id)"))
+        assert names <= ids, (path, sorted(names - ids))
+    assert len(links) >= 8 and fragments, (links, fragments)
 
 
 def _console_links(hrefs: list[str], base: str) -> list[str]:
