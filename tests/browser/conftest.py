@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from console_server import API_TOKEN, Console, seed, start
 from page_watch import new_context, screenshot_dir
 
+HERE = Path(__file__).parent
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
 BACKENDS = [b for b in os.environ.get("STARGRAPH_TEST_BACKENDS", "asyncio,trio").split(",") if b]
 
@@ -36,6 +37,27 @@ def chromium_path() -> str | None:
         if found:
             return found
     return None
+
+
+# What the session fixtures hold open (Playwright, servers), closed by the fixtures' teardown or,
+# earlier, once the last browser test has run (so no idle server or browser outlives them).
+_OPEN: dict[str, Callable[[], object]] = {}
+
+
+def _close(name: str) -> None:
+    closer = _OPEN.pop(name, None)
+    if closer is not None:
+        closer()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """After the last test of this folder, stop the servers and the browser."""
+    items = item.session.items
+    later = items[items.index(nextitem) :] if nextitem in items else []
+    if not any(Path(later_item.path).parent == HERE for later_item in later):
+        for name in reversed(list(_OPEN)):
+            _close(name)
 
 
 def _unavailable(reason: str) -> None:
@@ -57,10 +79,11 @@ def browser() -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _unavailable("playwright is not installed: pip install -e '.[test]'")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(path), args=CHROMIUM_FLAGS, headless=True)
-        yield chromium
-        chromium.close()
+    pw = sync_playwright().start()
+    _OPEN["browser"] = pw.stop
+    chromium = pw.chromium.launch(executable_path=str(path), args=CHROMIUM_FLAGS, headless=True)
+    yield chromium
+    _close("browser")
 
 
 def matrix() -> list[tuple[str, bool]]:
@@ -89,13 +112,15 @@ def console(
     folder = tmp_path_factory.mktemp(f"console-{backend}-{'token' if token else 'open'}")
     proc, url = start(folder, backend, token)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    api = httpx.Client(base_url=url, headers=headers, timeout=10)
+    _OPEN[url] = lambda: (api.close(), proc.close())
     try:
-        with httpx.Client(base_url=url, headers=headers, timeout=10) as api:
-            yield Console(
-                url=url, backend=backend, token=token, api=api, runs=seed(api), folder=folder
-            )
-    finally:
-        proc.close()
+        runs = seed(api)
+    except BaseException:
+        _close(url)
+        raise
+    yield Console(url=url, backend=backend, token=token, api=api, runs=runs, folder=folder)
+    _close(url)
 
 
 @pytest.fixture(scope="session")

@@ -38,7 +38,6 @@ graceful_timeout = 2
 
 [scheduler]
 max_concurrent_runs = 8
-poll_interval = 0.1
 
 [graphs.ok]
 target = "browser_graphs:ok"

@@ -23,8 +23,8 @@ CHOSEN = {
     "asyncio-token/login.png": "login.png",
 }
 TESTS = [
-    "tests/browser/test_pages.py::test_every_page_renders_cleanly",
-    "tests/browser/test_login.py::test_login_flow",
+    "tests/browser/test_browser_pages.py::test_every_page_renders_cleanly",
+    "tests/browser/test_browser_login.py::test_login_flow",
 ]
 
 
