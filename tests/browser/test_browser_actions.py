@@ -108,6 +108,8 @@ def test_live_refresh_shows_a_new_run_without_a_reload(context: Any, console: Co
     run_id = console.enqueue("ok", note="live")
     page.clock.run_for(10_000)  # past the page's refresh period (5 s)
     page.locator(f'#runs-table a:text-is("{run_id}")').wait_for()
+    stamp = page.locator(f'#runs-table tr:has(a:text-is("{run_id}")) time').first
+    assert "UTC" in (stamp.get_attribute("title") or ""), stamp.evaluate("e => e.outerHTML")
     assert page.evaluate("window.__samePage") is True  # swapped in place, not reloaded
     assert page.get_by_label("Refresh every", exact=False).is_checked()
     watch.check()
