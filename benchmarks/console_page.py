@@ -17,14 +17,12 @@ Per query it prints medians of ``--repeat`` requests for:
 from __future__ import annotations
 
 import argparse
-import json
-import random
 import sqlite3
 import statistics
 import time
-import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +37,6 @@ from stargraph.store.sqlite.schema import migrate
 DAY_US = 86_400_000_000
 SPREAD_DAYS = 6  # enqueue times span this many days before now (inside any retention)
 GRAPHS = [f"graph-{i}" for i in range(10)]
-TRIGGERS = [("cron", "cron:hourly"), ("cron", "cron:nightly"), ("webhook", "webhook:github"),
-            ("manual", None), ("manual", None), ("plugin", "fswatch")]  # fmt: skip
 #: (name, query) pairs measured; the first is the unfiltered first page.
 QUERIES = [
     ("first page", ""),
@@ -52,28 +48,33 @@ QUERIES = [
     ("since 1 h", "since={since}"),
     ("page 2", "cursor={cursor}"),
 ]
-COLUMNS = (
-    "run_id, graph_id, idempotency_key, status, params, trigger_id, trigger_source, "
-    "scheduled_fire, enqueued_at, not_before, started_at, finished_at, result, error_type, "
-    "error_message"
+
+#: One INSERT ... SELECT over a recursive counter: the rows are made inside SQLite (seconds,
+#: not minutes). Enqueue times are spread evenly over SPREAD_DAYS, newest last; 1 % failed,
+#: 0.5 % cancelled, the rest succeeded; sources and triggers cycle; one run has a rare trigger.
+_LOAD = """
+WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < :total),
+base AS (
+    SELECT i, abs(random()) % 1000 AS roll, :now - (:total - i) * :step AS enq,
+           CASE WHEN i = :total / 2 THEN 6 ELSE i % 6 END AS kind,
+           abs(random()) % 49000 + 1000 AS wait, abs(random()) % 2000000 + 5000 AS took
+    FROM seq
 )
-
-
-def _row(i: int, now_us: int, total: int, rng: random.Random) -> tuple[Any, ...]:
-    enqueued = now_us - (total - i) * (SPREAD_DAYS * DAY_US // total)  # newest last
-    source, trigger = TRIGGERS[i % len(TRIGGERS)]
-    if i == total // 2:
-        source, trigger = "cron", "rare:once"
-    roll = rng.random()
-    status = "failed" if roll < 0.01 else "cancelled" if roll < 0.015 else "succeeded"
-    started = enqueued + rng.randint(1_000, 50_000)
-    finished = started + rng.randint(5_000, 2_000_000)
-    error = ("RuntimeError", "boom") if status == "failed" else (None, None)
-    return (
-        uuid.UUID(int=rng.getrandbits(128)).hex, GRAPHS[i % len(GRAPHS)], f"key-{i}", status,
-        json.dumps({"i": i}), trigger, source, enqueued if source == "cron" else None,
-        enqueued, enqueued, started, finished, "null" if status == "succeeded" else None, *error,
-    )  # fmt: skip
+INSERT INTO runs (run_id, graph_id, idempotency_key, status, params, trigger_id,
+                  trigger_source, scheduled_fire, enqueued_at, not_before, started_at,
+                  finished_at, result, error_type, error_message)
+SELECT lower(hex(randomblob(16))), 'graph-' || (i % 10), 'key-' || i,
+       CASE WHEN roll < 10 THEN 'failed' WHEN roll < 15 THEN 'cancelled' ELSE 'succeeded' END,
+       '{"i": ' || i || '}',
+       CASE kind WHEN 0 THEN 'cron:hourly' WHEN 1 THEN 'cron:nightly'
+                 WHEN 2 THEN 'webhook:github' WHEN 5 THEN 'fswatch' WHEN 6 THEN 'rare:once' END,
+       CASE kind WHEN 0 THEN 'cron' WHEN 1 THEN 'cron' WHEN 2 THEN 'webhook' WHEN 5 THEN 'plugin'
+                 WHEN 6 THEN 'cron' ELSE 'manual' END,
+       CASE WHEN kind IN (0, 1, 6) THEN enq END, enq, enq, enq + wait, enq + wait + took,
+       CASE WHEN roll >= 15 THEN 'null' END,
+       CASE WHEN roll < 10 THEN 'RuntimeError' END, CASE WHEN roll < 10 THEN 'boom' END
+FROM base
+"""
 
 
 def load(path: Path, total: int) -> None:
@@ -88,12 +89,11 @@ def load(path: Path, total: int) -> None:
         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'runs' "
         "AND sql IS NOT NULL"
     ).fetchall()
-    rng, now_us = random.Random(7), time.time_ns() // 1000
     conn.execute("BEGIN")
     for name, _ in indexes:
         conn.execute(f"DROP INDEX {name}")
-    rows = (_row(i, now_us, total, rng) for i in range(total))
-    conn.executemany(f"INSERT INTO runs ({COLUMNS}) VALUES ({', '.join('?' * 15)})", rows)
+    step = SPREAD_DAYS * DAY_US // total
+    conn.execute(_LOAD, {"total": total, "now": time.time_ns() // 1000, "step": step})
     for _, sql in indexes:
         conn.execute(sql)
     counts = Counter(dict(conn.execute("SELECT status, count(*) FROM runs GROUP BY status")))
@@ -116,18 +116,29 @@ def ensure(path: Path, total: int) -> None:
     print(f"loaded {total:,} runs into {path} in {time.perf_counter() - started:.1f} s")
 
 
-async def median_ms(call: Callable[[], Awaitable[Any]], repeat: int) -> float:
-    await call()  # warm the page cache and the template
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
+async def _ms(call: Callable[[], Awaitable[Any]]) -> float:
+    started = time.perf_counter()
+    await call()
+    return (time.perf_counter() - started) * 1000
+
+
+async def medians(calls: list[Callable[[], Awaitable[Any]]], repeat: int) -> list[float]:
+    """Median ms of each call over *repeat* rounds, the calls interleaved in every round (so a
+    load change on the shared machine hits them alike); one warm-up round first."""
+    for call in calls:
         await call()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+    samples: list[list[float]] = [[] for _ in calls]
+    for _ in range(repeat):
+        for times, call in zip(samples, calls, strict=True):
+            times.append(await _ms(call))
+    return [statistics.median(times) for times in samples]
 
 
 async def noop(params: dict[str, Any], ctx: RunContext) -> None:
     return None
+
+
+HEADER = f"{'query':<16} {'store ms':>9} {'api ms':>8} {'console ms':>11} {'/api':>6} {'/store':>7}"
 
 
 async def measure(path: Path, repeat: int, backend: str) -> None:
@@ -138,30 +149,25 @@ async def measure(path: Path, repeat: int, backend: str) -> None:
         attach_runtime(app, runtime)
         client = app.test_client()
         local = {"client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8080)}
+
+        async def get(url: str) -> Any:
+            response = await client.get(url, scope_base=local)
+            assert response.status_code == 200, (url, response.status_code)
+            return await response.get_data()
+
         first = await runtime.scheduler.list_runs(run_filter({})[0], limit=50, cursor=None)
         newest = first.items[0].enqueued_at.isoformat().replace("+00:00", "Z")
         since = newest[:11] + "00:00:00Z"  # the newest day's start: a real time range
-        print(f"{'query':<16} {'store ms':>9} {'api ms':>8} {'console ms':>11} {'/api':>6} {'/store':>7}")
+        print(HEADER)
         for name, template in QUERIES:
             query = template.format(since=since, cursor=first.next_cursor)
-            args = dict(part.split("=", 1) for part in query.split("&") if part)
-            flt, limit, cursor = run_filter(args)
-
-            async def store() -> Any:
-                return await runtime.scheduler.list_runs(flt, limit=limit, cursor=cursor)
-
-            async def get(url: str) -> Any:
-                response = await client.get(url, scope_base=local)
-                assert response.status_code == 200, (url, response.status_code)
-                return await response.get_data()
-
-            s = await median_ms(store, repeat)
-            a = await median_ms(lambda: get(f"/v1/runs?{query}"), repeat)
-            c = await median_ms(lambda: get(f"/ui/runs?{query}"), repeat)
+            flt, limit, cursor = run_filter(dict(p.split("=", 1) for p in query.split("&") if p))
+            store = partial(runtime.scheduler.list_runs, flt, limit=limit, cursor=cursor)
+            calls = [store, partial(get, f"/v1/runs?{query}"), partial(get, f"/ui/runs?{query}")]
+            s, a, c = await medians(calls, repeat)
             print(f"{name:<16} {s:9.2f} {a:8.2f} {c:11.2f} {c / a:6.2f} {c / s:7.2f}")
-        o = await median_ms(lambda: get("/ui/"), max(3, repeat // 5))
-        m = await median_ms(lambda: get("/metrics"), max(3, repeat // 5))
-        print(f"overview /ui/: {o:.1f} ms (reads up to 20,000 finished runs); /metrics: {m:.1f} ms")
+        o, m = await medians([partial(get, "/ui/"), partial(get, "/metrics")], max(3, repeat // 3))
+        print(f"overview /ui/: {o:.1f} ms (reads up to 5,000 finished runs); /metrics: {m:.1f} ms")
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -93,40 +94,43 @@ async def login(client: httpx.AsyncClient, token: str = TOKEN) -> httpx.Response
     return await client.post("/ui/login", data=form)
 
 
+@asynccontextmanager
+async def serving(
+    backend: str, folder: Path, host: str, **app_options: Any
+) -> AsyncIterator[tuple[Runtime, int]]:
+    """A runtime on a fresh SQLite file served by Hypercorn on *host*: ``(runtime, port)``."""
+    async with Runtime(f"sqlite:///{folder / 'c.db'}", graphs=GRAPHS, deps=deps()) as runtime:
+        app = create_app(backend, **app_options)
+        attach_runtime(app, runtime)
+        with bind_socket(host, 0) as sock:
+            async with anyio.create_task_group() as tg:
+                _, port = await tg.start(partial(serve_app, app, sock=sock, grace=2))
+                yield runtime, port
+                tg.cancel_scope.cancel()
+
+
 @pytest.fixture(scope="module")
 async def console(
     anyio_backend: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Console]:
     folder = tmp_path_factory.mktemp("console")
-    async with Runtime(f"sqlite:///{folder / 'c.db'}", graphs=GRAPHS, deps=deps()) as runtime:
-        app = create_app(anyio_backend, api_token=TOKEN, console_secret=CONSOLE_SECRET)
-        attach_runtime(app, runtime)
-        with bind_socket("127.0.0.1", 0) as sock:
-            async with anyio.create_task_group() as tg:
-                host, port = await tg.start(partial(serve_app, app, sock=sock, grace=2))
-                url = f"http://{host}:{port}"
-                auth = {"Authorization": f"Bearer {TOKEN}"}
-                async with (
-                    httpx.AsyncClient(base_url=url, headers=auth) as api,
-                    httpx.AsyncClient(base_url=url) as browser,
-                    httpx.AsyncClient(base_url=url) as anon,
-                ):
-                    assert (await login(browser)).status_code == 303
-                    yield Console(api=api, browser=browser, anon=anon, runtime=runtime, url=url)
-                tg.cancel_scope.cancel()
+    options = {"api_token": TOKEN, "console_secret": CONSOLE_SECRET}
+    async with serving(anyio_backend, folder, "127.0.0.1", **options) as (runtime, port):
+        url = f"http://127.0.0.1:{port}"
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        async with (
+            httpx.AsyncClient(base_url=url, headers=auth) as api,
+            httpx.AsyncClient(base_url=url) as browser,
+            httpx.AsyncClient(base_url=url) as anon,
+        ):
+            assert (await login(browser)).status_code == 303
+            yield Console(api=api, browser=browser, anon=anon, runtime=runtime, url=url)
 
 
 @pytest.fixture(scope="module")
 async def open_console(
     anyio_backend: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[str]:
-    """A server without an API token (loopback only): its base URL."""
-    folder = tmp_path_factory.mktemp("open")
-    async with Runtime(f"sqlite:///{folder / 'o.db'}", graphs=GRAPHS, deps=deps()) as runtime:
-        app = create_app(anyio_backend)
-        attach_runtime(app, runtime)
-        with bind_socket("0.0.0.0", 0) as sock:
-            async with anyio.create_task_group() as tg:
-                _, port = await tg.start(partial(serve_app, app, sock=sock, grace=2))
-                yield f"http://127.0.0.1:{port}"
-                tg.cancel_scope.cancel()
+    """A server without an API token, listening on every address: its loopback URL."""
+    async with serving(anyio_backend, tmp_path_factory.mktemp("open"), "0.0.0.0") as (_, port):
+        yield f"http://127.0.0.1:{port}"

@@ -84,6 +84,40 @@ async def test_list_newest_first_with_filters(store: RunStore) -> None:
     assert await ids(graph_id="nope") == []
 
 
+async def test_list_filters_by_trigger_source(store: RunStore) -> None:
+    from stargraph.store import RunFilter
+
+    await enqueue(
+        store, new_run("c1", trigger_source="cron"), new_run("w1", enqueued=1,
+        trigger_source="webhook"), new_run("c2", enqueued=2, trigger_source="cron"),
+    )  # fmt: skip
+    page = await store.list_runs(RunFilter(trigger_source="cron"), limit=50, cursor=None)
+    assert [r.run_id for r in page.items] == ["c2", "c1"]
+    page = await store.list_runs(RunFilter(trigger_source="fs"), limit=50, cursor=None)
+    assert page.items == []
+
+
+async def test_finished_since_newest_first_with_times(store: RunStore) -> None:
+    await enqueue(
+        store, new_run("a", trigger_id="cron:x", trigger_source="cron", scheduled_fire=at(0)),
+        new_run("b", enqueued=1), new_run("c", enqueued=2), new_run("p", enqueued=3),
+    )  # fmt: skip
+    assert await claim(store, limit=3, now=4) == ["a", "b", "c"]
+    for run_id, when in (("a", 5), ("b", 7), ("c", 9)):
+        await store.complete_many(owner="node-a", completions=[ok(run_id)], now=at(when))
+    rows = await store.finished_since(at(6), limit=10)
+    assert [(r.finished_at, r.status) for r in rows] == [
+        (at(9), RunStatus.succeeded), (at(7), RunStatus.succeeded),
+    ]  # fmt: skip
+    (only,) = await store.finished_since(at(0), limit=1)
+    assert only.finished_at == at(9) and only.started_at == at(4) and only.enqueued_at == at(2)
+    (first,) = [r for r in await store.finished_since(at(0), limit=10) if r.finished_at == at(5)]
+    assert (first.trigger_id, first.trigger_source, first.scheduled_fire) == (
+        "cron:x", "cron", at(0),
+    )  # fmt: skip
+    assert await store.finished_since(at(10), limit=10) == []
+
+
 async def test_pagination_is_complete_and_stable(store: RunStore) -> None:
     from stargraph.store import RunFilter
 

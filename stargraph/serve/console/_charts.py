@@ -72,13 +72,15 @@ def _buckets(
         if 0 <= index < count:
             slots[index].append(row)
     minutes = step.total_seconds() / 60
-    return [
-        Bucket(
-            start=start + i * step, per_minute=len(slot) / minutes,
-            p50=percentile(_durations(slot), 0.5), p95=percentile(_durations(slot), 0.95),
-        )
-        for i, slot in enumerate(slots)
-    ]  # fmt: skip
+    return [_bucket(start + i * step, slot, minutes) for i, slot in enumerate(slots)]
+
+
+def _bucket(start: datetime, slot: Sequence[RunTiming], minutes: float) -> Bucket:
+    durations = _durations(slot)
+    return Bucket(
+        start=start, per_minute=len(slot) / minutes, p50=percentile(durations, 0.5),
+        p95=percentile(durations, 0.95),
+    )  # fmt: skip
 
 
 def _line(buckets: Sequence[Bucket], attr: str, top: float, width: float) -> str:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["SAMPLE", "console_filter", "overview"]
 
 #: Finished runs the overview reads at most (newest first); the charts say when they are cut.
-SAMPLE = 20_000
+SAMPLE = 5_000
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 _LOCAL_INPUT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?$")
 _PROBLEM_STATES = {"failed", "load_failed", "restarting", "stopped"}
