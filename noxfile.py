@@ -78,3 +78,10 @@ def chaos(session: nox.Session) -> None:
         *session.posargs,
         env=env,
     )
+
+
+@nox.session(python="3.11")
+def screenshots(session: nox.Session) -> None:
+    """Regenerate docs/console/*.png with the browser tests (needs Debian's chromium)."""
+    session.install("-e", ".[test]")
+    session.run("python", "tests/browser/make_screenshots.py", *session.posargs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -58,9 +59,15 @@ async def runs() -> Any:
     nxt = page.next_cursor and "/ui/runs?" + urlencode({**base, "cursor": page.next_cursor})
     return await render_template(
         "console/runs.html", page=page, given=given, next_href=nxt,
+        since_value=_local_input(flt.enqueued_after), until_value=_local_input(flt.enqueued_before),
         first_href=cursor and "/ui/runs?" + urlencode(base),
         statuses=list(RunStatus), sources=list(TriggerSource),
     )  # fmt: skip
+
+
+def _local_input(value: datetime | None) -> str:
+    """*value* as a ``datetime-local`` field shows it, in UTC ('' for none)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if value else ""
 
 
 @console_bp.get("/runs/<run_id>")
