@@ -99,9 +99,12 @@ CREATE INDEX runs_trigger_unfinished ON runs (trigger_id, status)
 """
 
 # Version 4 (issue 16, tracing): the W3C trace context of the enqueue, so an attempt claimed
-# later or on another node joins the run's trace (NULL when tracing is off).
+# later or on another node joins the run's trace (NULL when tracing is off); and the index the
+# runs list filtered by trigger reads (the console's Runs page: first page fast at 1M runs).
 _V4 = """
 ALTER TABLE runs ADD COLUMN trace_context TEXT;
+CREATE INDEX runs_trigger_listing ON runs (trigger_id, enqueued_at DESC, run_id DESC)
+    WHERE trigger_id IS NOT NULL;
 """
 
 #: ``MIGRATIONS[n - 1]`` brings the schema from version ``n - 1`` to ``n``.
