@@ -56,7 +56,9 @@ def _backend_cpu(conn: psycopg.Connection[Any]) -> dict[int, float]:
     return seen
 
 
-async def _timed(url: str, enqueue: Callable[[int], Awaitable[Any]], count: int) -> dict[str, float]:
+async def _timed(
+    url: str, enqueue: Callable[[int], Awaitable[Any]], count: int
+) -> dict[str, float]:
     for i in range(WARMUP):
         await enqueue(-1 - i)
     with psycopg.connect(url.split("?")[0], autocommit=True) as probe:
@@ -136,7 +138,7 @@ def _cases(base: str | None) -> list[str]:
 
 
 def _cell(values: list[float], fmt: str) -> str:
-    return f"{median(values):{fmt}} ({min(values):{fmt}}–{max(values):{fmt}})"
+    return f"{median(values):{fmt}} ({min(values):{fmt}}-{max(values):{fmt}})"
 
 
 def main() -> None:
@@ -158,7 +160,7 @@ def main() -> None:
         for name in names:
             with fresh_db() as url:
                 runs[name].append(_case(name, url, args.runs, args.backend, args.base))
-    print(f"one producer, {args.runs} awaited enqueues ({args.backend}), median (min–max) "
+    print(f"one producer, {args.runs} awaited enqueues ({args.backend}), median (min-max) "
           f"of {args.repeat}; CPU-s per 10k enqueues")  # fmt: skip
     ref = median([r["cpu"] for r in runs.get("procrastinate", runs[names[0]])])
     for name in names:
