@@ -84,6 +84,8 @@ def _row(run: NewRun, buffered: bool) -> tuple[Any, ...]:
 
 def _insert(conn: Conn, runs: Sequence[NewRun], notice: Notice, buffered: bool = False) -> set[str]:
     rows = [_row(run, buffered) for run in runs]
+    if not rows:
+        return set()
     if len(rows) == 1:
         query, params = _INSERT_ONE_NOTIFY, list(rows[0])
     else:
