@@ -14,7 +14,7 @@ from typing import Any
 from stargraph._json import dumps
 from stargraph.store._sql.text import INTERRUPTED, LEASE_LOST, RUN_COLUMNS
 from stargraph.store.base import Completion, Run, RunError, attempt_outcome
-from stargraph.store.postgres.enqueue import notify
+from stargraph.store.postgres.enqueue import Notice, notify
 from stargraph.store.postgres.exec import Conn
 from stargraph.store.postgres.rows import run_from_row
 from stargraph.store.postgres.schema import LOCK_NAMESPACE
@@ -164,7 +164,7 @@ def complete_many(
 
 def retry(
     conn: Conn, *, run_id: str, owner: str, not_before: datetime, error: RunError,
-    now: datetime, channel: str,
+    now: datetime, notice: Notice,
 ) -> bool:  # fmt: skip
     """Send *owner*'s run back to pending with ``attempt + 1``; False if the lease was lost.
 
@@ -186,11 +186,11 @@ def retry(
             (not_before, error.type, error.message, error.traceback, run_id, owner),
         )
         if cur.rowcount == 1 and not_before <= now:
-            notify(conn, channel)
+            notify(conn, notice)
     return cur.rowcount == 1
 
 
-def release(conn: Conn, *, owner: str, run_ids: Sequence[str], channel: str) -> int:
+def release(conn: Conn, *, owner: str, run_ids: Sequence[str], notice: Notice) -> int:
     """Return *owner*'s leased runs to pending, attempt unchanged; return how many."""
     with conn.transaction():
         cur = conn.execute(
@@ -200,7 +200,7 @@ def release(conn: Conn, *, owner: str, run_ids: Sequence[str], channel: str) -> 
             (owner, list(run_ids)),
         )
         if cur.rowcount:
-            notify(conn, channel)
+            notify(conn, notice)
     return cur.rowcount
 
 
@@ -234,7 +234,7 @@ _REQUEUE = (
 )
 
 
-def requeue_expired(conn: Conn, *, now: datetime, channel: str) -> list[tuple[str, str]]:
+def requeue_expired(conn: Conn, *, now: datetime, notice: Notice) -> list[tuple[str, str]]:
     """Rescue runs whose lease expired: pending with interruptions + 1, or failed past the cap.
 
     The attempt counter is unchanged (process death costs no attempt); the interrupted
@@ -245,7 +245,7 @@ def requeue_expired(conn: Conn, *, now: datetime, channel: str) -> list[tuple[st
     with conn.transaction():
         rows = conn.execute(_REQUEUE, {"now": now}).fetchall()
         if any(row[1] == "pending" for row in rows):
-            notify(conn, channel)
+            notify(conn, notice)
     return [(row[0], row[1]) for row in rows]
 
 

@@ -4,6 +4,11 @@ The listening connection is not taken from the pool: it stays in ``LISTEN`` for 
 store. A worker thread reads notifications in short slices (``conn.notifies(timeout=...)``), so
 a cancelled waiter never leaves a thread blocked for long, and a lost connection only degrades to
 polling (the waiter sleeps out its timeout) until the next wait reconnects.
+
+Notifications whose payload is the store's own node id (its own enqueues: its scheduler was
+woken by the commit already) are dropped in the reader thread, which keeps reading: they cost
+no hop to the event loop and no wake-up. Notifications that piled up while nobody read are
+coalesced into one wake-up.
 """
 
 from __future__ import annotations
@@ -32,8 +37,13 @@ RECONNECT_BACKOFF = 1.0
 class Listener:
     """One ``LISTEN`` connection shared by every :meth:`wait` of a store."""
 
-    def __init__(self, conninfo: str, channel: str, where: str, application_name: str) -> None:
+    def __init__(
+        self, conninfo: str, channel: str, where: str, application_name: str, *,
+        ignore: str | None = None,
+    ) -> None:  # fmt: skip
         self._conninfo = conninfo
+        self._ignore = ignore  # the payload of this node's own notifications
+        self.ignored = 0  # own notifications dropped so far
         self._application_name = application_name
         self._channel = channel
         self._where = where
@@ -85,8 +95,15 @@ class Listener:
                 self._lost = False
                 log_event(logger, "store.listen.restored", where=self._where)
                 return True
-        for _ in self._conn.notifies(timeout=timeout, stop_after=1):
+        for note in self._conn.notifies(timeout=timeout):
+            if note.payload == self._ignore:
+                self.ignored += 1
+                continue
             self._unseen = True
+            break
+        if self._unseen:  # coalesce what is already there into this wake-up
+            for _ in self._conn.notifies(timeout=0):
+                pass
         return self._unseen
 
     def _fail(self, exc: psycopg.Error) -> None:

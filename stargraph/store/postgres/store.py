@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
@@ -101,6 +102,9 @@ class PostgresStore(SQLStore):
         self.settings: PgSettings = parse_url(url)
         schema = self.settings.schema
         self.channel = CHANNEL if schema is None else f"{CHANNEL}_{schema}"
+        #: This store's notifications carry its node id, so its own listener ignores them: its
+        #: scheduler is woken by the commit itself; other nodes hear them.
+        self.notice = enqueue.Notice(channel=self.channel, node=uuid.uuid4().hex[:16])
         self._lock_prefix = f"claim:{schema or ''}:"
         self._runner: PgRunner | None = None
         self._listener: Listener | None = None
@@ -167,8 +171,9 @@ class PostgresStore(SQLStore):
             )
             if s.listen:
                 listener = Listener(
-                    s.conninfo, self.channel, s.where, f"{s.application_name}-listen"
-                )
+                    s.conninfo, self.channel, s.where, f"{s.application_name}-listen",
+                    ignore=self.notice.node,
+                )  # fmt: skip
                 await listener.connect()
         except BaseException as exc:
             await _discard(opening.abandon(), listener)
@@ -199,7 +204,7 @@ class PostgresStore(SQLStore):
 
     def _op_enqueue(self, conn: Conn, *, requests: Sequence[EnqueueRequest]) -> list[Enqueued]:
         """Enqueue and NOTIFY listeners when any run was new."""
-        return enqueue.enqueue_batch(conn, requests=requests, channel=self.channel)
+        return enqueue.enqueue_batch(conn, requests=requests, notice=self.notice)
 
     def _op_claim(
         self, conn: Conn, *, owner: str, limit: int, now: datetime, lease_seconds: float,
@@ -217,7 +222,7 @@ class PostgresStore(SQLStore):
         def unclaim(conn: Conn, runs: list[Run]) -> None:
             if runs:
                 ids = [run.run_id for run in runs]
-                leases.release(conn, owner=owner, run_ids=ids, channel=self.channel)
+                leases.release(conn, owner=owner, run_ids=ids, notice=self.notice)
                 log_event(logger, "store.claim.undone", count=len(ids), owner=owner)
 
         return unclaim
@@ -228,17 +233,18 @@ class PostgresStore(SQLStore):
     ) -> bool:  # fmt: skip
         return leases.retry(
             conn, run_id=run_id, owner=owner, not_before=not_before, error=error, now=now,
-            channel=self.channel,
+            notice=self.notice,
         )  # fmt: skip
 
     def _op_release(self, conn: Conn, *, owner: str, run_ids: Sequence[str]) -> int:
-        return leases.release(conn, owner=owner, run_ids=run_ids, channel=self.channel)
+        return leases.release(conn, owner=owner, run_ids=run_ids, notice=self.notice)
 
     def _op_requeue(self, conn: Conn, *, now: datetime) -> list[tuple[str, str]]:
-        return leases.requeue_expired(conn, now=now, channel=self.channel)
+        return leases.requeue_expired(conn, now=now, notice=self.notice)
 
     async def wait_for_work(self, timeout: float) -> None:
-        """Return on a ``NOTIFY`` from any node, or after *timeout* seconds (polling fallback)."""
+        """Return on a ``NOTIFY`` from another node (this store's own are ignored), or after
+        *timeout* seconds (polling fallback)."""
         if self._runner is None:
             raise StoreError(
                 f"PostgreSQL store {self.settings.where} is not open; call await store.open() first"
