@@ -77,3 +77,18 @@ def postgres_url(pg_admin_url: str) -> Iterator[str]:
     yield f"postgresql://{user}@{host}:{port}/{name}" if "://" in pg_admin_url else url
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+_BROWSER = Path(__file__).parent / "browser"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """xdist groups (``--dist loadgroup``): one per test file, so a module's fixtures start once,
+    and one for the whole browser folder, whose servers and Chromium are per session."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        path = Path(item.path)
+        name = "browser" if path.parent == _BROWSER else str(path)
+        item.add_marker(pytest.mark.xdist_group(name=name))

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
-from conftest import Console
-from test_pages import enqueue, finished
+
+from .conftest import Console
+from .test_pages import enqueue, finished
 
 
 async def wait_status(c: Console, run_id: str, *statuses: str) -> dict[str, Any]:

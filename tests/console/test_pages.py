@@ -6,7 +6,8 @@ import re
 from typing import Any
 
 import anyio
-from conftest import Console
+
+from .conftest import Console
 
 _RUN_LINK = re.compile(r'<th scope="row"><a href="/ui/runs/([^"]+)">')
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import CONSOLE_SECRET, HOOK_SECRET, TOKEN, Console, csrf_of, login
-from test_pages import enqueue, finished
 
 from stargraph.serve.console._session import Session, SessionCodec
+
+from .conftest import CONSOLE_SECRET, HOOK_SECRET, TOKEN, Console, csrf_of, login
+from .test_pages import enqueue, finished
 
 PAGES = ("/ui/", "/ui/runs", "/ui/triggers", "/ui/plugins")
 

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from conftest import csrf_of
 from serve_procs import BIN, free_port
+
+from .conftest import csrf_of
 
 CONFIG = """
 [store]
