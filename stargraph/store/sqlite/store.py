@@ -1,9 +1,11 @@
 """The embedded SQLite :class:`~stargraph.store.base.RunStore` (stdlib ``sqlite3``).
 
-One connection per store, reached only through ``anyio.to_thread.run_sync`` with a
-``CapacityLimiter(1)`` created in :meth:`SQLiteStore.open`. WAL journal, ``busy_timeout``,
-``synchronous=FULL`` by default, and every write in ``BEGIN IMMEDIATE``: several processes on
-one machine may share the file, and SQLite's write lock serialises their claims.
+One connection per store, reached only from the store's own
+:class:`~stargraph._thread.WorkerThread` (one thread, the cheapest hop on asyncio and trio), one
+call at a time under a ``CapacityLimiter(1)`` created in :meth:`SQLiteStore.open`. WAL journal,
+``busy_timeout``, ``synchronous=FULL`` by default, and every write in ``BEGIN IMMEDIATE``:
+several processes on one machine may share the file, and SQLite's write lock serialises their
+claims.
 
 URL: ``sqlite:///relative.db`` or ``sqlite:////abs/path.db`` with optional query options
 ``synchronous=full|normal`` and ``busy_timeout=<milliseconds>``.
@@ -32,10 +34,10 @@ from typing import Any, ClassVar, TypeVar
 from urllib.parse import parse_qsl, unquote
 
 import anyio
-import anyio.to_thread
 import attrs
 
 from stargraph._log import log_event
+from stargraph._thread import WorkerThread
 from stargraph.errors import ConfigError, StoreError, StoreRejected
 from stargraph.store._sql.base import LeaseSQL, QuerySQL, SQLStore, Undo
 from stargraph.store._sql.dialect import Dialect
@@ -149,6 +151,7 @@ class SQLiteStore(SQLStore):
         self._conn: sqlite3.Connection | None = None
         self._limiter: anyio.CapacityLimiter | None = None
         self._group: WriteGroup | None = None
+        self._thread: WorkerThread | None = None
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.options.path!r})"
@@ -168,12 +171,13 @@ class SQLiteStore(SQLStore):
 
         *undo* is not needed: a call the thread has taken always completes (shielded).
         """
-        conn, limiter, group = self._open_conn(), self._limiter, self._group
-        assert limiter is not None and group is not None
+        conn, limiter, group, thread = self._open_conn(), self._limiter, self._group, self._thread
+        assert limiter is not None and group is not None and thread is not None
         try:
             if write:
                 return await group.call(fn)
-            return await anyio.to_thread.run_sync(fn, conn, limiter=limiter)
+            async with limiter:
+                return await thread.run(fn, conn)
         except _DATA_ERRORS as exc:
             raise StoreRejected(
                 f"SQLite refused a value ({what}): {exc.__class__.__name__}: {exc}"
@@ -200,28 +204,33 @@ class SQLiteStore(SQLStore):
         if self._conn is not None:  # a concurrent open() won the race: keep its connection
             await anyio.to_thread.run_sync(conn.close, limiter=limiter)
             return
-        self._conn, self._limiter = conn, limiter
-        self._group = WriteGroup(limiter, self._open_conn)
+        thread = WorkerThread(f"stargraph-sqlite {self.options.path}")
+        thread.start()
+        self._conn, self._limiter, self._thread = conn, limiter, thread
+        self._group = WriteGroup(limiter, thread, self._open_conn)
         log_event(
             logger, "store.opened", backend="sqlite", path=self.options.path,
             schema_from=before, schema_to=after, synchronous=self.options.synchronous,
         )  # fmt: skip
 
     async def close(self) -> None:
-        """Close the connection once in-flight calls finish. Idempotent."""
-        conn, limiter = self._conn, self._limiter
-        if conn is None or limiter is None:
+        """Close the connection once in-flight calls finish, then end its thread. Idempotent."""
+        conn, limiter, thread = self._conn, self._limiter, self._thread
+        if conn is None or limiter is None or thread is None:
             return
         self._conn = self._limiter = None
         bound = 2 * self.options.busy_timeout_ms / 1000 + 10  # in-flight calls finish first
         with anyio.move_on_after(bound, shield=True) as scope:
-            await anyio.to_thread.run_sync(conn.close, limiter=limiter)
-        if scope.cancelled_caught:
+            async with limiter:
+                await thread.run(conn.close)
+        if scope.cancelled_caught:  # a call hangs: the thread and connection stay with it
             log_event(
                 logger, "store.close_timeout", logging.WARNING, backend="sqlite",
                 path=self.options.path, seconds=bound,
             )  # fmt: skip
             return
+        self._thread = None
+        thread.stop()
         log_event(logger, "store.closed", backend="sqlite", path=self.options.path)
 
     async def wait_for_work(self, timeout: float) -> None:
