@@ -1,8 +1,8 @@
 """trio against asyncio on the scheduler's SQLite figures, both measured in the same run.
 
 Run: ``.venv/bin/python benchmarks/trio_par.py [--repeat 5] [--only hop,submit,...]``.
-Before/after a change: run it once with ``PYTHONPATH=<an export of the old tree>`` and once
-without, back to back.
+Before/after a change: alternate ``--repeat 1 --json before.jsonl`` runs with
+``PYTHONPATH=<an export of the old tree>`` and ``--repeat 1 --json after.jsonl`` runs without.
 
 Each repeat measures every figure on asyncio, then on trio, back to back; the table shows the
 medians and **trio / asyncio** (higher is better for trio; for a latency the inverse, so ≥ 1
@@ -16,16 +16,22 @@ always means trio is at least as fast). Figures (SQLite WAL, ``synchronous=FULL`
 - ``stream``, ``acked``: ``enqueue_load.stream`` / ``acked`` (``scheduler_enqueue.py``), runs/s;
 - ``burndown``: drain no-op runs at ``max_concurrent_runs=16`` (``scheduler_burndown.py``), runs/s;
 - ``latency``: enqueue→start p50 on an idle scheduler (``scheduler_latency.py``), ms;
-- ``http_post``: sequential ``POST /v1/runs`` of ``stargraph serve`` (``serve_http.py``), req/s.
+- ``http_post``: sequential ``POST /v1/runs`` of ``stargraph serve`` (``serve_http.py``), req/s,
+  and ``http_healthz``, its ``GET /healthz`` in the same session (the HTTP stack's own ratio).
+
+``NAME/cpu`` is the same work per CPU-second of this process (all threads): steadier than wall
+clock on a shared box.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -88,28 +94,41 @@ async def submit(url: str) -> float:
         await store.close()
 
 
-def _in_tmp(fn: Callable[[str, str], float]) -> Callable[[str], float]:
-    """Run ``fn(folder, backend)`` in a fresh temporary folder."""
-
-    def run(backend: str) -> float:
-        with tempfile.TemporaryDirectory() as tmp:
-            return fn(tmp, backend)
-
-    return run
+def _timed(name: str, count: int, call: Callable[[], float]) -> dict[str, float]:
+    """``{name: call()}`` and ``{name/cpu: count / CPU-s of this process (all threads)}``."""
+    cpu = time.process_time()
+    rate = call()
+    return {name: rate, f"{name}/cpu": count / (time.process_time() - cpu)}
 
 
 def _url(tmp: str) -> str:
     return f"sqlite:///{Path(tmp) / 'x.db'}"
 
 
-def _burn(tmp: str, backend: str) -> float:
-    anyio.run(preload, _url(tmp), BURN, backend=backend)
-    return anyio.run(burn, _url(tmp), BURN, 16, backend=backend)
+def _store_figure(
+    name: str, count: int, run: Callable[[str], Any]
+) -> Callable[[str], dict[str, float]]:
+    """A figure measured by ``anyio.run(run, url, ...)`` on a fresh database."""
+
+    def measure(backend: str) -> dict[str, float]:
+        with tempfile.TemporaryDirectory() as tmp:
+            return _timed(name, count, lambda: anyio.run(run, _url(tmp), backend=backend))
+
+    return measure
 
 
-def _latency(tmp: str, backend: str) -> float:
-    lags = anyio.run(latencies, Path(tmp) / "l.db", SAMPLES, 0, backend=backend)
-    return statistics.median(lags) * 1000
+def _burn(backend: str) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        anyio.run(preload, _url(tmp), BURN, backend=backend)
+        return _timed(
+            "burndown", BURN, lambda: anyio.run(burn, _url(tmp), BURN, 16, backend=backend)
+        )
+
+
+def _latency(backend: str) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        lags = anyio.run(latencies, Path(tmp) / "l.db", SAMPLES, 0, backend=backend)
+    return {"latency": statistics.median(lags) * 1000}
 
 
 def _http(backend: str) -> dict[str, float]:
@@ -120,19 +139,19 @@ def _http(backend: str) -> dict[str, float]:
     return {"http_healthz": rates["healthz"][0], "http_post": rates["post_run"][0]}
 
 
-def _one(name: str, fn: Callable[[str], float]) -> Callable[[str], dict[str, float]]:
-    return lambda backend: {name: fn(backend)}
+def _hops(name: str, hop: Callable[[], Any]) -> Callable[[str], dict[str, float]]:
+    return lambda backend: _timed(name, HOPS, lambda: anyio.run(hop, backend=backend))
 
 
 LOWER_IS_BETTER = {"latency"}
 FIGURES: dict[str, Callable[[str], dict[str, float]]] = {
-    "hop_anyio": _one("hop_anyio", lambda b: anyio.run(hop_anyio, backend=b)),
-    "hop_store": _one("hop_store", lambda b: anyio.run(hop_store, backend=b)),
-    "submit": _one("submit", _in_tmp(lambda t, b: anyio.run(submit, _url(t), backend=b))),
-    "stream": _one("stream", _in_tmp(lambda t, b: anyio.run(stream, _url(t), ENQUEUES, backend=b))),
-    "acked": _one("acked", _in_tmp(lambda t, b: anyio.run(acked, _url(t), ENQUEUES, backend=b))),
-    "burndown": _one("burndown", _in_tmp(_burn)),
-    "latency": _one("latency", _in_tmp(_latency)),
+    "hop_anyio": _hops("hop_anyio", hop_anyio),
+    "hop_store": _hops("hop_store", hop_store),
+    "submit": _store_figure("submit", SUBMITS, submit),
+    "stream": _store_figure("stream", ENQUEUES, partial(stream, count=ENQUEUES)),
+    "acked": _store_figure("acked", ENQUEUES, partial(acked, count=ENQUEUES)),
+    "burndown": _burn,
+    "latency": _latency,
     "http": _http,
 }
 
@@ -141,6 +160,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--only", default=",".join(FIGURES))
+    parser.add_argument("--json", help="append every sample to this file (one JSON line each)")
     args = parser.parse_args()
     names = [n.strip() for n in args.only.split(",") if n.strip()]
     samples: dict[tuple[str, str], list[float]] = {}
@@ -153,6 +173,9 @@ def main() -> None:
                     continue
                 for key, value in values.items():
                     samples.setdefault((key, backend), []).append(value)
+                    if args.json:
+                        with open(args.json, "a") as out:
+                            out.write(json.dumps([key, backend, value]) + "\n")
     print(f"trio vs asyncio, SQLite WAL FULL, median of {args.repeat} (2 shared cores)")
     for key in dict.fromkeys(k for k, _ in samples):
         a, t = (statistics.median(samples[key, b]) for b in BACKENDS)
