@@ -8,7 +8,7 @@ wakes the caller with ``loop.call_soon_threadsafe`` on asyncio and, on trio, wit
 socket pair the caller waits on directly (``trio.lowlevel.wait_readable``: one pass, no entry
 queue). Measured in ``benchmarks/thread_hop.py``.
 
-One call at a time: callers serialise (the SQLite store's ``CapacityLimiter(1)``). A call the
+One call at a time: callers serialise (the SQLite store's ``anyio.Lock``). A call the
 thread has taken always completes: the wait is shielded, so a cancelled caller gets its
 result and the cancellation at its next checkpoint, as with ``to_thread.run_sync``.
 

@@ -6,7 +6,7 @@ transaction, each in its own savepoint (:func:`~stargraph.store.sqlite.tx.run_gr
 No caller gets its result before that ``COMMIT`` returns, so an acknowledged write is durable
 exactly as before; a call that raises is rolled back alone.
 
-The first caller to find no batch in progress leads: it takes the store's limiter, runs every
+The first caller to find no batch in progress leads: it takes the store's lock, runs every
 queued call in the store's worker thread, and hands over to whoever queued meanwhile. A caller
 cancelled before its call was taken withdraws it; once taken, the call runs to completion.
 """
@@ -45,11 +45,11 @@ class WriteGroup:
 
     def __init__(
         self,
-        limiter: anyio.CapacityLimiter,
+        lock: anyio.Lock,
         thread: WorkerThread,
         connection: Callable[[], sqlite3.Connection],
     ) -> None:
-        self._limiter = limiter
+        self._lock = lock
         self._thread = thread
         self._connection = connection  # raises if the store was closed meanwhile
         self._queue: list[_Op] = []
@@ -77,7 +77,7 @@ class WriteGroup:
     async def _lead(self) -> None:
         self._leading = True
         try:
-            async with self._limiter:
+            async with self._lock:
                 batch, self._queue = self._queue, []
                 for op in batch:
                     op.state = _RUNNING

@@ -2,7 +2,7 @@
 
 One connection per store, reached only from the store's own
 :class:`~stargraph._thread.WorkerThread` (one thread, the cheapest hop on asyncio and trio), one
-call at a time under a ``CapacityLimiter(1)`` created in :meth:`SQLiteStore.open`. WAL journal,
+call at a time under an ``anyio.Lock`` created in :meth:`SQLiteStore.open`. WAL journal,
 ``busy_timeout``, ``synchronous=FULL`` by default, and every write in ``BEGIN IMMEDIATE``:
 several processes on one machine may share the file, and SQLite's write lock serialises their
 claims.
@@ -17,7 +17,7 @@ advance and webhook nonce), claim, complete, and ``set_trigger_cursor`` — go t
 :meth:`~stargraph.store._sql.base.SQLStore._run`) and share one transaction with whatever
 queued meanwhile, each in its own savepoint. Every other write (heartbeat, retry, release,
 rescue, cancel, pause, prune) is periodic or operator-driven, so it takes its own
-transaction through the same limiter. Either way each operation opens its transaction with
+transaction through the same lock. Either way each operation opens its transaction with
 :func:`~stargraph.store.sqlite.tx.write_tx`, which *joins* the group's outer transaction
 when there is one: the group's savepoint undoes it on error, the group's ``COMMIT`` makes
 it durable. A new method that is hot and concurrent should pass ``write=True``.
@@ -149,7 +149,7 @@ class SQLiteStore(SQLStore):
         self.url = url
         self.options = parse_sqlite_url(url)
         self._conn: sqlite3.Connection | None = None
-        self._limiter: anyio.CapacityLimiter | None = None
+        self._lock: anyio.Lock | None = None
         self._group: WriteGroup | None = None
         self._thread: WorkerThread | None = None
 
@@ -171,12 +171,12 @@ class SQLiteStore(SQLStore):
 
         *undo* is not needed: a call the thread has taken always completes (shielded).
         """
-        conn, limiter, group, thread = self._open_conn(), self._limiter, self._group, self._thread
-        assert limiter is not None and group is not None and thread is not None
+        conn, lock, group, thread = self._open_conn(), self._lock, self._group, self._thread
+        assert lock is not None and group is not None and thread is not None
         try:
             if write:
                 return await group.call(fn)
-            async with limiter:
+            async with lock:
                 return await thread.run(fn, conn)
         except _DATA_ERRORS as exc:
             raise StoreRejected(
@@ -191,23 +191,22 @@ class SQLiteStore(SQLStore):
         """Open the file, apply pragmas and migrations. Idempotent."""
         if self._conn is not None:
             return
-        limiter = anyio.CapacityLimiter(1)
         try:
             # shielded: a cancelled open must not leak the connection its thread creates;
             # the wait is bounded by busy_timeout
             with anyio.CancelScope(shield=True):
-                conn, (before, after) = await anyio.to_thread.run_sync(
-                    _connect, self.options, limiter=limiter
-                )
+                conn, (before, after) = await anyio.to_thread.run_sync(_connect, self.options)
         except sqlite3.Error as exc:
             raise StoreError(f"Cannot open SQLite database {self.options.path}: {exc}") from exc
         if self._conn is not None:  # a concurrent open() won the race: keep its connection
-            await anyio.to_thread.run_sync(conn.close, limiter=limiter)
+            await anyio.to_thread.run_sync(conn.close)
             return
         thread = WorkerThread(f"stargraph-sqlite {self.options.path}")
         thread.start()
-        self._conn, self._limiter, self._thread = conn, limiter, thread
-        self._group = WriteGroup(limiter, thread, self._open_conn)
+        # fast_acquire: an uncontended call does not yield a scheduler pass before its hop
+        lock = anyio.Lock(fast_acquire=True)
+        self._conn, self._lock, self._thread = conn, lock, thread
+        self._group = WriteGroup(lock, thread, self._open_conn)
         log_event(
             logger, "store.opened", backend="sqlite", path=self.options.path,
             schema_from=before, schema_to=after, synchronous=self.options.synchronous,
@@ -215,13 +214,13 @@ class SQLiteStore(SQLStore):
 
     async def close(self) -> None:
         """Close the connection once in-flight calls finish, then end its thread. Idempotent."""
-        conn, limiter, thread = self._conn, self._limiter, self._thread
-        if conn is None or limiter is None or thread is None:
+        conn, lock, thread = self._conn, self._lock, self._thread
+        if conn is None or lock is None or thread is None:
             return
-        self._conn = self._limiter = None
+        self._conn = self._lock = None
         bound = 2 * self.options.busy_timeout_ms / 1000 + 10  # in-flight calls finish first
         with anyio.move_on_after(bound, shield=True) as scope:
-            async with limiter:
+            async with lock:
                 await thread.run(conn.close)
         if scope.cancelled_caught:  # a call hangs: the thread and connection stay with it
             log_event(
