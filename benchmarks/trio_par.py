@@ -37,10 +37,12 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
+import trio  # noqa: F401  (imported before any timing: both backends run in one process)
 from enqueue_load import acked, stream
 from scheduler_burndown import burn, preload
 from scheduler_latency import latencies
 
+import stargraph.store.sqlite.store  # noqa: F401  (imported before any timing)
 from stargraph.scheduler import Graph, RunContext, Scheduler, SchedulerSettings
 from stargraph.store import open_store
 

@@ -27,7 +27,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import anyio
-import trio
 
 __all__ = ["WorkerThread"]
 
@@ -96,6 +95,8 @@ class WorkerThread:
         return outcome
 
     async def _run_trio(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> _Outcome:
+        import trio  # here: an asyncio-only process never pays trio's import
+
         recv, send = self._recv, self._send
         assert recv is not None and send is not None
 
