@@ -82,6 +82,7 @@ class WriteGroup:
                 for op in batch:
                     op.state = _RUNNING
                 try:  # a taken call always completes: WorkerThread.run is shielded
+                    self._connection()  # closed meanwhile: StoreError, before its thread ends
                     outcomes = await self._thread.run(self._run, batch)
                 except Exception as exc:
                     outcomes = [(False, exc)] * len(batch)

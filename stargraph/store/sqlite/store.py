@@ -171,13 +171,14 @@ class SQLiteStore(SQLStore):
 
         *undo* is not needed: a call the thread has taken always completes (shielded).
         """
-        conn, lock, group, thread = self._open_conn(), self._lock, self._group, self._thread
+        self._open_conn()
+        lock, group, thread = self._lock, self._group, self._thread
         assert lock is not None and group is not None and thread is not None
         try:
             if write:
                 return await group.call(fn)
-            async with lock:
-                return await thread.run(fn, conn)
+            async with lock:  # closed meanwhile: StoreError here, not a stopped thread's
+                return await thread.run(fn, self._open_conn())
         except _DATA_ERRORS as exc:
             raise StoreRejected(
                 f"SQLite refused a value ({what}): {exc.__class__.__name__}: {exc}"
