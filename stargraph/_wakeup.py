@@ -35,8 +35,11 @@ class Waker:
         if not self._flag:
             self._event = event = anyio.Event()
             try:
-                with anyio.move_on_after(timeout):
+                if timeout is None:  # no cancel scope: the writers' idle wait is per batch
                     await event.wait()
+                else:
+                    with anyio.move_on_after(timeout):
+                        await event.wait()
             finally:
                 self._event = None
         woken, self._flag = self._flag, False
@@ -62,5 +65,8 @@ class Broadcast:
         if self._event is None:
             self._event = anyio.Event()
         event = self._event
+        if timeout is None:
+            await event.wait()
+            return
         with anyio.move_on_after(timeout):
             await event.wait()

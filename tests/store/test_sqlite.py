@@ -7,9 +7,11 @@ import random
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -412,3 +414,34 @@ async def test_status_listing_is_the_same_through_either_index(
     await store.close()
     assert sorted_small == scanned and len(scanned) == 25
     assert len(running) == 5 and not set(running) & set(scanned)
+
+
+async def test_a_write_queued_behind_a_closing_store_fails_with_store_error(
+    sqlite_url: str,
+) -> None:
+    """The group's next leader finds the store closed: StoreError, never a stopped thread's."""
+    store = SQLiteStore(sqlite_url)
+    await store.open()
+    entered = threading.Event()
+
+    def slow(conn: sqlite3.Connection) -> int:
+        entered.set()
+        time.sleep(0.2)
+        return 1
+
+    results: list[object] = []
+
+    async def write(fn: Any) -> None:
+        try:
+            results.append(await store._run(fn, what="test", write=True))
+        except Exception as exc:
+            results.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(write, slow)
+        await anyio.to_thread.run_sync(entered.wait, 5)
+        tg.start_soon(write, lambda conn: 2)  # queued while the first commits
+        await anyio.wait_all_tasks_blocked()
+        await store.close()
+    assert results[0] == 1
+    assert isinstance(results[1], StoreError) and "not open" in str(results[1])

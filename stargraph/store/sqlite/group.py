@@ -6,8 +6,8 @@ transaction, each in its own savepoint (:func:`~stargraph.store.sqlite.tx.run_gr
 No caller gets its result before that ``COMMIT`` returns, so an acknowledged write is durable
 exactly as before; a call that raises is rolled back alone.
 
-The first caller to find no batch in progress leads: it takes the store's limiter, runs every
-queued call in the worker thread, and hands over to whoever queued meanwhile. A caller
+The first caller to find no batch in progress leads: it takes the store's lock, runs every
+queued call in the store's worker thread, and hands over to whoever queued meanwhile. A caller
 cancelled before its call was taken withdraws it; once taken, the call runs to completion.
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import anyio
-import anyio.to_thread
 
+from stargraph._thread import WorkerThread
 from stargraph.store.sqlite.tx import run_group
 
 __all__ = ["WriteGroup"]
@@ -44,9 +44,13 @@ class WriteGroup:
     """Queues write calls and commits whatever is queued together (create inside the loop)."""
 
     def __init__(
-        self, limiter: anyio.CapacityLimiter, connection: Callable[[], sqlite3.Connection]
+        self,
+        lock: anyio.Lock,
+        thread: WorkerThread,
+        connection: Callable[[], sqlite3.Connection],
     ) -> None:
-        self._limiter = limiter
+        self._lock = lock
+        self._thread = thread
         self._connection = connection  # raises if the store was closed meanwhile
         self._queue: list[_Op] = []
         self._leading = False
@@ -73,13 +77,13 @@ class WriteGroup:
     async def _lead(self) -> None:
         self._leading = True
         try:
-            async with self._limiter:
+            async with self._lock:
                 batch, self._queue = self._queue, []
                 for op in batch:
                     op.state = _RUNNING
-                try:
-                    with anyio.CancelScope(shield=True):  # a taken call always completes
-                        outcomes = await anyio.to_thread.run_sync(self._run, batch)
+                try:  # a taken call always completes: WorkerThread.run is shielded
+                    self._connection()  # closed meanwhile: StoreError, before its thread ends
+                    outcomes = await self._thread.run(self._run, batch)
                 except Exception as exc:
                     outcomes = [(False, exc)] * len(batch)
                 for op, (ok, value) in zip(batch, outcomes, strict=True):

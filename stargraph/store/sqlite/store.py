@@ -1,9 +1,11 @@
 """The embedded SQLite :class:`~stargraph.store.base.RunStore` (stdlib ``sqlite3``).
 
-One connection per store, reached only through ``anyio.to_thread.run_sync`` with a
-``CapacityLimiter(1)`` created in :meth:`SQLiteStore.open`. WAL journal, ``busy_timeout``,
-``synchronous=FULL`` by default, and every write in ``BEGIN IMMEDIATE``: several processes on
-one machine may share the file, and SQLite's write lock serialises their claims.
+One connection per store, reached only from the store's own
+:class:`~stargraph._thread.WorkerThread` (one thread, the cheapest hop on asyncio and trio), one
+call at a time under an ``anyio.Lock`` created in :meth:`SQLiteStore.open`. WAL journal,
+``busy_timeout``, ``synchronous=FULL`` by default, and every write in ``BEGIN IMMEDIATE``:
+several processes on one machine may share the file, and SQLite's write lock serialises their
+claims.
 
 URL: ``sqlite:///relative.db`` or ``sqlite:////abs/path.db`` with optional query options
 ``synchronous=full|normal`` and ``busy_timeout=<milliseconds>``.
@@ -15,7 +17,7 @@ advance and webhook nonce), claim, complete, and ``set_trigger_cursor`` — go t
 :meth:`~stargraph.store._sql.base.SQLStore._run`) and share one transaction with whatever
 queued meanwhile, each in its own savepoint. Every other write (heartbeat, retry, release,
 rescue, cancel, pause, prune) is periodic or operator-driven, so it takes its own
-transaction through the same limiter. Either way each operation opens its transaction with
+transaction through the same lock. Either way each operation opens its transaction with
 :func:`~stargraph.store.sqlite.tx.write_tx`, which *joins* the group's outer transaction
 when there is one: the group's savepoint undoes it on error, the group's ``COMMIT`` makes
 it durable. A new method that is hot and concurrent should pass ``write=True``.
@@ -32,10 +34,10 @@ from typing import Any, ClassVar, TypeVar
 from urllib.parse import parse_qsl, unquote
 
 import anyio
-import anyio.to_thread
 import attrs
 
 from stargraph._log import log_event
+from stargraph._thread import WorkerThread
 from stargraph.errors import ConfigError, StoreError, StoreRejected
 from stargraph.store._sql.base import LeaseSQL, QuerySQL, SQLStore, Undo
 from stargraph.store._sql.dialect import Dialect
@@ -147,8 +149,9 @@ class SQLiteStore(SQLStore):
         self.url = url
         self.options = parse_sqlite_url(url)
         self._conn: sqlite3.Connection | None = None
-        self._limiter: anyio.CapacityLimiter | None = None
+        self._lock: anyio.Lock | None = None
         self._group: WriteGroup | None = None
+        self._thread: WorkerThread | None = None
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.options.path!r})"
@@ -168,12 +171,14 @@ class SQLiteStore(SQLStore):
 
         *undo* is not needed: a call the thread has taken always completes (shielded).
         """
-        conn, limiter, group = self._open_conn(), self._limiter, self._group
-        assert limiter is not None and group is not None
+        self._open_conn()
+        lock, group, thread = self._lock, self._group, self._thread
+        assert lock is not None and group is not None and thread is not None
         try:
             if write:
                 return await group.call(fn)
-            return await anyio.to_thread.run_sync(fn, conn, limiter=limiter)
+            async with lock:  # closed meanwhile: StoreError here, not a stopped thread's
+                return await thread.run(fn, self._open_conn())
         except _DATA_ERRORS as exc:
             raise StoreRejected(
                 f"SQLite refused a value ({what}): {exc.__class__.__name__}: {exc}"
@@ -187,41 +192,45 @@ class SQLiteStore(SQLStore):
         """Open the file, apply pragmas and migrations. Idempotent."""
         if self._conn is not None:
             return
-        limiter = anyio.CapacityLimiter(1)
         try:
             # shielded: a cancelled open must not leak the connection its thread creates;
             # the wait is bounded by busy_timeout
             with anyio.CancelScope(shield=True):
-                conn, (before, after) = await anyio.to_thread.run_sync(
-                    _connect, self.options, limiter=limiter
-                )
+                conn, (before, after) = await anyio.to_thread.run_sync(_connect, self.options)
         except sqlite3.Error as exc:
             raise StoreError(f"Cannot open SQLite database {self.options.path}: {exc}") from exc
         if self._conn is not None:  # a concurrent open() won the race: keep its connection
-            await anyio.to_thread.run_sync(conn.close, limiter=limiter)
+            await anyio.to_thread.run_sync(conn.close)
             return
-        self._conn, self._limiter = conn, limiter
-        self._group = WriteGroup(limiter, self._open_conn)
+        thread = WorkerThread(f"stargraph-sqlite {self.options.path}")
+        thread.start()
+        # fast_acquire: an uncontended call does not yield a scheduler pass before its hop
+        lock = anyio.Lock(fast_acquire=True)
+        self._conn, self._lock, self._thread = conn, lock, thread
+        self._group = WriteGroup(lock, thread, self._open_conn)
         log_event(
             logger, "store.opened", backend="sqlite", path=self.options.path,
             schema_from=before, schema_to=after, synchronous=self.options.synchronous,
         )  # fmt: skip
 
     async def close(self) -> None:
-        """Close the connection once in-flight calls finish. Idempotent."""
-        conn, limiter = self._conn, self._limiter
-        if conn is None or limiter is None:
+        """Close the connection once in-flight calls finish, then end its thread. Idempotent."""
+        conn, lock, thread = self._conn, self._lock, self._thread
+        if conn is None or lock is None or thread is None:
             return
-        self._conn = self._limiter = None
+        self._conn = self._lock = None
         bound = 2 * self.options.busy_timeout_ms / 1000 + 10  # in-flight calls finish first
         with anyio.move_on_after(bound, shield=True) as scope:
-            await anyio.to_thread.run_sync(conn.close, limiter=limiter)
-        if scope.cancelled_caught:
+            async with lock:
+                await thread.run(conn.close)
+        if scope.cancelled_caught:  # a call hangs: the thread and connection stay with it
             log_event(
                 logger, "store.close_timeout", logging.WARNING, backend="sqlite",
                 path=self.options.path, seconds=bound,
             )  # fmt: skip
             return
+        self._thread = None
+        thread.stop()
         log_event(logger, "store.closed", backend="sqlite", path=self.options.path)
 
     async def wait_for_work(self, timeout: float) -> None:
