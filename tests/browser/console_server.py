@@ -175,6 +175,7 @@ def seed(api: httpx.Client) -> dict[str, str]:
     wait_run(api, runs["failed"], "failed")
     wait_run(api, runs["running"], "running")
     _wait_fs_run(api)
+    _wait_plugin_failing(api, "redis-stream")
     return runs
 
 
@@ -182,6 +183,17 @@ def _post(api: httpx.Client, graph_id: str, params: dict[str, Any]) -> str:
     response = api.post("/v1/runs", json={"graph_id": graph_id, "params": params})
     assert response.status_code in (201, 202), response.text
     return str(response.json()["run_id"])
+
+
+def _wait_plugin_failing(api: httpx.Client, name: str, timeout: float = 15) -> None:
+    """Until the queue plugin aimed at a closed port has failed once (the overview lists it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        plugins = api.get("/v1/plugins").json()["items"]
+        if any(name in p["name"] and p.get("error") for p in plugins):
+            return
+        time.sleep(0.1)
+    pytest.fail(f"the {name} plugin never reported its connection error")
 
 
 def _wait_fs_run(api: httpx.Client, timeout: float = 15) -> None:

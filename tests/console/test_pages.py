@@ -151,3 +151,16 @@ async def test_pages_have_landmarks_labels_and_no_inline_code(console: Console) 
         assert not re.search(r"<style|\sstyle=|\son[a-z]+=", html), path
         for field in re.findall(r'<input id="([^"]+)"', html):
             assert f'<label for="{field}"' in html, (path, field)
+
+
+def test_a_plugin_back_up_after_a_crash_still_needs_attention() -> None:
+    from stargraph.hosting import PluginState, PluginStatus
+    from stargraph.serve.console._data import _failing
+
+    def status(state: PluginState, error: str | None, restarts: int) -> PluginStatus:
+        return PluginStatus(name="p", state=state, error=error, restarts=restarts)
+
+    assert _failing(status(PluginState.restarting, "ConnectionError: refused", 1))
+    assert _failing(status(PluginState.running, "ConnectionError: refused", 2))  # between crashes
+    assert not _failing(status(PluginState.running, "ConnectionError: refused", 0))  # stable again
+    assert not _failing(status(PluginState.running, None, 0))

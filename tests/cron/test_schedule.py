@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 import pytest
 from croniter import croniter
 from cronsim import CronSim
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from stargraph.errors import ConfigError
@@ -199,6 +199,13 @@ STARTS = st.datetimes(datetime(2025, 1, 1), datetime(2027, 12, 31)).map(
 )
 
 
+def _midnight_skipped(zone: tzinfo, day: date) -> bool:
+    midnight = datetime.combine(day, datetime.min.time(), zone)
+    return midnight.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != midnight.replace(
+        tzinfo=None
+    )
+
+
 @settings(max_examples=300, deadline=None)
 @given(EXPRS, ZONES, STARTS)
 def test_random_expressions_match_cronsim(expr: str, tz: str, start: datetime) -> None:
@@ -206,6 +213,9 @@ def test_random_expressions_match_cronsim(expr: str, tz: str, start: datetime) -
 
     zone = ZoneInfo(tz)
     ours = next_fires(spec(expr, tz=tz), start, 12)
+    # cronsim 2.6 skips a whole day whose midnight does not exist (Beirut, 2027-03-28: its 01:xx
+    # exists, cronsim jumps to 2028); no oracle for those days (test_dst_oracle covers them)
+    assume(not any(_midnight_skipped(zone, f.astimezone(zone).date()) for f in ours))
     it = CronSim(expr, start.astimezone(zone))
     theirs: list[datetime] = []
     while not theirs or theirs[-1] < ours[-1]:

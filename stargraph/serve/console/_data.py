@@ -13,6 +13,7 @@ from stargraph.serve.console._charts import build_chart, fire_lag
 from stargraph.store.base import RunFilter, RunStatus
 
 if TYPE_CHECKING:
+    from stargraph.hosting import PluginStatus
     from stargraph.runtime import Runtime
 
 __all__ = ["SAMPLE", "console_filter", "overview"]
@@ -55,8 +56,15 @@ async def overview(runtime: Runtime) -> dict[str, Any]:
         "day": build_chart("Last day", rows, now, DAY, 96, _covers(rows, oldest, now - DAY)),
         "lag": fire_lag([r for r in rows if r.finished_at >= now - HOUR]),
         "bad_triggers": [t for t in triggers if t["paused"] or t["error"]],
-        "bad_plugins": [p for p in plugins if str(p.state) in _PROBLEM_STATES],
+        "bad_plugins": [p for p in plugins if _failing(p)],
     }
+
+
+def _failing(plugin: PluginStatus) -> bool:
+    """Down, or back up after a crash and not yet stable (it may be between two failures)."""
+    return str(plugin.state) in _PROBLEM_STATES or (
+        plugin.error is not None and plugin.restarts > 0
+    )
 
 
 def _covers(rows: list[Any], oldest: datetime, start: datetime) -> bool:
