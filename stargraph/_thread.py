@@ -6,7 +6,7 @@ passes). A store that serialises its calls anyway (one SQLite connection) needs 
 :class:`WorkerThread` keeps one thread and hands it jobs through a ``SimpleQueue``. The thread
 wakes the caller with ``loop.call_soon_threadsafe`` on asyncio and, on trio, with a byte on a
 socket pair the caller waits on directly (``trio.lowlevel.wait_readable``: one pass, no entry
-queue). Measured in ``benchmarks/thread_hop.py``.
+queue). Measured in ``benchmarks/trio_par.py`` (its ``hop_*`` rows).
 
 One call at a time: callers serialise (the SQLite store's ``anyio.Lock``). A call the
 thread has taken always completes: the wait is shielded, so a cancelled caller gets its

@@ -71,20 +71,25 @@ class Intake:
     ) -> None:
         """Queue *request* without waiting; SchedulerBusy when full, SchedulerClosed when closed.
 
-        *span* (the enqueue span's handle) rides with the request to its commit.
+        *span* (the enqueue span's handle) rides with the request to its commit; a refused put
+        ends it with the error.
         """
         try:
             self._writer.put(request, receipt)
+        except (anyio.WouldBlock, anyio.ClosedResourceError) as exc:
+            error = self._refusal(exc)
             if span is not None:
-                self._spans[request.run.run_id] = span
-        except anyio.WouldBlock:
-            raise SchedulerBusy(self.capacity) from None
-        except anyio.ClosedResourceError:
-            if not self._writer.opened:
-                raise SchedulerClosed(
-                    "The scheduler is not running; enqueue inside `async with`"
-                ) from None
-            raise SchedulerClosed("The scheduler is shutting down; enqueue refused") from None
+                self._tracer.committed([span], error, time.time_ns())
+            raise error from None
+        if span is not None:
+            self._spans[request.run.run_id] = span
+
+    def _refusal(self, exc: Exception) -> SchedulerBusy | SchedulerClosed:
+        if isinstance(exc, anyio.WouldBlock):
+            return SchedulerBusy(self.capacity)
+        if not self._writer.opened:
+            return SchedulerClosed("The scheduler is not running; enqueue inside `async with`")
+        return SchedulerClosed("The scheduler is shutting down; enqueue refused")
 
     def close(self) -> None:
         """Refuse further puts; the writer commits what is queued, then returns."""

@@ -232,3 +232,21 @@ async def test_a_provider_set_after_start_up_is_used(sqlite_url: str) -> None:
     (attempt,) = named(exporter.get_finished_spans(), "stargraph.attempt")
     assert attempt.attributes is not None and attempt.attributes["stargraph.run_id"] == after.run_id
     assert _parent_id(attempt) == enqueue.context.span_id
+
+
+async def test_a_refused_enqueue_ends_its_span_with_the_error(
+    sqlite_url: str, spans: InMemorySpanExporter
+) -> None:
+    from stargraph.errors import SchedulerBusy
+
+    async with running(sqlite_url, intake_capacity=1) as (scheduler, _):
+        first = scheduler.enqueue("traced")
+        with pytest.raises(SchedulerBusy):
+            scheduler.enqueue("traced")  # no checkpoint between: the intake is still full
+        await _finish(scheduler, (await first).run_id)
+    enqueues = named(spans.get_finished_spans(), "stargraph.enqueue")
+    assert len(enqueues) == 2
+    refused = [s for s in enqueues if s.status.status_code is StatusCode.ERROR]
+    assert len(refused) == 1
+    types = [e.attributes.get("exception.type", "") for e in refused[0].events if e.attributes]
+    assert any("SchedulerBusy" in str(t) for t in types), types
