@@ -64,7 +64,13 @@ def size() -> Size:
 
 
 _GIVEN = os.environ.get("STARGRAPH_CHAOS_SEED")
-SEED = int(_GIVEN) if _GIVEN else random.SystemRandom().randrange(1_000_000_000)
+# pytest-xdist workers share one run id: the same seed (and ci backend) in every worker process
+_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+SEED = (
+    int(_GIVEN) if _GIVEN
+    else int(_RUN, 16) % 1_000_000_000 if _RUN
+    else random.SystemRandom().randrange(1_000_000_000)
+)  # fmt: skip
 
 
 def seeded(scenario: str) -> tuple[int, random.Random]:
