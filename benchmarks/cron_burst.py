@@ -129,7 +129,7 @@ def _floor_rows(n: int) -> tuple[list[tuple[Any, ...]], list[tuple[str, int, int
         tid, now = f"cron:burst-{i}", to_us(datetime.now(UTC))
         key = f"cron:{tid}:{when.isoformat()}"
         rows.append((uuid.uuid4().hex, "work", key, "{}", tid, "cron", fire, now, now, 1, 3,
-                     None, 0, 0))  # fmt: skip
+                     None, 0, 0, None))  # fmt: skip
         advances.append((tid, fire, now))
     return rows, advances
 

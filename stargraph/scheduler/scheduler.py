@@ -12,7 +12,6 @@ import logging
 import os
 import secrets
 import socket
-import uuid
 from collections.abc import AsyncGenerator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -307,7 +306,7 @@ class Scheduler(AsyncContextManagerMixin):
         graph = self.graphs.get(graph_id)
         clean = snapshot_params(params, graph_id)
         if idempotency_key is None:
-            key = uuid.uuid4().hex
+            key = new_run_id()
         else:
             key = check_idempotency_key(idempotency_key, error=InvalidParams)
         if scheduled_fire is not None:

@@ -208,13 +208,19 @@ async def test_a_timeout_is_an_error_with_its_exception(
     ]
 
 
-async def test_a_provider_set_after_start_up_is_used(sqlite_url: str) -> None:
-    """No provider at first: nothing stored, no span; once one is set, runs are traced."""
+async def test_a_provider_set_after_start_up_is_used(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No provider at first: nothing stored, no span; once one is set, runs are traced from
+    the next provider lookup on (``PROVIDER_RECHECK`` seconds at most)."""
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
+    from stargraph import _otel
+
     from .conftest import _reset_globals
 
+    monkeypatch.setattr(_otel, "PROVIDER_RECHECK", 0.2)
     _reset_globals()
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
@@ -223,6 +229,7 @@ async def test_a_provider_set_after_start_up_is_used(sqlite_url: str) -> None:
         async with running(sqlite_url) as (scheduler, _):
             before = await _finish(scheduler, (await scheduler.enqueue("traced")).run_id)
             trace.set_tracer_provider(provider)
+            await anyio.sleep(0.25)
             after = await _finish(scheduler, (await scheduler.enqueue("traced")).run_id)
     finally:
         provider.shutdown()
