@@ -21,7 +21,8 @@ from stargraph.clock import Clock
 from stargraph.scheduler.executor import Executor
 from stargraph.scheduler.graphs import GraphRegistry
 from stargraph.scheduler.settings import SchedulerSettings
-from stargraph.store.base import RunStore
+from stargraph.errors import StoreError
+from stargraph.store.base import Run, RunStore
 
 __all__ = ["Dispatcher"]
 
@@ -74,6 +75,23 @@ class Dispatcher:
                 timeout = self._settings.poll_interval
             await self._waker.wait(timeout)
 
+    async def _claim(self, want: int) -> list[Run]:
+        """Claim up to *want* runs, shielded: a claim that commits while the dispatcher is
+        being stopped still returns its runs, to be started (or released by the shutdown)
+        instead of stranded under this node's lease. A claim slower than a lease is abandoned
+        (its leases would have expired anyway) and counts as a failed cycle."""
+        with anyio.CancelScope(shield=True) as scope:
+            scope.deadline = anyio.current_time() + self._settings.lease_seconds
+            return await self._store.claim(
+                owner=self._owner,
+                limit=want,
+                now=self._clock.now(),
+                lease_seconds=self._settings.lease_seconds,
+                graph_limits=self._graphs.graph_limits(),
+                graph_ids=self._graphs.ids(),
+            )
+        raise StoreError(f"claim took longer than a lease ({self._settings.lease_seconds} s)")
+
     async def _cycle(self) -> float:
         """Claim until nothing more is due or no slot is free; return how long to sleep."""
         poll = self._settings.poll_interval
@@ -83,16 +101,9 @@ class Dispatcher:
                 return poll
             want = min(free, CLAIM_BATCH)
             started = time.time_ns()
-            runs = await self._store.claim(
-                owner=self._owner,
-                limit=want,
-                now=self._clock.now(),
-                lease_seconds=self._settings.lease_seconds,
-                graph_limits=self._graphs.graph_limits(),
-                graph_ids=self._graphs.ids(),
-            )
+            runs = await self._claim(want)
             claim = self._tracer.claimed(runs, started, self._owner) if runs else None
-            for run in runs:
+            for run in runs:  # no checkpoint until every claimed run is handed over
                 self._executor.start(run, claim)
             if len(runs) < want:
                 break

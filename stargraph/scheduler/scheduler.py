@@ -129,6 +129,7 @@ class Scheduler(AsyncContextManagerMixin):
         self._services: anyio.CancelScope | None = None
         self._dispatch_scope: anyio.CancelScope | None = None
         self._writer_done: anyio.Event | None = None
+        self._dispatcher_done: anyio.Event | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -154,6 +155,7 @@ class Scheduler(AsyncContextManagerMixin):
         self._state = LifecycleState.starting
         self._intake.open()
         self._writer_done = anyio.Event()
+        self._dispatcher_done = anyio.Event()
         self._services = anyio.CancelScope(shield=True)
         error: Exception | None = None
         async with anyio.create_task_group() as tg:
@@ -211,8 +213,12 @@ class Scheduler(AsyncContextManagerMixin):
 
     async def _dispatch(self, *, task_status: TaskStatus[None]) -> None:
         """The dispatcher, in a cancel scope of its own: shutdown stops claiming first."""
-        with anyio.CancelScope() as self._dispatch_scope:
-            await self._dispatcher.run(task_status=task_status)
+        assert self._dispatcher_done is not None
+        try:
+            with anyio.CancelScope() as self._dispatch_scope:
+                await self._dispatcher.run(task_status=task_status)
+        finally:
+            self._dispatcher_done.set()
 
     async def _write(self, *, task_status: TaskStatus[None]) -> None:
         """The intake writer; returns once the intake is closed and drained."""
@@ -234,7 +240,7 @@ class Scheduler(AsyncContextManagerMixin):
         self._state = LifecycleState.stopping
         try:
             if started:
-                bound = self.settings.shutdown_grace + 4 * _CLEANUP_BOUND
+                bound = self.settings.shutdown_grace + 5 * _CLEANUP_BOUND
                 self._services.deadline = anyio.current_time() + bound
                 with anyio.move_on_after(bound, shield=True):
                     await self._shutdown()
@@ -248,8 +254,11 @@ class Scheduler(AsyncContextManagerMixin):
 
     async def _shutdown(self) -> None:
         assert self._dispatch_scope is not None and self._writer_done is not None
+        assert self._dispatcher_done is not None
         self._intake.close()
         self._dispatch_scope.cancel()
+        with anyio.move_on_after(_CLEANUP_BOUND):  # a claim in flight hands its runs over first
+            await self._dispatcher_done.wait()
         with anyio.move_on_after(self.settings.shutdown_grace):
             await self._executor.wait_idle()
         if cancelled := self._executor.cancel_all("shutdown"):

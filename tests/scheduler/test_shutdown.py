@@ -6,7 +6,10 @@ import time
 from typing import Any
 
 import anyio
+import pytest
+from _settings import HANG_BOUND
 
+from stargraph.lifecycle import LifecycleState
 from stargraph.scheduler import Graph, RunContext, Scheduler
 from stargraph.store import RunStatus, RunStore
 
@@ -111,3 +114,55 @@ async def test_body_errors_propagate_unwrapped(store: RunStore) -> None:
         assert str(exc) == "from the body"
     else:
         raise AssertionError("Boom was swallowed")
+
+
+class _LateClaimStore:
+    """The real store, but a claim's result reaches the dispatcher only when ``gate`` is set:
+    a claim in flight at shutdown. *shielded*: the wait cannot be cancelled (the SQLite store's
+    thread call, once taken); otherwise it can (a caller waiting for another's group commit).
+    """
+
+    def __init__(self, inner: RunStore, *, shielded: bool) -> None:
+        self.inner = inner
+        self.shielded = shielded
+        self.gate = anyio.Event()
+        self.claimed = anyio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def claim(self, **kwargs: Any) -> Any:
+        runs = await self.inner.claim(**kwargs)
+        if runs:
+            self.claimed.set()
+            with anyio.CancelScope(shield=self.shielded):
+                await self.gate.wait()
+        return runs
+
+
+@pytest.mark.parametrize("shielded", [True, False], ids=["taken", "waiting"])
+async def test_a_claim_in_flight_at_shutdown_is_run_not_stranded(
+    store: RunStore, shielded: bool
+) -> None:
+    """Runs whose claim commits while shutdown begins are started (and finish within grace),
+    not left ``running`` under this node's lease until it expires."""
+    late = _LateClaimStore(store, shielded=shielded)
+
+    async def quick(params: dict[str, Any], ctx: RunContext) -> str:
+        return "ran"
+
+    async def release_once_stopping(s: Scheduler) -> None:
+        while s.state is not LifecycleState.stopping:
+            await anyio.sleep(0.01)
+        await anyio.sleep(0.3)  # the rest of the shutdown runs meanwhile
+        late.gate.set()
+
+    sched = Scheduler(late, [Graph(graph_id="q", fn=quick)], settings=fast_settings())  # type: ignore[arg-type]
+    with anyio.fail_after(HANG_BOUND):
+        async with anyio.create_task_group() as tg:
+            async with sched:
+                out = await sched.submit("q")
+                await late.claimed.wait()
+                tg.start_soon(release_once_stopping, sched)
+    run = await store.get_run(out.run_id)
+    assert run is not None and run.status is RunStatus.succeeded and run.result == "ran"
