@@ -39,18 +39,18 @@ from stargraph.triggers.cron import CronSpec, CronTrigger
 
 
 class _Recorder:
-    """Stands in for the lag histogram and keeps every observation (and the process CPU time
-    at each one, into *cpu* if given)."""
+    """Stands in for the lag histogram and keeps every observation (and, into *cpu* if given,
+    the process CPU time at the observation number *at*: one system call, not one per fire)."""
 
-    def __init__(self, sink: list[float], cpu: list[float] | None = None) -> None:
-        self.sink, self.cpu = sink, cpu
+    def __init__(self, sink: list[float], cpu: list[float] | None = None, at: int = 0) -> None:
+        self.sink, self.cpu, self.at = sink, cpu, at
 
     def labels(self, *_: Any) -> _Recorder:
         return self
 
     def observe(self, value: float) -> None:
         self.sink.append(value)
-        if self.cpu is not None:
+        if self.cpu is not None and len(self.sink) == self.at:
             self.cpu.append(time.process_time())
 
 
@@ -60,10 +60,15 @@ async def _mark_cpu(when: datetime, cpu: list[float]) -> None:
     cpu.insert(0, time.process_time())
 
 
+def p99_rank(n: int) -> int:
+    """The observation (1-based) at which 99 % of *n* fires have committed."""
+    return max(1, math.ceil(0.99 * n))
+
+
 def cpu_to_p99(cpu: list[float]) -> float:
-    """CPU seconds the process used from the planned instant until 99 % of fires committed."""
-    observed = cpu[1:]
-    return observed[max(0, math.ceil(0.99 * len(observed)) - 1)] - cpu[0]
+    """CPU seconds the process used from the planned instant until 99 % of fires committed
+    (*cpu*: the mark before the instant, then the one at observation :func:`p99_rank`)."""
+    return cpu[1] - cpu[0]
 
 
 def _target() -> datetime:
@@ -75,7 +80,7 @@ async def _cron_run(n: int, cpu: list[float] | None = None) -> list[float]:
     """Lags of *n* same-second fires; with *cpu*, the CPU marks for :func:`cpu_to_p99`."""
     lags: list[float] = []
     metrics = Metrics()
-    metrics.cron_fire_lag = _Recorder(lags, cpu)  # type: ignore[assignment]
+    metrics.cron_fire_lag = _Recorder(lags, cpu, p99_rank(n))  # type: ignore[assignment]
     when = _target()
     expr = f"{when.minute} {when.hour} * * * {when.second}"
     specs = [

@@ -18,16 +18,26 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Generator, Iterator, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import anyio
 
 from stargraph._wakeup import Broadcast, Waker
 
-__all__ = ["BatchWriter", "Failed", "Ticket"]
+__all__ = ["BatchWriter", "Failed", "GroupTicket", "Ticket"]
 
 T = TypeVar("T")
 R = TypeVar("R")
+R_contra = TypeVar("R_contra", contravariant=True)
+
+
+class Settles(Protocol[R_contra]):
+    """What the writer resolves per item: a :class:`Ticket`, or one item's share of a
+    :class:`GroupTicket`."""
+
+    def resolve(self, value: R_contra) -> None: ...
+
+    def fail(self, error: BaseException) -> None: ...
 
 
 class Ticket(Generic[R]):
@@ -82,6 +92,49 @@ class Ticket(Generic[R]):
                 self._event.set()
 
 
+_UNSET = object()  # an item of a GroupTicket not settled yet
+
+
+class GroupTicket(Ticket[list[R | BaseException]]):
+    """One ticket for *size* items: ``await`` gives every item's outcome, in order (its result,
+    or the error it failed with), once the last one is settled."""
+
+    __slots__ = ("_missing", "_outcomes")
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self._outcomes: list[R | BaseException | object] = [_UNSET] * size
+        self._missing = size
+        if not size:
+            self.resolve([])
+
+    def parts(self) -> list[_Part[R]]:
+        """One share per item, for :meth:`BatchWriter.put_many`."""
+        return [_Part(self, index) for index in range(len(self._outcomes))]
+
+    def _settle(self, index: int, outcome: R | BaseException) -> None:
+        if self._outcomes[index] is _UNSET:
+            self._outcomes[index] = outcome
+            self._missing -= 1
+            if not self._missing:
+                self.resolve(self._outcomes)  # type: ignore[arg-type]
+
+
+class _Part(Generic[R]):
+    """Item *index*'s share of a :class:`GroupTicket` (the first resolve or fail wins)."""
+
+    __slots__ = ("group", "index")
+
+    def __init__(self, group: GroupTicket[R], index: int) -> None:
+        self.group, self.index = group, index
+
+    def resolve(self, value: R) -> None:
+        self.group._settle(self.index, value)
+
+    def fail(self, error: BaseException) -> None:
+        self.group._settle(self.index, error)
+
+
 class Failed:
     """A commit's result for one item that failed alone: its ticket fails with ``error``."""
 
@@ -118,8 +171,8 @@ class BatchWriter(Generic[T, R]):
         self._batch_size = batch_size
         self.capacity = capacity
         self._on_error = on_error
-        self._queue: deque[tuple[T, Ticket[R] | None]] = deque()
-        self._inflight: list[tuple[T, Ticket[R] | None]] = []
+        self._queue: deque[tuple[T, Settles[R] | None]] = deque()
+        self._inflight: list[tuple[T, Settles[R] | None]] = []
         self._waker = Waker()
         self._exited = Broadcast()
         self.opened = False
@@ -130,7 +183,7 @@ class BatchWriter(Generic[T, R]):
         """Start accepting items."""
         self.opened = True
 
-    def put(self, item: T, ticket: Ticket[R] | None = None) -> None:
+    def put(self, item: T, ticket: Settles[R] | None = None) -> None:
         """Queue *item*; ``anyio.WouldBlock`` when full, ``anyio.ClosedResourceError`` when
         not open or closed."""
         if self.closed or not self.opened:
@@ -138,6 +191,15 @@ class BatchWriter(Generic[T, R]):
         if len(self._queue) >= self.capacity:
             raise anyio.WouldBlock
         self._queue.append((item, ticket))
+        self._waker.wake()
+
+    def put_many(self, items: Sequence[T], ticket: GroupTicket[R]) -> None:
+        """Queue all of *items* or none (as :meth:`put`); *ticket* gets their outcomes."""
+        if self.closed or not self.opened:
+            raise anyio.ClosedResourceError
+        if len(self._queue) + len(items) > self.capacity:
+            raise anyio.WouldBlock
+        self._queue.extend(zip(items, ticket.parts(), strict=True))
         self._waker.wake()
 
     def close(self) -> None:
@@ -181,7 +243,7 @@ class BatchWriter(Generic[T, R]):
         while not self.finished:
             await self._exited.wait()
 
-    async def _write(self, batch: list[tuple[T, Ticket[R] | None]]) -> None:
+    async def _write(self, batch: list[tuple[T, Settles[R] | None]]) -> None:
         self._inflight = batch
         items = [item for item, _ in batch]
         try:

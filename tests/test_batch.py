@@ -1,4 +1,4 @@
-"""BatchWriter and Ticket (stargraph._batch), Waker and Broadcast (stargraph._wakeup)."""
+"""BatchWriter, Ticket, GroupTicket (stargraph._batch); Waker, Broadcast (stargraph._wakeup)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from anyio import wait_all_tasks_blocked
 from anyio.lowlevel import checkpoint
 
-from stargraph._batch import BatchWriter, Ticket
+from stargraph._batch import BatchWriter, Failed, GroupTicket, Ticket
 from stargraph._wakeup import Broadcast, Waker
 
 
@@ -95,6 +95,51 @@ async def test_bounded_closed_and_not_open_refusals() -> None:
         writer.put(4)
 
 
+async def test_a_group_spans_commits_and_resolves_once_with_every_outcome_in_order() -> None:
+    store = Store()
+    writer = _writer(store)
+    writer.put(0)
+    group = GroupTicket[int](4)
+    writer.put_many([1, 2, 3, 4], group)  # split over two commits (batch_size 3)
+    assert writer.depth() == 5
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(writer.run)
+        with anyio.fail_after(5):
+            assert await group == [10, 20, 30, 40]
+        writer.close()
+    assert store.batches == [[0, 1, 2], [3, 4]]
+    assert group.result() == [10, 20, 30, 40] and await group == [10, 20, 30, 40]
+
+
+async def test_a_group_keeps_each_items_own_failure() -> None:
+    async def commit(items: list[int]) -> list[int | Failed]:
+        return [Failed(ValueError(f"bad {n}")) if n == 2 else n for n in items]
+
+    writer = BatchWriter[int, int](commit, batch_size=10)
+    writer.open()
+    group = GroupTicket[int](3)
+    writer.put_many([1, 2, 3], group)
+    writer.close()
+    await writer.run()
+    first, second, third = group.result()
+    assert (first, third) == (1, 3)
+    assert isinstance(second, ValueError) and str(second) == "bad 2"
+
+
+async def test_put_many_is_all_or_none() -> None:
+    writer = BatchWriter[int, int](Store().commit, batch_size=3, capacity=4)
+    with pytest.raises(anyio.ClosedResourceError):
+        writer.put_many([1], GroupTicket[int](1))
+    writer.open()
+    writer.put(0)
+    with pytest.raises(anyio.WouldBlock):
+        writer.put_many([1, 2, 3, 4], GroupTicket[int](4))  # 1 + 4 > capacity
+    assert writer.depth() == 1
+    writer.put_many([1, 2, 3], GroupTicket[int](3))
+    assert writer.depth() == 4
+    assert GroupTicket[int](0).result() == []  # nothing to wait for
+
+
 async def test_fail_all_fails_what_is_queued_and_pending_lists_in_flight_first() -> None:
     store = Store()
     store.gate = anyio.Event()
@@ -114,6 +159,23 @@ async def test_fail_all_fails_what_is_queued_and_pending_lists_in_flight_first()
         with pytest.raises(RuntimeError, match="stopped"):
             ticket.result()
     assert list(writer.pending()) == [] and writer.finished
+
+
+async def test_fail_all_settles_a_group_split_between_in_flight_and_queued() -> None:
+    store = Store()
+    store.gate = anyio.Event()
+    writer = _writer(store)
+    group = GroupTicket[int](5)
+    async with anyio.create_task_group() as tg:
+        writer.put_many([0, 1, 2, 3, 4], group)
+        tg.start_soon(writer.run)
+        await wait_all_tasks_blocked()
+        writer.fail_all(RuntimeError("stopped"))
+        assert not group.done()  # 0-2 still in flight
+        store.gate.set()
+    outcomes = group.result()
+    assert outcomes[:3] == [0, 10, 20]
+    assert all(isinstance(o, RuntimeError) for o in outcomes[3:])
 
 
 async def test_cancelled_mid_commit_fails_the_batch_and_propagates() -> None:

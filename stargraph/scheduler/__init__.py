@@ -9,11 +9,12 @@
 from __future__ import annotations
 
 from stargraph.scheduler.graphs import Graph, GraphRegistry, RunContext, RunPolicy
-from stargraph.scheduler.receipt import Enqueued, EnqueueReceipt
+from stargraph.scheduler.receipt import BatchReceipt, Enqueued, EnqueueReceipt
 from stargraph.scheduler.scheduler import Scheduler
 from stargraph.scheduler.settings import SchedulerSettings
 
 __all__ = [
+    "BatchReceipt",
     "EnqueueReceipt",
     "Enqueued",
     "Graph",

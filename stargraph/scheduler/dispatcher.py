@@ -18,10 +18,10 @@ from stargraph._log import log_event
 from stargraph._tracing import NOOP, RunTracer
 from stargraph._wakeup import Waker
 from stargraph.clock import Clock
+from stargraph.errors import StoreError
 from stargraph.scheduler.executor import Executor
 from stargraph.scheduler.graphs import GraphRegistry
 from stargraph.scheduler.settings import SchedulerSettings
-from stargraph.errors import StoreError
 from stargraph.store.base import Run, RunStore
 
 __all__ = ["Dispatcher"]

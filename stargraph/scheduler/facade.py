@@ -9,14 +9,14 @@ REST API and the CLI, which call the scheduler itself, record ``manual``. Everyt
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from stargraph.clock import Clock
 from stargraph.metrics import Metrics
 from stargraph.scheduler.graphs import GraphRegistry
-from stargraph.scheduler.receipt import Enqueued, EnqueueReceipt
+from stargraph.scheduler.receipt import BatchReceipt, Enqueued, EnqueueReceipt
 from stargraph.scheduler.scheduler import Scheduler
 from stargraph.store.base import CursorAdvance, Nonce, RunStore
 from stargraph.triggers import TriggerEvent, TriggerSource
@@ -117,6 +117,17 @@ class PluginScheduler:
         return self.scheduler.emit(
             event, graph_id=graph_id, source=source, cursor=cursor, nonce=nonce, overlap=overlap
         )
+
+    def emit_many(
+        self,
+        events: Sequence[TriggerEvent],
+        *,
+        graph_id: str | Sequence[str],
+        source: TriggerSource = TriggerSource.plugin,
+        cursors: bool = False,
+    ) -> BatchReceipt:
+        """:meth:`Scheduler.emit_many` (each event names its own trigger id)."""
+        return self.scheduler.emit_many(events, graph_id=graph_id, source=source, cursors=cursors)
 
 
 def scheduler_for_plugin(scheduler: object, plugin_name: str) -> object:

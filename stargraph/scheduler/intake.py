@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 
 import anyio
 
-from stargraph._batch import BatchWriter, Failed
+from stargraph._batch import BatchWriter, Failed, GroupTicket
 from stargraph._log import log_event
 from stargraph._tracing import NOOP, RunTracer
 from stargraph.errors import (
@@ -83,6 +83,25 @@ class Intake:
             raise error from None
         if span is not None:
             self._spans[request.run.run_id] = span
+
+    def put_many(
+        self,
+        requests: Sequence[EnqueueRequest],
+        receipt: GroupTicket[Enqueued],
+        spans: Sequence[object | None] = (),
+    ) -> None:
+        """Queue every one of *requests* or none (as :meth:`put`); *receipt* gets their
+        outcomes. *spans* are the requests' enqueue spans (tracing only), in order."""
+        try:
+            self._writer.put_many(requests, receipt)
+        except (anyio.WouldBlock, anyio.ClosedResourceError) as exc:
+            error = self._refusal(exc)
+            if any(spans):
+                self._tracer.committed(list(spans), error, time.time_ns())
+            raise error from None
+        for request, span in zip(requests, spans, strict=False):
+            if span is not None:
+                self._spans[request.run.run_id] = span
 
     def _refusal(self, exc: Exception) -> SchedulerBusy | SchedulerClosed:
         if isinstance(exc, anyio.WouldBlock):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from stargraph._batch import Ticket
+from stargraph._batch import GroupTicket, Ticket
 from stargraph.store.base import Enqueued
 
-__all__ = ["EnqueueReceipt", "Enqueued"]
+__all__ = ["BatchReceipt", "EnqueueReceipt", "Enqueued"]
 
 
 class EnqueueReceipt(Ticket[Enqueued]):
@@ -29,3 +29,17 @@ class EnqueueReceipt(Ticket[Enqueued]):
         else:
             state = self._result or type(self._error).__name__
         return f"<EnqueueReceipt graph_id={self.graph_id!r} {state}>"
+
+
+class BatchReceipt(GroupTicket[Enqueued]):
+    """Awaitable result of :meth:`Scheduler.emit_many`: ``await receipt`` gives one outcome per
+    event, in order, once every one is settled: its :class:`Enqueued`, or the error its enqueue
+    failed with (a store outage fails them all with the same error; a value the store cannot
+    hold fails only its own event). Awaiting never raises those errors; like
+    :class:`EnqueueReceipt`, it can be awaited any number of times."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        state = f"{len(self._outcomes)} settled" if self.done() else "pending"
+        return f"<BatchReceipt of {len(self._outcomes)} {state}>"

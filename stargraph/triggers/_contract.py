@@ -10,7 +10,7 @@ machinery and the bundled triggers can import it without importing each other.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from stargraph.clock import Clock
     from stargraph.metrics import Metrics
     from stargraph.scheduler.graphs import GraphRegistry
-    from stargraph.scheduler.receipt import Enqueued, EnqueueReceipt
+    from stargraph.scheduler.receipt import BatchReceipt, Enqueued, EnqueueReceipt
     from stargraph.store.base import CursorAdvance, Nonce, RunStore
 
 __all__ = [
@@ -184,7 +184,8 @@ class Enqueuer(Protocol):
 
     ``enqueue`` is the seed contract: synchronous, non-blocking, returns an awaitable receipt;
     its optional ``not_before`` (timezone-aware) delays the run. ``emit``'s ``overlap`` is a
-    time trigger's overlap policy (``docs/time.md``).
+    time trigger's overlap policy (``docs/time.md``). ``emit_many`` queues several events at
+    once, all or none, with one receipt for all of them (a burst's fast path).
     Its ``trigger_source`` defaults to ``manual`` on the scheduler itself and to ``plugin`` (with
     ``trigger_id`` defaulting to the plugin's name) in a hosted plugin's ``deps["scheduler"]``.
     """
@@ -237,3 +238,12 @@ class Enqueuer(Protocol):
         nonce: Nonce | None = None,
         overlap: str | None = None,
     ) -> EnqueueReceipt: ...
+
+    def emit_many(
+        self,
+        events: Sequence[TriggerEvent],
+        *,
+        graph_id: str | Sequence[str],
+        source: TriggerSource = TriggerSource.plugin,
+        cursors: bool = False,
+    ) -> BatchReceipt: ...

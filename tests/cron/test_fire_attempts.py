@@ -22,7 +22,8 @@ from .conftest import T0, cron_of, cron_runtime, runs_of, wait_for
 
 
 class _Counting:
-    """Wraps the cron loop's scheduler and counts emit calls per idempotency key."""
+    """Wraps the cron loop's scheduler and counts enqueue attempts per idempotency key (each
+    ``emit``, and each event of an ``emit_many``)."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -31,6 +32,10 @@ class _Counting:
     def emit(self, event: Any, **kwargs: Any) -> Any:
         self.attempts[event.idempotency_key] += 1
         return self.inner.emit(event, **kwargs)
+
+    def emit_many(self, events: Any, **kwargs: Any) -> Any:
+        self.attempts.update(event.idempotency_key for event in events)
+        return self.inner.emit_many(events, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

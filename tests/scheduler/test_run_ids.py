@@ -18,7 +18,7 @@ def _ids(count: int) -> list[str]:
 
 
 def test_ids_are_uuid4_hex() -> None:
-    for run_id in _ids(600):  # more than one draw of the pool
+    for run_id in _ids(5000):  # more than one draw of the pool
         parsed = uuid.UUID(hex=run_id)
         assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
         assert parsed.hex == run_id
@@ -41,7 +41,7 @@ def _child(queue: multiprocessing.Queue[list[str]]) -> None:
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX-only")
 def test_a_forked_child_does_not_mint_the_parents_next_ids() -> None:
-    new_run_id()  # the parent's pool now holds 255 ids not handed out yet
+    new_run_id()  # the parent's pool now holds ids not handed out yet
     ctx = multiprocessing.get_context("fork")
     queue: multiprocessing.Queue[list[str]] = ctx.Queue()
     child = ctx.Process(target=_child, args=(queue,))

@@ -157,12 +157,12 @@ async def test_a_claim_in_flight_at_shutdown_is_run_not_stranded(
         await anyio.sleep(0.3)  # the rest of the shutdown runs meanwhile
         late.gate.set()
 
-    sched = Scheduler(late, [Graph(graph_id="q", fn=quick)], settings=fast_settings())  # type: ignore[arg-type]
+    graphs = [Graph(graph_id="q", fn=quick)]
+    sched = Scheduler(late, graphs, settings=fast_settings())  # type: ignore[arg-type]
     with anyio.fail_after(HANG_BOUND):
-        async with anyio.create_task_group() as tg:
-            async with sched:
-                out = await sched.submit("q")
-                await late.claimed.wait()
-                tg.start_soon(release_once_stopping, sched)
+        async with anyio.create_task_group() as tg, sched:
+            out = await sched.submit("q")
+            await late.claimed.wait()
+            tg.start_soon(release_once_stopping, sched)
     run = await store.get_run(out.run_id)
     assert run is not None and run.status is RunStatus.succeeded and run.result == "ran"

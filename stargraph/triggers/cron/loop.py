@@ -39,8 +39,8 @@ from stargraph._wakeup import Waker
 from stargraph.clock import Clock
 from stargraph.errors import SchedulerBusy, SchedulerClosed, StargraphError, StoreError
 from stargraph.metrics import Metrics
-from stargraph.scheduler.receipt import EnqueueReceipt
-from stargraph.store.base import CursorAdvance, RunStore, TriggerState
+from stargraph.scheduler.receipt import BatchReceipt, EnqueueReceipt
+from stargraph.store.base import CursorAdvance, Enqueued, RunStore, TriggerState
 from stargraph.triggers import Enqueuer, TriggerEvent, TriggerSource
 from stargraph.triggers.cron.interval import IntervalSpec, TimeSpec, jitter_offset
 from stargraph.triggers.cron.policy import CatchUp, next_fire, plan_missed
@@ -64,7 +64,8 @@ LABEL_LIMIT = 1000  # above this many specs, cron metrics share the trigger_id l
 CURSOR_WRITERS = 64  # new specs' cursors stored concurrently (group-committed on SQLite)
 _YIELD_EVERY = 256
 
-Receipt = tuple[EnqueueReceipt, int, int]  # (receipt, fire epoch, spec index)
+Fire = tuple[int, int]  # (fire epoch, spec index)
+Receipt = tuple[EnqueueReceipt | BatchReceipt, list[Fire]]  # one receipt, the fires it covers
 CursorWrite = tuple[str, int]  # (trigger id, cursor epoch) stored without a run
 
 
@@ -278,12 +279,19 @@ class CronLoop:
                 due.append((fire, i))
         return due
 
-    async def _fire_due(self, due: list[tuple[int, int]], now: int) -> None:
+    async def _fire_due(self, due: list[Fire], now: int) -> None:
         late = [(f, i) for f, i in due if now - self.due_at(i, f) > LATE_GRACE]
         on_time = [(f, i) for f, i in due if now - self.due_at(i, f) <= LATE_GRACE]
-        for n, (fire, i) in enumerate(on_time, 1):
-            self._enqueue(i, fire)
-            if n % _YIELD_EVERY == 0:
+        batches: dict[str, list[Fire]] = {}  # kind -> on-time fires without an overlap policy
+        for fire, i in on_time:
+            spec = self.specs[i]
+            if spec.overlap == "allow":
+                batches.setdefault(spec.kind, []).append((fire, i))
+            else:
+                self._enqueue(i, fire)
+        for kind, fires in batches.items():
+            for start in range(0, len(fires), _YIELD_EVERY):
+                self._enqueue_many(fires[start : start + _YIELD_EVERY], TriggerSource(kind))
                 await checkpoint()
         for fire, i in late:  # a clock jump or a stall: the spec's policy decides
             self._apply(i, plan_missed(self.specs[i], fire - 1, now - LATE_GRACE))
@@ -360,32 +368,65 @@ class CronLoop:
         try:
             event = self._event(i, fire)
             cursor = CursorAdvance(trigger_id=spec.trigger_id, cursor=event.scheduled_fire)
-            if spec.overlap == "allow" and spec.kind == "cron":  # the hot path, as before
-                receipt = self.scheduler.emit(
-                    event, graph_id=spec.graph_id, source=TriggerSource.cron, cursor=cursor
-                )
-            else:
-                receipt = self.scheduler.emit(
-                    event, graph_id=spec.graph_id, source=TriggerSource(spec.kind), cursor=cursor,
-                    overlap=None if spec.overlap == "allow" else spec.overlap,
-                )  # fmt: skip
+            receipt = self.scheduler.emit(
+                event, graph_id=spec.graph_id, source=TriggerSource(spec.kind), cursor=cursor,
+                overlap=None if spec.overlap == "allow" else spec.overlap,
+            )  # fmt: skip
         except (SchedulerBusy, SchedulerClosed) as exc:
             self._schedule_retry(i, fire, BUSY_RETRY if isinstance(exc, SchedulerBusy) else 1.0)
             return
         except StargraphError as exc:  # the graph vanished or params became invalid
-            self.metrics.cron_fires_skipped.labels(self.label(i)).inc()
-            log_event(
-                logger,
-                "cron.fire.refused",
-                logging.ERROR,
-                trigger_id=spec.trigger_id,
-                fire=from_epoch(fire).isoformat(),
-                error=f"{type(exc).__name__}: {exc}",
-            )
+            self._refused(i, fire, exc)
             return
         self._fired[i] = 1
         assert self._send is not None
-        self._send.send_nowait((receipt, fire, i))
+        self._send.send_nowait((receipt, [(fire, i)]))
+
+    def _enqueue_many(self, fires: list[Fire], source: TriggerSource) -> None:
+        """Enqueue same-kind fires with one ``emit_many`` (one receipt: a burst's fast path).
+
+        A fire whose event cannot be made is refused alone; if ``emit_many`` refuses the rest
+        for one bad event, they are enqueued one by one, so only that one fails.
+        """
+        events, ready = [], []
+        for fire, i in fires:
+            try:
+                events.append(self._event(i, fire))
+            except StargraphError as exc:  # e.g. a trigger id too long for its fire keys
+                self._refused(i, fire, exc)
+                continue
+            ready.append((fire, i))
+        if not ready:
+            return
+        graph_ids = [self.specs[i].graph_id for _, i in ready]
+        try:
+            receipt = self.scheduler.emit_many(
+                events, graph_id=graph_ids, source=source, cursors=True
+            )
+        except (SchedulerBusy, SchedulerClosed) as exc:
+            delay = BUSY_RETRY if isinstance(exc, SchedulerBusy) else 1.0
+            for fire, i in ready:
+                self._schedule_retry(i, fire, delay)
+            return
+        except StargraphError:
+            for fire, i in ready:
+                self._enqueue(i, fire)
+            return
+        for _, i in ready:
+            self._fired[i] = 1
+        assert self._send is not None
+        self._send.send_nowait((receipt, ready))
+
+    def _refused(self, i: int, fire: int, exc: StargraphError) -> None:
+        self.metrics.cron_fires_skipped.labels(self.label(i)).inc()
+        log_event(
+            logger,
+            "cron.fire.refused",
+            logging.ERROR,
+            trigger_id=self.specs[i].trigger_id,
+            fire=from_epoch(fire).isoformat(),
+            error=f"{type(exc).__name__}: {exc}",
+        )
 
     def _schedule_retry(self, i: int, fire: int, delay: float) -> None:
         heapq.heappush(self._retry, (self.clock.now().timestamp() + delay, fire, i))
@@ -400,25 +441,34 @@ class CronLoop:
                     batch.append(receive.receive_nowait())
                 except anyio.WouldBlock:
                     break
-            for receipt, fire, i in batch:
-                await self._settle(receipt, fire, i)
+            for receipt, fires in batch:
+                outcomes: list[Enqueued | BaseException]
+                if isinstance(receipt, BatchReceipt):
+                    outcomes = await receipt
+                else:
+                    try:
+                        outcomes = [await receipt]
+                    except Exception as exc:
+                        outcomes = [exc]
+                stamp = self.clock.now().timestamp()
+                for (fire, i), outcome in zip(fires, outcomes, strict=True):
+                    self._settle(outcome, fire, i, stamp)
 
-    async def _settle(self, receipt: EnqueueReceipt, fire: int, i: int) -> None:
-        try:
-            result = await receipt
-        except Exception as exc:
+    def _settle(self, outcome: Enqueued | BaseException, fire: int, i: int, stamp: float) -> None:
+        """Record one fire's outcome, committed at *stamp*: its lag, or a retry with backoff."""
+        if isinstance(outcome, BaseException):
             failures = self._failures.get(i, 0) + 1
             self._failures[i] = failures
             delay = min(FAIL_RETRY * 2 ** min(failures - 1, 16), FAIL_RETRY_MAX)
-            self._note_failure(i, fire, exc, delay)
+            self._note_failure(i, fire, outcome, delay)
             self._schedule_retry(i, fire, delay)
             return
         if self._failures:
             self._recovered(i)
-        if result.skipped:
-            self._overlap_skipped(i, fire, result.run_id)
-        elif not result.deduplicated:
-            delay = self.clock.now().timestamp() - self.due_at(i, fire)
+        if outcome.skipped:
+            self._overlap_skipped(i, fire, outcome.run_id)
+        elif not outcome.deduplicated:
+            delay = stamp - self.due_at(i, fire)
             self.metrics.cron_fire_lag.labels(self.label(i)).observe(max(delay, 0.0))
 
     def _overlap_skipped(self, i: int, fire: int, blocker: str) -> None:
@@ -434,7 +484,7 @@ class CronLoop:
             unfinished_run_id=blocker,
         )
 
-    def _note_failure(self, i: int, fire: int, exc: Exception, delay: float) -> None:
+    def _note_failure(self, i: int, fire: int, exc: BaseException, delay: float) -> None:
         """Count a failed commit of spec *i*; one line per ``RETRY_LOG_EVERY`` with the count."""
         count, last = self._unlogged.get(i, (0, -math.inf))
         now = self.clock.now().timestamp()
