@@ -4,10 +4,11 @@ For each broker (Redis Streams, RabbitMQ, MQTT) and backend (asyncio, trio), on 
 
 * ``bare``: the same broker client and worker-thread driving, fetch + ack only;
 * ``stargraph``: the queue trigger in a Runtime (fetch, enqueue, await the commit, ack);
-* latency: messages published at a steady rate carry their publish time; the graph records
-  publish -> run start; p50 and p99 are printed.
+* latency: ``--latency`` messages (400) published at 200/s carry their publish time; the graph
+  records publish -> run start; p50 and p99 are printed.
 
-Run: ``.venv/bin/python benchmarks/queue_throughput.py [--n 5000] [--kinds redis-stream,amqp]``.
+Run: ``.venv/bin/python benchmarks/queue_throughput.py [--n 5000] [--latency 400]
+[--kinds redis-stream,amqp]``.
 Needs the local brokers (see .ci/run's ensure_brokers) and ``pip install -e '.[queues]'``.
 """
 
@@ -171,12 +172,12 @@ async def direct(n: int) -> float:
             return n / (time.perf_counter() - began)
 
 
-async def measure(kind: str, n: int, repeat: int) -> None:
+async def measure(kind: str, n: int, repeat: int, messages: int = 400) -> None:
     n = min(n, MQTT_MAX) if kind == "mqtt" else n
     bares = [await bare(kind, n) for _ in range(repeat)]
     fulls = [await durable(kind, n) for _ in range(repeat)]
     b, f = statistics.median(bares), statistics.median(fulls)
-    p50, p99 = await latency(kind, 400, 200)
+    p50, p99 = await latency(kind, messages, 200)
     print(
         f"  {kind:13} bare {b:8,.0f}/s  durable {f:8,.0f}/s  ratio {f / b:5.0%}  "
         f"latency p50 {p50:6.1f} ms  p99 {p99:6.1f} ms",
@@ -192,6 +193,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--latency", type=int, default=400, help="messages timed for latency")
     parser.add_argument("--kinds", default=",".join(MODULES))
     parser.add_argument("--backends", default="asyncio,trio")
     args = parser.parse_args()
@@ -199,7 +201,7 @@ def main() -> None:
         rate = statistics.median(anyio.run(_directs, args.n, args.repeat, backend=backend))
         print(f"{backend}: scheduler.enqueue straight into the runtime {rate:,.0f}/s", flush=True)
         for kind in args.kinds.split(","):
-            anyio.run(measure, kind, args.n, args.repeat, backend=backend)
+            anyio.run(measure, kind, args.n, args.repeat, args.latency, backend=backend)
 
 
 if __name__ == "__main__":
