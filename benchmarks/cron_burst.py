@@ -31,9 +31,8 @@ from cron_common import median, pct, scheduler_on_sqlite
 from stargraph._log import configure_logging
 from stargraph.clock import SystemClock
 from stargraph.metrics import Metrics
-from stargraph.store._sql.micros import to_us
-from stargraph.store.base import CursorAdvance
-from stargraph.store.sqlite.enqueue import _INSERT_RUN, ADVANCE_CURSOR
+from stargraph.store.base import CursorAdvance, EnqueueRequest, NewRun
+from stargraph.store.sqlite.enqueue import _INSERT_RUN, ADVANCE_CURSOR, _batch_rows
 from stargraph.store.sqlite.schema import migrate
 from stargraph.triggers.cron import CronSpec, CronTrigger
 
@@ -127,16 +126,21 @@ async def _baseline_run(n: int) -> list[float]:
 
 
 def _floor_rows(n: int) -> tuple[list[tuple[Any, ...]], list[tuple[str, int, int]]]:
-    """The N rows a burst inserts (cron fires of ``_cron_run``) and their cursor upserts."""
+    """The N rows a burst inserts (cron fires of ``_cron_run``) and their cursor upserts.
+
+    Made by the store's own ``_batch_rows`` from the same requests, so they always fit
+    ``_INSERT_RUN`` (a column added to ``runs`` once left hand-written rows one value short).
+    """
     when = _target()
-    fire, rows, advances = to_us(when), [], []
+    requests = []
     for i in range(n):
-        tid, now = f"cron:burst-{i}", to_us(datetime.now(UTC))
-        key = f"cron:{tid}:{when.isoformat()}"
-        rows.append((uuid.uuid4().hex, "work", key, "{}", tid, "cron", fire, now, now, 1, 3,
-                     None, 0, 0, None))  # fmt: skip
-        advances.append((tid, fire, now))
-    return rows, advances
+        tid, now = f"cron:burst-{i}", datetime.now(UTC)
+        run = NewRun(run_id=uuid.uuid4().hex, graph_id="work",
+                     idempotency_key=f"cron:{tid}:{when.isoformat()}", trigger_id=tid,
+                     trigger_source="cron", scheduled_fire=when, enqueued_at=now,
+                     not_before=now)  # fmt: skip
+        requests.append(EnqueueRequest(run=run, cursor=CursorAdvance(trigger_id=tid, cursor=when)))
+    return _batch_rows(requests)
 
 
 def raw_floor(n: int, cursors: bool = False) -> tuple[float, float]:

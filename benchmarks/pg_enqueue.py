@@ -32,17 +32,27 @@ from pg_common import fresh_db, median
 from stargraph._json import dumps
 from stargraph.store import EnqueueRequest, NewRun
 from stargraph.store.postgres import PostgresStore
-from stargraph.store.postgres.enqueue import _INSERT
+from stargraph.store.postgres.enqueue import _INSERT, _row
 from stargraph.store.postgres.schema import migrate
 
 
 def _columns(count: int, base: int) -> list[list[Any]]:
+    """The ``_INSERT`` parameters of *count* new runs: one array per column.
+
+    Every column after the first four comes from the store's own row of a default run
+    (``_row``), so a column added to ``runs`` reaches the baseline with its default. Per row
+    only the ids and the params are made: the timed work of a hand-written tuple.
+    """
     now = datetime.now(UTC)
+    probe = NewRun(run_id="r", graph_id="noop", idempotency_key="k", params={"i": 0},
+                   enqueued_at=now, not_before=now)  # fmt: skip
+    template = _row(probe, False)
+    assert template[:4] == ("r", "noop", "k", dumps({"i": 0})), template
+    rest = template[4:]
     rows = [
-        (uuid.uuid4().hex, "noop", uuid.uuid4().hex, dumps({"i": i}), None, "manual", None,
-         now, now, 1)
+        (uuid.uuid4().hex, "noop", uuid.uuid4().hex, dumps({"i": i}), *rest)
         for i in range(base, base + count)
-    ]  # fmt: skip
+    ]
     return [list(column) for column in zip(*rows, strict=True)]
 
 

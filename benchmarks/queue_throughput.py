@@ -4,10 +4,11 @@ For each broker (Redis Streams, RabbitMQ, MQTT) and backend (asyncio, trio), on 
 
 * ``bare``: the same broker client and worker-thread driving, fetch + ack only;
 * ``stargraph``: the queue trigger in a Runtime (fetch, enqueue, await the commit, ack);
-* latency: messages published at a steady rate carry their publish time; the graph records
-  publish -> run start; p50 and p99 are printed.
+* latency: ``--latency`` messages (400) published at 200/s carry their publish time; the graph
+  records publish -> run start; p50 and p99 are printed.
 
-Run: ``.venv/bin/python benchmarks/queue_throughput.py [--n 5000] [--kinds redis-stream,amqp]``.
+Run: ``.venv/bin/python benchmarks/queue_throughput.py [--n 5000] [--latency 400]
+[--kinds redis-stream,amqp]``.
 Needs the local brokers (see .ci/run's ensure_brokers) and ``pip install -e '.[queues]'``.
 """
 
@@ -19,10 +20,12 @@ import json
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 
@@ -61,17 +64,51 @@ def _spec(kind: str, source: str) -> QueueSpec:
     )
 
 
-def _fresh(kind: str) -> Any:
+async def _fresh(kind: str) -> tuple[Any, QueueSpec]:
+    """A broker helper on a new source, and a spec that consumes it.
+
+    For MQTT the spec's persistent session and its subscription are made first: the broker
+    drops a message no subscription matches, and the trigger's client counts as connected at
+    CONNACK, before its SUBACK, so a publish right after could be lost (``bare`` then waited
+    forever). The trigger's client resumes that session (``clean_start=False``).
+    """
     broker = BROKERS[kind]()
-    if kind == "mqtt":  # a session must exist before publishing, or the broker drops them
-        return broker
-    return broker
+    spec = _spec(kind, broker.source)
+    if kind == "mqtt":
+        await anyio.to_thread.run_sync(_mqtt_session, spec)
+    return broker, spec
+
+
+def _mqtt_session(spec: QueueSpec) -> None:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    from stargraph.triggers.queue.mqtt import SESSION_EXPIRY, client_id
+
+    subscribed = threading.Event()
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id(spec),
+                    protocol=mqtt.MQTTv5)  # fmt: skip
+    c.on_subscribe = lambda *_: subscribed.set()
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = SESSION_EXPIRY
+    url = urlsplit(spec.url)
+    c.connect(
+        url.hostname or "127.0.0.1", url.port or 1883, 30, clean_start=False, properties=props
+    )
+    c.loop_start()
+    try:
+        c.subscribe(spec.source, qos=1)
+        if not subscribed.wait(10):
+            raise SystemExit(f"MQTT: no SUBACK for {spec.source} within 10 s")
+    finally:
+        c.disconnect()
+        c.loop_stop()
 
 
 async def bare(kind: str, n: int) -> float:
     """Fetch and ack *n* messages with the trigger's own client, nothing else."""
-    broker = _fresh(kind)
-    spec = _spec(kind, broker.source)
+    broker, spec = await _fresh(kind)
     client = importlib.import_module(MODULES[kind]).make_client(spec)
     limiter = anyio.CapacityLimiter(1)
     await anyio.to_thread.run_sync(client.connect, limiter=limiter)
@@ -104,8 +141,7 @@ async def _connected(rt: Runtime) -> bool:
 
 async def durable(kind: str, n: int) -> float:
     """Messages/s through the queue trigger until *n* runs are committed."""
-    broker = _fresh(kind)
-    spec = _spec(kind, broker.source)
+    broker, spec = await _fresh(kind)
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
         graph = Graph(graph_id="g", fn=lambda params, ctx: None)
@@ -131,8 +167,7 @@ async def durable(kind: str, n: int) -> float:
 
 async def latency(kind: str, n: int, rate: float) -> tuple[float, float]:
     """Publish *n* messages at *rate*/s; return p50 and p99 publish -> run start (ms)."""
-    broker = _fresh(kind)
-    spec = _spec(kind, broker.source)
+    broker, spec = await _fresh(kind)
     lags: list[float] = []
 
     def record(params: dict[str, Any], ctx: Any) -> None:
@@ -171,12 +206,12 @@ async def direct(n: int) -> float:
             return n / (time.perf_counter() - began)
 
 
-async def measure(kind: str, n: int, repeat: int) -> None:
+async def measure(kind: str, n: int, repeat: int, messages: int = 400) -> None:
     n = min(n, MQTT_MAX) if kind == "mqtt" else n
     bares = [await bare(kind, n) for _ in range(repeat)]
     fulls = [await durable(kind, n) for _ in range(repeat)]
     b, f = statistics.median(bares), statistics.median(fulls)
-    p50, p99 = await latency(kind, 400, 200)
+    p50, p99 = await latency(kind, messages, 200)
     print(
         f"  {kind:13} bare {b:8,.0f}/s  durable {f:8,.0f}/s  ratio {f / b:5.0%}  "
         f"latency p50 {p50:6.1f} ms  p99 {p99:6.1f} ms",
@@ -192,6 +227,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--latency", type=int, default=400, help="messages timed for latency")
     parser.add_argument("--kinds", default=",".join(MODULES))
     parser.add_argument("--backends", default="asyncio,trio")
     args = parser.parse_args()
@@ -199,7 +235,7 @@ def main() -> None:
         rate = statistics.median(anyio.run(_directs, args.n, args.repeat, backend=backend))
         print(f"{backend}: scheduler.enqueue straight into the runtime {rate:,.0f}/s", flush=True)
         for kind in args.kinds.split(","):
-            anyio.run(measure, kind, args.n, args.repeat, backend=backend)
+            anyio.run(measure, kind, args.n, args.repeat, args.latency, backend=backend)
 
 
 if __name__ == "__main__":
