@@ -65,7 +65,8 @@ class MqttClient:
         self._lost: str | None = None
 
     def connect(self) -> None:
-        """Open the session (``clean_start=False``), subscribe, start paho's network thread."""
+        """Open the session (``clean_start=False``), start paho's network thread, return once
+        the broker confirmed the subscription."""
         url = urlsplit(self.spec.url)
         c = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -78,6 +79,7 @@ class MqttClient:
         if url.scheme == "mqtts":
             c.tls_set()
         c.on_connect, c.on_message, c.on_disconnect = self._on_connect, self._on_message, self._gone
+        c.on_subscribe = self._on_subscribe
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = SESSION_EXPIRY
         props.ReceiveMaximum = self.spec.max_in_flight
@@ -99,6 +101,14 @@ class MqttClient:
             self._lost = str(reason)
             return
         c.subscribe(self._topic(), qos=1)
+
+    def _on_subscribe(self, _c: Any, _u: Any, _mid: Any, reasons: Any, _p: Any) -> None:
+        """Connected means subscribed: the broker drops what is published to a topic before its
+        SUBACK (a new session), so ``connect`` returns only after it."""
+        refused = [r for r in reasons if r.is_failure]
+        if refused:
+            self._lost = f"subscription to {self._topic()!r} refused: {refused[0]}"
+            return
         self._connected.set()
 
     def _gone(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
