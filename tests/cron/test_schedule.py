@@ -294,6 +294,9 @@ def test_latest_and_between_agree_with_brute_force() -> None:
         ({"start_at": T0, "end_at": T0 - timedelta(1)}, "before start_at"),
         ({"params": {"x": {1, 2}}}, "params"),
         ({"graph_id": " "}, "graph_id must be a non-empty string"),
+        ({"trigger_id": " "}, "cron trigger id must be a non-empty string"),
+        ({"trigger_id": "a\x00b"}, r"cron trigger id 'a\\x00b' has a NUL character"),
+        ({"trigger_id": "t" * 482}, "is 482 characters; it may have at most 481"),
     ],
 )
 def test_invalid_specs_name_the_trigger_and_value(kw: dict[str, object], match: str) -> None:
@@ -301,6 +304,24 @@ def test_invalid_specs_name_the_trigger_and_value(kw: dict[str, object], match: 
     fields.update(kw)
     with pytest.raises(ConfigError, match=match):
         CronSpec(**fields)  # type: ignore[arg-type]
+
+
+def test_the_longest_trigger_ids_make_fire_keys_of_the_key_limit() -> None:
+    """A time trigger id is refused when built if its fire keys would exceed the key limit
+    (every fire would be refused); at the limit, a key is exactly MAX_KEY_LENGTH long."""
+    from stargraph.triggers import MAX_KEY_LENGTH
+    from stargraph.triggers.cron.interval import IntervalSpec
+    from stargraph.triggers.cron.loop import fire_key
+
+    for kind, make in (
+        ("cron", lambda tid: CronSpec(trigger_id=tid, schedule="* * * * *", graph_id="g")),
+        ("interval", lambda tid: IntervalSpec(trigger_id=tid, every=60, graph_id="g")),
+    ):
+        limit = MAX_KEY_LENGTH - len(kind) - 2 - 25
+        longest = make("t" * limit)
+        assert len(fire_key(longest.trigger_id, 253_402_300_799, kind=kind)) == MAX_KEY_LENGTH
+        with pytest.raises(ConfigError, match=f"{kind} trigger id 't+'... is {limit + 1} char"):
+            make("t" * (limit + 1))
 
 
 def test_next_fires_requires_an_aware_after() -> None:

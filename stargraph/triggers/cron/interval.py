@@ -30,6 +30,7 @@ from stargraph.triggers.cron.spec import (
     check_params,
     check_window,
     nonempty,
+    time_trigger_id,
 )
 
 __all__ = [
@@ -148,7 +149,7 @@ class IntervalSpec:
 
     kind: ClassVar[str] = "interval"
 
-    trigger_id: str = attrs.field(validator=nonempty(_where))
+    trigger_id: str = attrs.field(validator=time_trigger_id("interval"))
     every: timedelta = attrs.field(converter=_every_value, validator=_every)
     graph_id: str = attrs.field(validator=nonempty(_where))
     params: dict[str, Any] = attrs.field(factory=dict, converter=check_params, repr=False)

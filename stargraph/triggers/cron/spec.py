@@ -14,6 +14,7 @@ from stargraph._json import JSONObject, ensure_json_object
 from stargraph._table import Reader, Table, init_fields
 from stargraph.errors import ConfigError
 from stargraph.store._sql.overlap import OVERLAP_POLICIES
+from stargraph.triggers._contract import MAX_KEY_LENGTH, check_trigger_id
 from stargraph.triggers.cron._expr import ExprError
 from stargraph.triggers.cron.schedule import Schedule, compile_schedule
 
@@ -47,6 +48,27 @@ def nonempty(where: Where) -> Validator:
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(
                 f"{where(inst)}: {attr.name} must be a non-empty string, got {value!r}"
+            )
+
+    return check
+
+
+_FIRE_INSTANT = len("2026-01-01T00:00:00+00:00")  # a fire key's instant: whole seconds, UTC
+
+
+def time_trigger_id(kind: str) -> Validator:
+    """A validator: a trigger id that every fire key of a *kind* trigger can carry (a key is
+    ``{kind}:{trigger_id}:{instant}``, at most ``MAX_KEY_LENGTH`` characters), so a spec whose
+    fires would all be refused is refused when it is built instead."""
+    limit = MAX_KEY_LENGTH - len(kind) - 2 - _FIRE_INSTANT
+
+    def check(inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
+        check_trigger_id(value, what=f"{kind} trigger id", error=ConfigError)
+        if len(value) > limit:
+            raise ConfigError(
+                f"{kind} trigger id {value[:40]!r}... is {len(value)} characters; it may have at "
+                f"most {limit} (its fire keys, '{kind}:<trigger_id>:<instant>', at most "
+                f"{MAX_KEY_LENGTH}); use a shorter id"
             )
 
     return check
@@ -119,7 +141,7 @@ class CronSpec:
 
     kind: ClassVar[str] = "cron"
 
-    trigger_id: str = attrs.field(validator=_nonempty)
+    trigger_id: str = attrs.field(validator=time_trigger_id("cron"))
     schedule: str = attrs.field(validator=_nonempty)
     graph_id: str = attrs.field(validator=_nonempty)
     tz: str = attrs.field(default="UTC", validator=_nonempty)
