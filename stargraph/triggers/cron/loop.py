@@ -4,8 +4,10 @@ Per spec the loop keeps two things: its next planned fire (epoch seconds, or Non
 paused or finished) and a paused flag. Heap items are single ints, ``fire << 24 | index``; an
 item whose fire no longer equals the spec's next fire is stale and dropped when popped. Each
 fire is emitted as a :class:`~stargraph.triggers.TriggerEvent` with its cursor advance (one
-transaction in the store); receipts are awaited by a collector task, and a fire whose enqueue
-failed or found the intake full is retried.
+transaction in the store); the fires due in one second go over in chunks of 256 with
+``emit_many`` (one receipt per chunk). Receipts are awaited by a collector task
+(:mod:`stargraph.triggers.cron._outcomes`), and a fire whose enqueue failed or found the intake
+full is retried.
 
 Error policy: a fire refused by the scheduler (busy, closed) or whose commit failed is retried;
 a failed commit backs off per trigger (``FAIL_RETRY`` doubling up to ``FAIL_RETRY_MAX``, reset by
@@ -35,18 +37,33 @@ from anyio.lowlevel import checkpoint
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from stargraph._log import log_event
-from stargraph._wakeup import Waker
 from stargraph.clock import Clock
 from stargraph.errors import SchedulerBusy, SchedulerClosed, StargraphError, StoreError
 from stargraph.metrics import Metrics
-from stargraph.scheduler.receipt import BatchReceipt, EnqueueReceipt
-from stargraph.store.base import CursorAdvance, Enqueued, RunStore, TriggerState
+from stargraph.store.base import CursorAdvance, RunStore, TriggerState
 from stargraph.triggers import Enqueuer, TriggerEvent, TriggerSource
-from stargraph.triggers.cron.interval import IntervalSpec, TimeSpec, jitter_offset
+from stargraph.triggers.cron._outcomes import (
+    FAIL_RETRY,
+    FAIL_RETRY_MAX,
+    LABEL_LIMIT,
+    RETRY_LOG_EVERY,
+    Fire,
+    FireOutcomes,
+    Receipt,
+)
+from stargraph.triggers.cron.interval import IntervalSpec, TimeSpec
 from stargraph.triggers.cron.policy import CatchUp, next_fire, plan_missed
 from stargraph.triggers.cron.schedule import from_epoch, to_epoch
 
-__all__ = ["LATE_GRACE", "CronLoop", "fire_key"]
+__all__ = [
+    "FAIL_RETRY",
+    "FAIL_RETRY_MAX",
+    "LABEL_LIMIT",
+    "LATE_GRACE",
+    "RETRY_LOG_EVERY",
+    "CronLoop",
+    "fire_key",
+]
 
 logger = logging.getLogger("stargraph.triggers.cron")
 
@@ -55,17 +72,11 @@ _SHIFT = 24
 _MASK = (1 << _SHIFT) - 1
 LATE_GRACE = 10  # seconds: a fire later than this (clock jump, stall) is a missed fire
 BUSY_RETRY = 0.05  # seconds before retrying fires refused by a full intake
-FAIL_RETRY = 1.0  # seconds before the first retry of a fire whose commit failed
-FAIL_RETRY_MAX = 30.0  # the cap of the per-trigger backoff (doubling from FAIL_RETRY)
-RETRY_LOG_EVERY = 30.0  # seconds: at most one cron.fire.retry line per trigger per interval
 REFRESH_SECONDS = 30.0  # re-read pause flags set by other processes
 REFRESH_MAX = 300.0  # the longest wait between refresh attempts while the store fails
-LABEL_LIMIT = 1000  # above this many specs, cron metrics share the trigger_id label "_all"
 CURSOR_WRITERS = 64  # new specs' cursors stored concurrently (group-committed on SQLite)
 _YIELD_EVERY = 256
 
-Fire = tuple[int, int]  # (fire epoch, spec index)
-Receipt = tuple[EnqueueReceipt | BatchReceipt, list[Fire]]  # one receipt, the fires it covers
 CursorWrite = tuple[str, int]  # (trigger id, cursor epoch) stored without a run
 
 
@@ -94,8 +105,9 @@ def fire_key(trigger_id: str, fire: int, iso: str | None = None, kind: str = "cr
     return f"{kind}:{trigger_id}:{from_epoch(fire).isoformat() if iso is None else iso}"
 
 
-class CronLoop:
-    """Schedules every spec from one task; see the module docstring."""
+class CronLoop(FireOutcomes):
+    """Schedules every spec from one task; see the module docstring (and
+    :class:`~stargraph.triggers.cron._outcomes.FireOutcomes` for what follows each fire)."""
 
     def __init__(
         self,
@@ -106,27 +118,17 @@ class CronLoop:
         clock: Clock,
         metrics: Metrics,
     ) -> None:
-        self.specs: list[TimeSpec] = list(specs)  # interval specs get their anchors here
+        super().__init__(list(specs), clock, metrics)  # interval specs get anchors in specs
         self.index = {s.trigger_id: i for i, s in enumerate(specs)}
-        self.scheduler, self.store, self.clock, self.metrics = scheduler, store, clock, metrics
+        self.scheduler, self.store = scheduler, store
         self._next: list[int | None] = [None] * len(specs)
-        self._jitter = {
-            i: s.jitter_seconds
-            for i, s in enumerate(specs)
-            if isinstance(s, IntervalSpec) and s.jitter_seconds
-        }
         self._paused = bytearray(len(specs))
         self._fired = bytearray(len(specs))
         self._heap: list[int] = []
-        self._retry: list[tuple[float, int, int]] = []  # heap of (retry at, fire, spec index)
-        self._failures: dict[int, int] = {}  # spec index -> consecutive failed commits
-        self._unlogged: dict[int, tuple[int, float]] = {}  # -> (failures not logged, last line)
-        self._waker = Waker()
         self._send: MemoryObjectSendStream[Receipt] | None = None
         self._cursors: MemoryObjectSendStream[CursorWrite] | None = None
         self._new: list[int] = []
         self._started_at = 0
-        self._per_trigger_labels = len(specs) <= LABEL_LIMIT
         # perf: benchmarks/cron_burst.py (one datetime and ISO text per burst, not per spec)
         self._last_fire = (-1, from_epoch(0), "")  # (epoch, datetime, ISO text) of a fire
 
@@ -147,24 +149,10 @@ class CronLoop:
             heapq.heappush(self._heap, self.due_at(i, fire) << _SHIFT | i)
         self.wake()
 
-    def due_at(self, i: int, fire: int) -> int:
-        """When the planned fire *fire* of spec *i* is enqueued: the fire plus its jitter."""
-        if self._jitter and i in self._jitter:
-            return fire + jitter_offset(self.specs[i].trigger_id, fire, self._jitter[i])
-        return fire
-
     def set_paused(self, i: int, paused: bool, cursor: int) -> None:
         """Pause spec *i*, or resume it with no fire at or before *cursor*."""
         self._paused[i] = paused
         self.set_next(i, None if paused else next_fire(self.specs[i], cursor))
-
-    def label(self, i: int) -> str:
-        """The ``trigger_id`` label of spec *i* in cron metrics (bounded cardinality)."""
-        return self.specs[i].trigger_id if self._per_trigger_labels else "_all"
-
-    def wake(self) -> None:
-        """Make the loop recompute its wake-up time now."""
-        self._waker.wake()
 
     # -- start-up -------------------------------------------------------------------------------
 
@@ -427,99 +415,6 @@ class CronLoop:
             fire=from_epoch(fire).isoformat(),
             error=f"{type(exc).__name__}: {exc}",
         )
-
-    def _schedule_retry(self, i: int, fire: int, delay: float) -> None:
-        heapq.heappush(self._retry, (self.clock.now().timestamp() + delay, fire, i))
-        self.wake()
-
-    async def _collect(self, receive: MemoryObjectReceiveStream[Receipt]) -> None:
-        """Await receipts (draining the stream in batches) and record each fire's lag."""
-        async for first in receive:
-            batch = [first]
-            while True:
-                try:
-                    batch.append(receive.receive_nowait())
-                except anyio.WouldBlock:
-                    break
-            for receipt, fires in batch:
-                outcomes: list[Enqueued | BaseException]
-                if isinstance(receipt, BatchReceipt):
-                    outcomes = await receipt
-                else:
-                    try:
-                        outcomes = [await receipt]
-                    except Exception as exc:
-                        outcomes = [exc]
-                stamp = self.clock.now().timestamp()
-                for (fire, i), outcome in zip(fires, outcomes, strict=True):
-                    self._settle(outcome, fire, i, stamp)
-
-    def _settle(self, outcome: Enqueued | BaseException, fire: int, i: int, stamp: float) -> None:
-        """Record one fire's outcome, committed at *stamp*: its lag, or a retry with backoff."""
-        if isinstance(outcome, BaseException):
-            failures = self._failures.get(i, 0) + 1
-            self._failures[i] = failures
-            delay = min(FAIL_RETRY * 2 ** min(failures - 1, 16), FAIL_RETRY_MAX)
-            self._note_failure(i, fire, outcome, delay)
-            self._schedule_retry(i, fire, delay)
-            return
-        if self._failures:
-            self._recovered(i)
-        if outcome.skipped:
-            self._overlap_skipped(i, fire, outcome.run_id)
-        elif not outcome.deduplicated:
-            delay = stamp - self.due_at(i, fire)
-            self.metrics.cron_fire_lag.labels(self.label(i)).observe(max(delay, 0.0))
-
-    def _overlap_skipped(self, i: int, fire: int, blocker: str) -> None:
-        spec = self.specs[i]
-        self.metrics.trigger_fires_skipped.labels(self.label(i), "overlap").inc()
-        log_event(
-            logger,
-            "trigger.fire.skipped",
-            trigger_id=spec.trigger_id,
-            fire=from_epoch(fire).isoformat(),
-            reason="overlap",
-            overlap=spec.overlap,
-            unfinished_run_id=blocker,
-        )
-
-    def _note_failure(self, i: int, fire: int, exc: BaseException, delay: float) -> None:
-        """Count a failed commit of spec *i*; one line per ``RETRY_LOG_EVERY`` with the count."""
-        count, last = self._unlogged.get(i, (0, -math.inf))
-        now = self.clock.now().timestamp()
-        if now - last < RETRY_LOG_EVERY:
-            self._unlogged[i] = (count + 1, last)
-            return
-        self._unlogged[i] = (0, now)
-        log_event(
-            logger,
-            "cron.fire.retry",
-            logging.WARNING,
-            trigger_id=self.specs[i].trigger_id,
-            fire=from_epoch(fire).isoformat(),
-            failures=count + 1,
-            retry_in=delay,
-            error=f"{type(exc).__name__}: {exc}",
-        )
-
-    def _recovered(self, i: int) -> None:
-        """A fire of spec *i* committed: reset its backoff, retry its other failed fires now."""
-        failures = self._failures.pop(i, 0)
-        if not failures:
-            return
-        unlogged, _ = self._unlogged.pop(i, (0, 0.0))
-        log_event(
-            logger,
-            "cron.fire.recovered",
-            trigger_id=self.specs[i].trigger_id,
-            failures=failures,
-            unlogged=unlogged,
-        )
-        now = self.clock.now().timestamp()
-        self._retry = [(min(at, now), f, j) if j == i else (at, f, j) for at, f, j in self._retry]
-        heapq.heapify(self._retry)
-        self.wake()
 
     # -- background upkeep ----------------------------------------------------------------------
 
