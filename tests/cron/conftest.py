@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -66,3 +67,34 @@ async def wait_for(check: Callable[[], Any], timeout: float = 5.0) -> None:
 
 def step(clock: ManualClock, seconds: float) -> None:
     clock.advance(seconds)
+
+
+class Counting:
+    """Wraps a cron loop's scheduler: counts its ``emit`` / ``emit_many`` calls, and enqueue
+    attempts per idempotency key (each ``emit``, each event of an ``emit_many``)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls: Counter[str] = Counter()
+        self.attempts: Counter[str] = Counter()
+
+    def emit(self, event: Any, **kwargs: Any) -> Any:
+        self.calls["emit"] += 1
+        self.attempts[event.idempotency_key] += 1
+        return self.inner.emit(event, **kwargs)
+
+    def emit_many(self, events: Any, **kwargs: Any) -> Any:
+        self.calls["emit_many"] += 1
+        self.attempts.update(event.idempotency_key for event in events)
+        return self.inner.emit_many(events, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def counting(rt: Runtime) -> Counting:
+    """Put a :class:`Counting` between the runtime's cron loop and its scheduler."""
+    loop = cron_of(rt)._loop
+    assert loop is not None
+    loop.scheduler = wrapper = Counting(loop.scheduler)  # type: ignore[assignment]
+    return wrapper

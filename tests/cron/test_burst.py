@@ -5,9 +5,7 @@ cannot be made is refused alone."""
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from datetime import timedelta
-from typing import Any
 
 import anyio
 import pytest
@@ -17,38 +15,9 @@ from stargraph.testing import ManualClock
 from stargraph.triggers import MAX_KEY_LENGTH
 from stargraph.triggers.cron import CronSpec
 
-from .conftest import T0, cron_of, cron_runtime, runs_of, wait_for
+from .conftest import T0, counting, cron_runtime, runs_of, wait_for
 
 BURST = 600  # three chunks of the loop's 256
-
-
-class _Calls:
-    """Wraps the cron loop's scheduler; counts calls and enqueue attempts per key."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.calls: Counter[str] = Counter()
-        self.attempts: Counter[str] = Counter()
-
-    def emit(self, event: Any, **kwargs: Any) -> Any:
-        self.calls["emit"] += 1
-        self.attempts[event.idempotency_key] += 1
-        return self.inner.emit(event, **kwargs)
-
-    def emit_many(self, events: Any, **kwargs: Any) -> Any:
-        self.calls["emit_many"] += 1
-        self.attempts.update(event.idempotency_key for event in events)
-        return self.inner.emit_many(events, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
-def _wrap(rt: Runtime) -> _Calls:
-    loop = cron_of(rt)._loop
-    assert loop is not None
-    loop.scheduler = calls = _Calls(loop.scheduler)  # type: ignore[assignment]
-    return calls
 
 
 def _lags_observed(rt: Runtime) -> float:
@@ -71,7 +40,7 @@ async def test_a_burst_is_enqueued_in_chunks_each_fire_once(
     specs.append(slipped)
     caplog.set_level(logging.ERROR, "stargraph.triggers.cron")
     async with cron_runtime(sqlite_url, specs, clock) as rt:
-        calls = _wrap(rt)
+        calls = counting(rt)
         while clock.sleepers < 2:  # the scheduling loop and the refresh loop
             await anyio.sleep(0.005)
         clock.advance(timedelta(seconds=10))

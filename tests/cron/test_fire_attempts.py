@@ -19,33 +19,7 @@ from stargraph.triggers.cron import CronSpec
 from stargraph.triggers.cron.loop import RETRY_LOG_EVERY
 
 from .conftest import T0, cron_of, cron_runtime, runs_of, wait_for
-
-
-class _Counting:
-    """Wraps the cron loop's scheduler and counts enqueue attempts per idempotency key (each
-    ``emit``, and each event of an ``emit_many``)."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.attempts: Counter[str] = Counter()
-
-    def emit(self, event: Any, **kwargs: Any) -> Any:
-        self.attempts[event.idempotency_key] += 1
-        return self.inner.emit(event, **kwargs)
-
-    def emit_many(self, events: Any, **kwargs: Any) -> Any:
-        self.attempts.update(event.idempotency_key for event in events)
-        return self.inner.emit_many(events, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
-def _counting(rt: Runtime) -> _Counting:
-    loop = cron_of(rt)._loop
-    assert loop is not None
-    loop.scheduler = counting = _Counting(loop.scheduler)  # type: ignore[assignment]
-    return counting
+from .conftest import counting as cron_counting
 
 
 async def _idle(clock: ManualClock) -> None:
@@ -62,7 +36,7 @@ async def test_pause_and_resume_within_an_interval_enqueue_each_fire_once(
     clock = ManualClock(T0)
     spec = CronSpec(trigger_id="c", schedule="* * * * * */10", graph_id="g")
     async with cron_runtime(sqlite_url, [spec], clock) as rt:
-        counting, trigger = _counting(rt), cron_of(rt)
+        counting, trigger = cron_counting(rt), cron_of(rt)
         for seconds in (10, 20, 30):
             for _ in range(3):  # three pause + resume cycles within the interval
                 await trigger.pause("c")
@@ -93,7 +67,7 @@ async def test_a_store_outage_backs_off_and_logs_bounded_lines(
     caplog.set_level(logging.INFO, logger="stargraph.triggers")
     outage = 120
     async with cron_runtime(sqlite_url, [spec], clock) as rt:
-        counting = _counting(rt)
+        counting = cron_counting(rt)
         real = rt.store.enqueue_batch
 
         async def full(requests: Any) -> Any:
