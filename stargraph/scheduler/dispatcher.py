@@ -13,6 +13,7 @@ from typing import NoReturn
 
 import anyio
 from anyio.abc import TaskStatus
+from anyio.lowlevel import checkpoint
 
 from stargraph._log import log_event
 from stargraph._tracing import NOOP, RunTracer
@@ -29,6 +30,7 @@ __all__ = ["Dispatcher"]
 logger = logging.getLogger("stargraph.scheduler")
 
 CLAIM_BATCH = 256
+CLAIM_BOUND = 10.0  # seconds a claim may take (shielded) before it is abandoned
 
 
 class Dispatcher:
@@ -78,10 +80,14 @@ class Dispatcher:
     async def _claim(self, want: int) -> list[Run]:
         """Claim up to *want* runs, shielded: a claim that commits while the dispatcher is
         being stopped still returns its runs, to be started (or released by the shutdown)
-        instead of stranded under this node's lease. A claim slower than a lease is abandoned
-        (its leases would have expired anyway) and counts as a failed cycle."""
+        instead of stranded under this node's lease. The shield lasts at most ``CLAIM_BOUND``
+        seconds (or a lease, if shorter), so a hung store cannot hold a shutdown: a claim
+        that slow is abandoned and counts as a failed cycle (runs it may still commit are
+        rescued when their lease expires)."""
+        bound = min(self._settings.lease_seconds, CLAIM_BOUND)
+        await checkpoint()  # a stopped dispatcher ends here, before it claims again
         with anyio.CancelScope(shield=True) as scope:
-            scope.deadline = anyio.current_time() + self._settings.lease_seconds
+            scope.deadline = anyio.current_time() + bound
             return await self._store.claim(
                 owner=self._owner,
                 limit=want,
@@ -90,7 +96,7 @@ class Dispatcher:
                 graph_limits=self._graphs.graph_limits(),
                 graph_ids=self._graphs.ids(),
             )
-        raise StoreError(f"claim took longer than a lease ({self._settings.lease_seconds} s)")
+        raise StoreError(f"claim took longer than {bound} s; abandoned")
 
     async def _cycle(self) -> float:
         """Claim until nothing more is due or no slot is free; return how long to sleep."""

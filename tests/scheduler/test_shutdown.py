@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -166,3 +167,38 @@ async def test_a_claim_in_flight_at_shutdown_is_run_not_stranded(
             tg.start_soon(release_once_stopping, sched)
     run = await store.get_run(out.run_id)
     assert run is not None and run.status is RunStatus.succeeded and run.result == "ran"
+
+
+class _HungClaimStore:
+    """The real store, but every claim hangs (a store that stopped answering)."""
+
+    def __init__(self, inner: RunStore) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def claim(self, **kwargs: Any) -> Any:
+        await anyio.sleep_forever()
+
+
+async def test_a_hung_claim_is_abandoned_and_cannot_hold_a_shutdown(
+    store: RunStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The claim's shield is bounded: a claim that never returns is abandoned after
+    ``CLAIM_BOUND`` (logged as a failed cycle) and the scheduler still stops promptly."""
+    from stargraph.scheduler import dispatcher
+
+    monkeypatch.setattr(dispatcher, "CLAIM_BOUND", 0.2)
+    caplog.set_level(logging.ERROR, "stargraph.scheduler")
+    graphs = [Graph(graph_id="q", fn=lambda params, ctx: None)]
+    hung = Scheduler(_HungClaimStore(store), graphs, settings=fast_settings())  # type: ignore[arg-type]
+    t0 = time.monotonic()
+    with anyio.fail_after(HANG_BOUND):
+        async with hung:
+            await hung.submit("q")
+            while not any(
+                "longer than 0.2 s" in str(getattr(r, "stargraph", "")) for r in caplog.records
+            ):
+                await anyio.sleep(0.02)
+    assert time.monotonic() - t0 < 5
