@@ -344,3 +344,23 @@ def test_equal_bound_ranges_mean_one_value() -> None:
 
 def test_wrap_around_ranges_are_accepted() -> None:
     assert [f.hour for f in next_fires(spec("0 22-1 * * *"), T0, 5)] == [22, 23, 0, 1, 22]
+
+
+@pytest.mark.parametrize(("key", "offset"), [("UTC", 0), ("Etc/GMT+5", -18_000), ("GMT", 0)])
+def test_fixed_offset_zones_are_one_segment_never_probed(key: str, offset: int) -> None:
+    from stargraph.triggers.cron._zone import Zone
+
+    z = Zone(key)
+    for epoch in (-62_104_060_800, 0, 10**9, 253_402_214_400):  # years 2, 1970, 2001, 9999
+        start, end, off, before = z.segment(epoch)
+        assert start <= epoch < end and off == before == offset == z.offset(epoch)
+    assert z._years == {}  # no per-year probing
+
+
+def test_a_zone_with_transitions_is_still_probed() -> None:
+    from stargraph.triggers.cron._zone import Zone
+
+    z = Zone("Europe/Berlin")
+    start, end, off, before = z.segment(1_000_000_000)  # 2001-09-09, summer time
+    assert (off, before) == (7200, 3600) and end - start < 366 * 86_400
+    assert z._years

@@ -1,8 +1,10 @@
 """UTC-offset segments of a time zone: where the offset is constant, and what came before.
 
 zoneinfo does not expose its transitions, so they are found once per (zone, year) by probing
-the offset at every UTC midnight and bisecting each change to the second. Time is handled as
-integer epoch seconds; a *local epoch* is an epoch plus the UTC offset (a naive wall time).
+the offset at every UTC midnight and bisecting each change to the second. Fixed-offset zones
+(``UTC``, ``Etc/*`` and their aliases) have one segment for all time and are never probed.
+Time is handled as integer epoch seconds; a *local epoch* is an epoch plus the UTC offset (a
+naive wall time).
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from zoneinfo import ZoneInfo
 __all__ = ["Segment", "Zone", "zone"]
 
 _DAY = 86_400
+_ALWAYS = (-(2**62), 2**62)  # the one segment of a fixed-offset zone
+_FIXED = frozenset(
+    {"UTC", "UCT", "GMT", "GMT0", "GMT+0", "GMT-0", "Greenwich", "Universal", "Zulu"}
+)
 Segment = tuple[int, int, int, int]  # start, end (exclusive), offset, offset before start
 
 
@@ -32,6 +38,9 @@ class Zone:
         self.tz = ZoneInfo(key)
         self._years: dict[int, list[tuple[int, int, int]]] = {}
         self._last: Segment = (0, 0, 0, 0)
+        if key in _FIXED or key.startswith("Etc/"):
+            off = self.offset(0)
+            self._last = (*_ALWAYS, off, off)
 
     def offset(self, epoch: int) -> int:
         """UTC offset in seconds at the instant *epoch*."""
