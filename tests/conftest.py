@@ -15,6 +15,15 @@ BACKENDS = [b for b in os.environ.get("STARGRAPH_TEST_BACKENDS", "asyncio,trio")
 PG_ADMIN_URL = os.environ.get("STARGRAPH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """Without pytest-xdist (``-p no:xdist``, or not installed) the suite runs in one process:
+    accept and ignore the ``--numprocesses``/``--dist`` that pyproject's addopts passes."""
+    if not pluginmanager.has_plugin("xdist"):
+        group = parser.getgroup("xdist", "pytest-xdist is off: the tests run in one process")
+        group.addoption("--numprocesses", help="ignored without pytest-xdist")
+        group.addoption("--dist", help="ignored without pytest-xdist")
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     """Every async test runs once per backend (asyncio and trio unless narrowed by env)."""
