@@ -6,12 +6,22 @@ import logging
 import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pytest
 
 BACKENDS = [b for b in os.environ.get("STARGRAPH_TEST_BACKENDS", "asyncio,trio").split(",") if b]
 PG_ADMIN_URL = os.environ.get("STARGRAPH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """Without pytest-xdist (``-p no:xdist``, or not installed) the suite runs in one process:
+    accept and ignore the ``--numprocesses``/``--dist`` that pyproject's addopts passes."""
+    if not pluginmanager.has_plugin("xdist"):
+        group = parser.getgroup("xdist", "pytest-xdist is off: the tests run in one process")
+        group.addoption("--numprocesses", help="ignored without pytest-xdist")
+        group.addoption("--dist", help="ignored without pytest-xdist")
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -79,16 +89,31 @@ def postgres_url(pg_admin_url: str) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-_BROWSER = Path(__file__).parent / "browser"
+def xdist_group(nodeid: str) -> str:
+    """The xdist work unit (``--dist loadgroup``) of the test *nodeid*: its file, so a
+    module's fixtures start once, or ``tests/browser`` for the whole browser folder, whose
+    servers and Chromium are per session and stop after its last test (tests/browser/conftest.py).
+    """
+    path = PurePosixPath(nodeid.split("::", 1)[0])
+    return "tests/browser" if path.parent == PurePosixPath("tests/browser") else str(path)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """xdist groups (``--dist loadgroup``): one per test file, so a module's fixtures start once,
-    and one for the whole browser folder, whose servers and Chromium are per session."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is not None:
-            continue
-        path = Path(item.path)
-        name = "browser" if path.parent == _BROWSER else str(path)
-        item.add_marker(pytest.mark.xdist_group(name=name))
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup`` with the groups of :func:`xdist_group`, decided from node ids.
+
+    Not with ``xdist_group`` marks: xdist 3.8 hands a mark to the controller by appending
+    ``@name`` to the item's ``_nodeid``, which pytest 9.2 no longer reads (node ids are
+    structured), so marks added here at collection were silently ignored and every test was
+    scheduled on its own (pytest-dev/pytest-xdist#1386). A test that needs a group of its own
+    gets it in :func:`xdist_group`.
+    """
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class Scheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_group(nodeid)
+
+    return Scheduling(config, log)

@@ -52,7 +52,11 @@ def _close(name: str) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    """After the last test of this folder, stop the servers and the browser."""
+    """After the last test of this folder, stop the servers and the browser.
+
+    Needs every browser test on this process: under xdist the folder is one work unit
+    (``xdist_group`` in tests/conftest.py), sent to one worker in collection order.
+    """
     items = item.session.items
     later = items[items.index(nextitem) :] if nextitem in items else []
     if not any(Path(later_item.path).parent == HERE for later_item in later):

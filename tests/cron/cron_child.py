@@ -4,7 +4,7 @@ Usage: ``python cron_child.py STORE_URL SECONDS BACKEND [KIND]``. KIND is ``cron
 an every-second cron) or ``interval:EVERY[:START_EPOCH]`` (an interval trigger every EVERY
 seconds, anchored at START_EPOCH or, without it, at the anchor persisted in the store). The
 trigger id is ``tick`` either way. Prints ``ready`` once the runtime runs, then after SECONDS
-leaves the runtime cleanly and prints its enqueue counters as JSON.
+leaves the runtime cleanly and prints its enqueue counters (read after it stopped) as JSON.
 """
 
 from __future__ import annotations
@@ -52,12 +52,14 @@ async def main(url: str, seconds: float, kind: str) -> None:
     ) as rt:
         print("ready", flush=True)
         await anyio.sleep(seconds)
-        reg = rt.metrics.registry
-        labels = {"graph_id": "work", "trigger_source": spec.kind}
-        counts = {
-            "enqueued": reg.get_sample_value("stargraph_runs_enqueued_total", labels) or 0,
-            "deduplicated": reg.get_sample_value("stargraph_runs_deduplicated_total", labels) or 0,
-        }
+    # Read once the runtime has stopped: read inside, a fire between the read and the stop
+    # (a slow shutdown under load) made a run that no counter here showed.
+    reg = rt.metrics.registry
+    labels = {"graph_id": "work", "trigger_source": spec.kind}
+    counts = {
+        "enqueued": reg.get_sample_value("stargraph_runs_enqueued_total", labels) or 0,
+        "deduplicated": reg.get_sample_value("stargraph_runs_deduplicated_total", labels) or 0,
+    }
     print(json.dumps(counts), flush=True)
 
 

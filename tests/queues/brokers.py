@@ -2,6 +2,11 @@
 
 One class per kind, written with the same sync clients the triggers use. ``reachable(kind)``
 returns None or the reason the local broker cannot be had (the tests skip with it).
+
+``Broker()`` makes a fresh source and ``close()`` deletes it; ``broker.publisher()`` is a second
+client on the same source (for another thread) whose ``close()`` only closes its connection.
+Every ``close()`` closes its connection even when deleting the source fails: a client left to
+the garbage collector warns (``unclosed socket``) in whatever test runs at that moment.
 """
 
 from __future__ import annotations
@@ -35,12 +40,16 @@ def reachable(kind: str) -> str | None:
 class RedisBroker:
     kind = "redis-stream"
 
-    def __init__(self) -> None:
+    def __init__(self, source: str | None = None) -> None:
         import redis
 
-        self.r = redis.Redis.from_url(URLS[self.kind])
-        self.source = f"sgtest-{uuid.uuid4().hex[:10]}"
+        self.owner = source is None
+        self.source = source or f"sgtest-{uuid.uuid4().hex[:10]}"
         self.dead = f"{self.source}.dead"
+        self.r = redis.Redis.from_url(URLS[self.kind])
+
+    def publisher(self) -> RedisBroker:
+        return RedisBroker(self.source)
 
     def publish(self, body: bytes, message_id: str | None = None) -> None:
         fields: dict[Any, Any] = {"body": body}
@@ -66,8 +75,11 @@ class RedisBroker:
         return [{k.decode(): v.decode() for k, v in fields.items()} for _id, fields in entries]
 
     def close(self) -> None:
-        self.r.delete(self.source, self.dead)
-        self.r.close()
+        try:
+            if self.owner:
+                self.r.delete(self.source, self.dead)
+        finally:
+            self.r.close()
 
 
 BROKERS: dict[str, Any] = {"redis-stream": RedisBroker}
@@ -80,16 +92,25 @@ def body(**fields: Any) -> bytes:
 class AmqpBroker:
     kind = "amqp"
 
-    def __init__(self) -> None:
+    def __init__(self, source: str | None = None) -> None:
         import pika
 
         self.pika = pika
-        self.conn = pika.BlockingConnection(pika.URLParameters(URLS[self.kind]))
-        self.ch = self.conn.channel()
-        self.source = f"sgtest-{uuid.uuid4().hex[:10]}"
+        self.owner = source is None
+        self.source = source or f"sgtest-{uuid.uuid4().hex[:10]}"
         self.dead = f"{self.source}.dead"
-        self.ch.queue_declare(self.source, durable=True)
-        self.ch.queue_declare(self.dead, durable=True)
+        self.conn = pika.BlockingConnection(pika.URLParameters(URLS[self.kind]))
+        try:
+            self.ch = self.conn.channel()
+            if self.owner:
+                self.ch.queue_declare(self.source, durable=True)
+                self.ch.queue_declare(self.dead, durable=True)
+        except BaseException:
+            self._close_connection()
+            raise
+
+    def publisher(self) -> AmqpBroker:
+        return AmqpBroker(self.source)
 
     def publish(self, body: bytes, message_id: str | None = None) -> None:
         props = self.pika.BasicProperties(delivery_mode=2, message_id=message_id)
@@ -114,9 +135,16 @@ class AmqpBroker:
             out.append({"reason": props.headers["x-stargraph-reason"], "body": body.decode()})
 
     def close(self) -> None:
-        self.ch.queue_delete(self.source)
-        self.ch.queue_delete(self.dead)
-        self.conn.close()
+        try:
+            if self.owner:
+                self.ch.queue_delete(self.source)
+                self.ch.queue_delete(self.dead)
+        finally:
+            self._close_connection()
+
+    def _close_connection(self) -> None:
+        if self.conn.is_open:
+            self.conn.close()
 
 
 BROKERS["amqp"] = AmqpBroker
@@ -125,18 +153,23 @@ BROKERS["amqp"] = AmqpBroker
 class MqttBroker:
     kind = "mqtt"
 
-    def __init__(self) -> None:
+    def __init__(self, source: str | None = None) -> None:
         import paho.mqtt.client as mqtt
 
         self.mqtt = mqtt
-        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-        self.c.connect("127.0.0.1", 1883)
-        self.c.loop_start()
-        self.source = f"sgtest/{uuid.uuid4().hex[:10]}"
+        self.owner = source is None
+        self.source = source or f"sgtest/{uuid.uuid4().hex[:10]}"
         self.dead = f"{self.source}/dead"
         self.dead_seen: list[dict[str, str]] = []
+        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
         self.c.on_message = self._dead
-        self.c.subscribe(self.dead, qos=1)
+        self.c.connect("127.0.0.1", 1883)
+        self.c.loop_start()
+        if self.owner:
+            self.c.subscribe(self.dead, qos=1)
+
+    def publisher(self) -> MqttBroker:
+        return MqttBroker(self.source)
 
     def _dead(self, _c: Any, _u: Any, msg: Any) -> None:
         props = dict(getattr(msg.properties, "UserProperty", None) or [])
@@ -167,8 +200,8 @@ class MqttBroker:
         return list(self.dead_seen)
 
     def close(self) -> None:
+        self.c.disconnect()  # the network thread sends DISCONNECT and closes the socket
         self.c.loop_stop()
-        self.c.disconnect()
 
 
 BROKERS["mqtt"] = MqttBroker
@@ -177,18 +210,30 @@ BROKERS["mqtt"] = MqttBroker
 class NatsBroker:
     kind = "nats-jetstream"
 
-    def __init__(self) -> None:
+    def __init__(self, source: str | None = None) -> None:
         import nats
 
         from stargraph.triggers.queue.nats import LoopThread, stream_name
 
-        self.loop = LoopThread("test-nats")
-        self.source = f"sgtest.{uuid.uuid4().hex[:10]}"
+        self.owner = source is None
+        self.source = source or f"sgtest.{uuid.uuid4().hex[:10]}"
         self.dead = f"{self.source}.dead"
         self.stream = stream_name(self.source)
-        self.nc = self.loop.call(nats.connect(URLS[self.kind]))
-        self.js = self.nc.jetstream()
-        self.loop.call(self.js.add_stream(name=self.stream, subjects=[self.source, self.dead]))
+        self.loop = LoopThread("test-nats")
+        self.nc: Any = None
+        try:
+            self.nc = self.loop.call(nats.connect(URLS[self.kind]))
+            self.js = self.nc.jetstream()
+            if self.owner:
+                self.loop.call(
+                    self.js.add_stream(name=self.stream, subjects=[self.source, self.dead])
+                )
+        except BaseException:
+            self._close_connection()
+            raise
+
+    def publisher(self) -> NatsBroker:
+        return NatsBroker(self.source)
 
     def publish(self, body: bytes, message_id: str | None = None) -> None:
         headers = {"Nats-Msg-Id": message_id} if message_id else None
@@ -225,8 +270,15 @@ class NatsBroker:
 
     def close(self) -> None:
         try:
-            self.loop.call(self.js.delete_stream(self.stream))
-            self.loop.call(self.nc.close())
+            if self.owner:
+                self.loop.call(self.js.delete_stream(self.stream))
+        finally:
+            self._close_connection()
+
+    def _close_connection(self) -> None:
+        try:
+            if self.nc is not None and not self.nc.is_closed:
+                self.loop.call(self.nc.close())
         finally:
             self.loop.stop()
 

@@ -76,11 +76,13 @@ def _setup(tmp_path: Path, kind: str, source: str, store: str) -> None:
 
 def _publish_slowly(broker: Any, start: int, stop: int) -> threading.Thread:
     def run() -> None:
-        helper = type(broker)()  # its own connection: clients are not shared across threads
-        helper.source = broker.source
-        for i in range(start, stop):
-            helper.publish(body(i=i))
-            time.sleep(0.005)
+        helper = broker.publisher()  # its own connection: clients are not shared across threads
+        try:
+            for i in range(start, stop):
+                helper.publish(body(i=i))
+                time.sleep(0.005)
+        finally:
+            helper.close()
 
     thread = threading.Thread(target=run)
     thread.start()
